@@ -1,0 +1,57 @@
+# Regionshift: `make drill` and `make test` each set up everything they need on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.13 is the Lambda runtime; use it for the tools too (pyenv's copy when not on PATH).
+PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+SAM_ENV := AWS_DEFAULT_REGION=us-west-2 SAM_CLI_TELEMETRY=0
+SCENARIO ?= primary-outage
+
+.PHONY: help setup drill test validate lint typecheck unit build clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -n "$(PYTHON313)" || { echo "python3.13 not found (install it, or set PYTHON313=/path/to/python3.13)"; exit 1; }
+	$(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+# The SAM CLI pins its own boto3: it gets a virtualenv of its own.
+$(SAM_VENV)/.installed:
+	@test -n "$(PYTHON313)" || { echo "python3.13 not found"; exit 1; }
+	$(PYTHON313) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.170.0
+	touch $@
+
+setup: $(VENV)/.installed $(SAM_VENV)/.installed ## Create both virtualenvs
+
+drill: $(VENV)/.installed ## Run a failover drill on the embedded emulator (SCENARIO=name)
+	$(VENV)/bin/regionshift drill --scenario $(SCENARIO)
+
+validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate (--lint and plain), cfn-lint, statelint
+	$(SAM_ENV) $(SAM) validate --lint
+	$(SAM_ENV) $(SAM) validate
+	$(VENV)/bin/cfn-lint template.yaml detector.yaml
+	$(VENV)/bin/statelint --ignore=URI,FLOAT statemachine/failover.asl.json
+
+lint: $(VENV)/.installed ## ruff (lint and format check)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+unit: $(VENV)/.installed ## The pytest suite alone
+	$(VENV)/bin/pytest
+
+test: validate lint unit ## Every check: validation, lint, then the test suite
+
+build: $(SAM_VENV)/.installed ## sam build (pure Python, no Docker)
+	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_ENV) $(SAM) build
+
+clean: ## Remove virtualenvs and build output
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam

@@ -1,0 +1,174 @@
+"""Thin adapters over the AWS APIs the steps call. Each translates ``ClientError`` into a domain
+error so that the state machine can name it."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from failover.clients import error_code, translate
+from failover.errors import DnsUpdateError, NotificationError, PromotionError, TransientAwsError
+from failover.models import CheckerVotes, RecordChange, ReplicaState
+
+
+@dataclass(frozen=True)
+class Record:
+    name: str
+    type: str
+    value: str
+    ttl: int
+
+
+def _bare(name: str) -> str:
+    return name.lower().removesuffix(".")
+
+
+class Route53:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def checker_votes(self, health_check_id: str, healthy_percent_needed: int) -> CheckerVotes:
+        """Count the per-checker observations (each Route 53 checker region votes on its own).
+
+        Route 53 itself treats an endpoint as healthy while more than a threshold of checkers
+        report it healthy (18% by default); the plan's ``healthy_percent_needed`` plays that role.
+        """
+        with translate(TransientAwsError, f"GetHealthCheckStatus {health_check_id}"):
+            answer = self._client.get_health_check_status(HealthCheckId=health_check_id)
+        reports = [o.get("StatusReport", {}).get("Status", "") for o in answer.get("HealthCheckObservations", [])]
+        healthy = sum(1 for status in reports if status.startswith("Success"))
+        failing = len(reports) - healthy
+        if not reports:
+            return CheckerVotes(
+                health_check_id=health_check_id, healthy=0, failing=0, healthy_percent=None, verdict="UNKNOWN"
+            )
+        percent = round(100.0 * healthy / len(reports), 1)
+        verdict = "HEALTHY" if percent >= healthy_percent_needed else "UNHEALTHY"
+        return CheckerVotes(
+            health_check_id=health_check_id,
+            healthy=healthy,
+            failing=failing,
+            healthy_percent=percent,
+            verdict=verdict,
+        )
+
+    def records(self, zone_id: str, names: tuple[str, ...]) -> dict[str, Record]:
+        """The current simple records of ``names`` (absent names are left out)."""
+        found: dict[str, Record] = {}
+        wanted = set(names)
+        with translate(DnsUpdateError, f"ListResourceRecordSets {zone_id}"):
+            for name in names:
+                page = self._client.list_resource_record_sets(HostedZoneId=zone_id, StartRecordName=name, MaxItems="10")
+                for rrset in page.get("ResourceRecordSets", []):
+                    bare = _bare(rrset["Name"])
+                    if bare in wanted and bare not in found and rrset.get("ResourceRecords"):
+                        found[bare] = Record(
+                            name=bare,
+                            type=rrset["Type"],
+                            value=_bare(rrset["ResourceRecords"][0]["Value"]),
+                            ttl=int(rrset.get("TTL", 60)),
+                        )
+        return found
+
+    def upsert(self, zone_id: str, changes: list[RecordChange], comment: str) -> str:
+        """Apply every change in one atomic change batch; returns the change id."""
+        batch = {
+            "Comment": comment[:256],
+            "Changes": [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": change.name,
+                        "Type": change.type,
+                        "TTL": change.ttl,
+                        "ResourceRecords": [{"Value": change.after}],
+                    },
+                }
+                for change in changes
+            ],
+        }
+        with translate(DnsUpdateError, f"ChangeResourceRecordSets {zone_id}"):
+            answer = self._client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch=batch)
+        return str(answer["ChangeInfo"]["Id"])
+
+    def change_status(self, change_id: str) -> str:
+        with translate(DnsUpdateError, f"GetChange {change_id}"):
+            return str(self._client.get_change(Id=change_id)["ChangeInfo"]["Status"])
+
+
+class Rds:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def describe(self, identifier: str) -> ReplicaState:
+        try:
+            with translate(
+                PromotionError,
+                f"DescribeDBInstances {identifier}",
+                passthrough=frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"}),
+            ):
+                answer = self._client.describe_db_instances(DBInstanceIdentifier=identifier)
+        except ClientError:
+            return ReplicaState(identifier=identifier, exists=False)
+        instance = answer["DBInstances"][0]
+        return ReplicaState(
+            identifier=identifier,
+            exists=True,
+            status=instance.get("DBInstanceStatus"),
+            source=instance.get("ReadReplicaSourceDBInstanceIdentifier"),
+        )
+
+    def promote(self, identifier: str) -> bool:
+        """Promote the replica; ``True`` when it was already standalone (a retried call)."""
+        try:
+            with translate(
+                PromotionError, f"PromoteReadReplica {identifier}", passthrough=frozenset({"InvalidDBInstanceState"})
+            ):
+                self._client.promote_read_replica(DBInstanceIdentifier=identifier, BackupRetentionPeriod=7)
+        except ClientError as exc:
+            # RDS answers InvalidDBInstanceState when the instance is not a replica any more,
+            # which is what a retry after a lost response sees: that counts as promoted.
+            state = self.describe(identifier)
+            if state.exists and state.source is None:
+                return True
+            if state.exists and state.status != "available":
+                # Busy (e.g. an accepted promotion still rebooting it): the retry will tell.
+                raise TransientAwsError(f"PromoteReadReplica {identifier}: instance is {state.status}") from exc
+            raise PromotionError(f"PromoteReadReplica {identifier}: {error_code(exc)}: {exc}") from exc
+        return False
+
+
+class CloudWatch:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def replica_lag(self, identifier: str, now: datetime, window_seconds: int = 300) -> float | None:
+        """The most recent ``ReplicaLag`` datapoint (seconds) within the window, or ``None``."""
+        with translate(TransientAwsError, f"GetMetricStatistics ReplicaLag {identifier}"):
+            answer = self._client.get_metric_statistics(
+                Namespace="AWS/RDS",
+                MetricName="ReplicaLag",
+                Dimensions=[{"Name": "DBInstanceIdentifier", "Value": identifier}],
+                StartTime=now - timedelta(seconds=window_seconds),
+                EndTime=now,
+                Period=60,
+                Statistics=["Maximum"],
+            )
+        points = sorted(answer.get("Datapoints", []), key=lambda p: p["Timestamp"])
+        return float(points[-1]["Maximum"]) if points else None
+
+
+class Sns:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def publish(self, topic_arn: str, subject: str, message: str, outcome: str) -> str:
+        with translate(NotificationError, f"Publish {topic_arn}"):
+            answer = self._client.publish(
+                TopicArn=topic_arn,
+                Subject=subject[:100],
+                Message=message,
+                MessageAttributes={"outcome": {"DataType": "String", "StringValue": outcome}},
+            )
+        return str(answer["MessageId"])

@@ -1,0 +1,45 @@
+"""Domain errors. The state machine's Retry and Catch clauses name these classes exactly.
+
+A Lambda that raises one of them fails with ``errorType`` equal to the class name, which is the
+error name Step Functions matches in ``ErrorEquals``.
+"""
+
+
+class RegionshiftError(Exception):
+    """Base of every error the steps raise on purpose."""
+
+
+class ConfigurationError(RegionshiftError):
+    """The function's environment does not describe a valid plan."""
+
+
+class TransientAwsError(RegionshiftError):
+    """AWS answered with a throttle or a passing fault; the state machine retries it."""
+
+
+class PromotionError(RegionshiftError):
+    """The standby database could not be promoted (a definitive refusal from RDS)."""
+
+
+class PromotionTimeoutError(RegionshiftError):
+    """The promoted database did not become available within the plan's bound."""
+
+
+class DnsUpdateError(RegionshiftError):
+    """Route 53 rejected the record change."""
+
+
+class DnsSyncTimeoutError(RegionshiftError):
+    """The record change did not reach INSYNC within the plan's bound."""
+
+
+class RollbackError(RegionshiftError):
+    """Restoring what the run changed failed; a human must act."""
+
+
+class StateStoreError(RegionshiftError):
+    """The run-state table could not be read or written."""
+
+
+class NotificationError(RegionshiftError):
+    """The notification could not be published."""

@@ -1,0 +1,32 @@
+"""The shape every Lambda handler shares: Powertools decorators, parse, one step, dump."""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from failover import clock, runtime
+from failover.models import Model
+from failover.observability import logger, metrics, tracer
+
+type Step[InputT: BaseModel] = Callable[[InputT, runtime.Runtime, datetime], Model]
+type Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def lambda_step[InputT: BaseModel](model: type[InputT], step: Step[InputT]) -> Handler:
+    """Build the Lambda entry point of ``step``, whose input is parsed into ``model``."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        parsed = model.model_validate(event)
+        execution = getattr(parsed, "execution", None)
+        if execution is not None:
+            logger.append_keys(execution=execution.id)
+        return step(parsed, runtime.current(), clock.now()).wire()
+
+    handler.__name__ = f"{step.__name__}_handler"
+    return handler

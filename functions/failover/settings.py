@@ -1,0 +1,117 @@
+"""The plan, read from the function's environment through a validated model.
+
+Every variable is required: a missing or malformed one fails the step loudly with
+``ConfigurationError`` instead of falling back to a guess.
+"""
+
+import os
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from failover.errors import ConfigurationError
+
+REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+# A hostname label: letters, digits, hyphens; no wildcard, no empty label.
+LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+Region = Annotated[str, Field(pattern=REGION_RE.pattern)]
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+def normalise_record_name(name: str) -> str:
+    """Lower-case, drop the trailing dot, and reject wildcards or malformed names."""
+    if not isinstance(name, str):
+        raise ValueError("record name must be a string")
+    cleaned = name.strip().lower().removesuffix(".")
+    labels = cleaned.split(".")
+    if len(cleaned) > 253 or len(labels) < 2 or not all(LABEL_RE.match(label) for label in labels):
+        raise ValueError(f"malformed or wildcard record name: {name!r}")
+    return cleaned
+
+
+class Settings(BaseModel):
+    """One failover plan: which database and records move from which region to which."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    plan_name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    primary_region: Region
+    standby_region: Region
+    primary_db_identifier: Annotated[str, Field(min_length=1)]
+    standby_db_identifier: Annotated[str, Field(min_length=1)]
+    hosted_zone_id: Annotated[str, Field(pattern=r"^(/hostedzone/)?[A-Z0-9]+$")]
+    record_names: tuple[str, ...]
+    standby_targets: tuple[str, ...]
+    primary_health_check_id: Annotated[str, Field(min_length=1)]
+    standby_health_check_id: Annotated[str, Field(min_length=1)]
+    alarm_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:cloudwatch:")]
+    topic_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:")]
+    table_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]{3,255}$")]
+    healthy_checker_percent: Annotated[int, Field(ge=1, le=100)]
+    confirm_probes: Annotated[int, Field(ge=0, le=10)]
+    confirm_interval_seconds: PositiveInt
+    max_replica_lag_seconds: Annotated[int, Field(ge=0)]
+    max_event_age_seconds: PositiveInt
+    lock_lease_seconds: PositiveInt
+    cooldown_seconds: Annotated[int, Field(ge=0)]
+    promotion_poll_seconds: PositiveInt
+    promotion_max_polls: PositiveInt
+    dns_poll_seconds: PositiveInt
+    dns_max_polls: PositiveInt
+
+    @field_validator("record_names", "standby_targets", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("record_names")
+    @classmethod
+    def _names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(normalise_record_name(n) for n in value)
+        if not names:
+            raise ValueError("at least one record name is required")
+        if len(set(names)) != len(names):
+            raise ValueError("record names must be unique")
+        return names
+
+    @field_validator("standby_targets")
+    @classmethod
+    def _targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(normalise_record_name(t) for t in value)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "Settings":
+        if self.primary_region == self.standby_region:
+            raise ValueError("primary and standby regions must differ")
+        if len(self.record_names) != len(self.standby_targets):
+            raise ValueError("each record name needs exactly one standby target")
+        return self
+
+    @property
+    def records(self) -> dict[str, str]:
+        """Record name -> the target it must point to after failover."""
+        return dict(zip(self.record_names, self.standby_targets, strict=True))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        return _load(tuple(sorted(env.items())))
+
+
+@lru_cache(maxsize=8)
+def _load(items: tuple[tuple[str, str], ...]) -> Settings:
+    env = dict(items)
+    values = {name: env.get(name.upper()) for name in Settings.model_fields}
+    missing = sorted(name.upper() for name, value in values.items() if value is None)
+    if missing:
+        raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid plan configuration: {exc}") from exc

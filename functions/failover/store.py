@@ -1,0 +1,207 @@
+"""The run-state table (DynamoDB): run lock, pause switch, cooldown, seen events, capture and audit.
+
+One table, keyed by ``pk`` / ``sk``. The operator CLI uses this same module, so the rules that
+decide whether a lock is held or a cooldown is active live in one place.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from failover.clients import translate
+from failover.errors import StateStoreError
+
+LOCK = {"pk": {"S": "LOCK"}, "sk": {"S": "LOCK"}}
+PAUSE = {"pk": {"S": "CONTROL"}, "sk": {"S": "PAUSE"}}
+COOLDOWN = {"pk": {"S": "CONTROL"}, "sk": {"S": "COOLDOWN"}}
+_CONDITIONAL_FAILED = frozenset({"ConditionalCheckFailedException"})
+
+
+def _epoch(moment: datetime) -> str:
+    return str(int(moment.timestamp()))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+class StateStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    # --- run lock -----------------------------------------------------------------------------
+
+    def acquire_lock(self, owner: str, now: datetime, lease_seconds: int) -> tuple[bool, dict[str, str]]:
+        """Take the lock unless another live run holds it. Returns (acquired, current holder).
+
+        Re-acquiring one's own lock succeeds, so a retried step is harmless; an expired lease is
+        taken over, so a crashed run blocks failover only until its lease ends.
+        """
+        lease_until = now + timedelta(seconds=lease_seconds)
+        try:
+            with translate(StateStoreError, "acquire lock", passthrough=_CONDITIONAL_FAILED):
+                self._client.put_item(
+                    TableName=self._table,
+                    Item={
+                        **LOCK,
+                        "owner": {"S": owner},
+                        "leaseUntil": {"N": _epoch(lease_until)},
+                        "acquiredAt": {"S": _iso(now)},
+                    },
+                    ConditionExpression="attribute_not_exists(pk) OR #o = :me OR leaseUntil < :now",
+                    ExpressionAttributeNames={"#o": "owner"},
+                    ExpressionAttributeValues={":me": {"S": owner}, ":now": {"N": _epoch(now)}},
+                )
+        except ClientError:
+            return False, self.lock_holder()
+        return True, {"owner": owner, "leaseUntil": _iso(lease_until)}
+
+    def lock_holder(self) -> dict[str, str]:
+        item = self._get(LOCK)
+        if not item:
+            return {}
+        return {
+            "owner": item["owner"]["S"],
+            "leaseUntil": _iso(datetime.fromtimestamp(int(item["leaseUntil"]["N"]), tz=UTC)),
+            "acquiredAt": item.get("acquiredAt", {}).get("S", ""),
+        }
+
+    def release_lock(self, owner: str) -> bool:
+        """Release the lock if ``owner`` still holds it; ``False`` if it did not."""
+        try:
+            with translate(StateStoreError, "release lock", passthrough=_CONDITIONAL_FAILED):
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key=LOCK,
+                    ConditionExpression="#o = :me",
+                    ExpressionAttributeNames={"#o": "owner"},
+                    ExpressionAttributeValues={":me": {"S": owner}},
+                )
+        except ClientError:
+            return False
+        return True
+
+    # --- pause switch and cooldown ---------------------------------------------------------------
+
+    def pause(self, operator: str, reason: str, now: datetime) -> None:
+        self._put({**PAUSE, "operator": {"S": operator}, "reason": {"S": reason}, "at": {"S": _iso(now)}})
+
+    def resume(self) -> None:
+        with translate(StateStoreError, "resume"):
+            self._client.delete_item(TableName=self._table, Key=PAUSE)
+
+    def paused(self) -> dict[str, str] | None:
+        item = self._get(PAUSE)
+        if not item:
+            return None
+        return {"operator": item["operator"]["S"], "reason": item["reason"]["S"], "at": item["at"]["S"]}
+
+    def start_cooldown(self, execution_id: str, outcome: str, until: datetime) -> None:
+        self._put(
+            {
+                **COOLDOWN,
+                "until": {"N": _epoch(until)},
+                "execution": {"S": execution_id},
+                "outcome": {"S": outcome},
+            }
+        )
+
+    def cooldown(self, now: datetime) -> dict[str, str] | None:
+        """The active cooldown, or ``None`` when there is none, it expired or it was acknowledged."""
+        item = self._get(COOLDOWN)
+        if not item or int(item["until"]["N"]) <= int(now.timestamp()):
+            return None
+        return {
+            "until": _iso(datetime.fromtimestamp(int(item["until"]["N"]), tz=UTC)),
+            "execution": item["execution"]["S"],
+            "outcome": item["outcome"]["S"],
+        }
+
+    def acknowledge(self, operator: str, reason: str, now: datetime) -> dict[str, str] | None:
+        """End the active cooldown; the acknowledgement is kept in the audit trail."""
+        active = self.cooldown(now)
+        if active is None:
+            return None
+        with translate(StateStoreError, "acknowledge cooldown"):
+            self._client.delete_item(TableName=self._table, Key=COOLDOWN)
+        self._put(
+            {
+                "pk": {"S": "ACK"},
+                "sk": {"S": f"{_iso(now)}#{active['execution']}"},
+                "operator": {"S": operator},
+                "reason": {"S": reason},
+                "cooldown": {"S": json.dumps(active)},
+            }
+        )
+        return active
+
+    # --- duplicate deliveries ---------------------------------------------------------------------
+
+    def claim_event(self, event_id: str, execution_id: str, now: datetime, keep_seconds: int) -> str | None:
+        """Record that this execution handles ``event_id``; returns the other owner if one did first."""
+        try:
+            with translate(StateStoreError, "claim event", passthrough=_CONDITIONAL_FAILED):
+                self._client.put_item(
+                    TableName=self._table,
+                    Item={
+                        "pk": {"S": "EVENT"},
+                        "sk": {"S": event_id},
+                        "execution": {"S": execution_id},
+                        "expiresAt": {"N": _epoch(now + timedelta(seconds=keep_seconds))},
+                    },
+                    ConditionExpression="attribute_not_exists(pk) OR execution = :me",
+                    ExpressionAttributeValues={":me": {"S": execution_id}},
+                )
+        except ClientError:
+            item = self._get({"pk": {"S": "EVENT"}, "sk": {"S": event_id}})
+            return item["execution"]["S"] if item else "another execution"
+        return None
+
+    # --- what a run changed (kept outside the run's own state, so a failed step cannot lose it) ---
+
+    def save_run_fact(self, execution_id: str, fact: str, value: Any) -> None:
+        self._put({"pk": {"S": f"RUN#{execution_id}"}, "sk": {"S": fact}, "value": {"S": json.dumps(value)}})
+
+    def run_fact(self, execution_id: str, fact: str) -> Any:
+        item = self._get({"pk": {"S": f"RUN#{execution_id}"}, "sk": {"S": fact}})
+        return json.loads(item["value"]["S"]) if item else None
+
+    # --- audit ---------------------------------------------------------------------------------
+
+    def put_audit(self, started_at: datetime, execution_id: str, record: dict[str, Any]) -> None:
+        self._put(
+            {
+                "pk": {"S": "AUDIT"},
+                "sk": {"S": f"{_iso(started_at)}#{execution_id}"},
+                "execution": {"S": execution_id},
+                "outcome": {"S": str(record.get("outcome"))},
+                "record": {"S": json.dumps(record, default=str)},
+            }
+        )
+
+    def audit(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest audit records first."""
+        with translate(StateStoreError, "read audit"):
+            answer = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": "AUDIT"}},
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+        return [json.loads(item["record"]["S"]) for item in answer.get("Items", [])]
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        with translate(StateStoreError, "read state"):
+            answer = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+        item: dict[str, Any] | None = answer.get("Item")
+        return item
+
+    def _put(self, item: dict[str, Any]) -> None:
+        with translate(StateStoreError, "write state"):
+            self._client.put_item(TableName=self._table, Item=item)

@@ -1,0 +1,7 @@
+"""Lambda entry point of the notify step."""
+
+from failover import steps
+from failover.handler import lambda_step
+from failover.models import RunDocument
+
+handler = lambda_step(RunDocument, steps.notify)

@@ -1,0 +1,235 @@
+"""Run a drill scenario on the embedded emulator and describe what happened."""
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+
+from regionshift.emulator.engine import Engine, Recorder, VirtualClock
+from regionshift.emulator.scenario import Scenario
+from regionshift.emulator.world import ALARM_NAME, STANDBY_REGION, World, alarm_event
+
+# Outcomes from the most to the least consequential: the headline of a drill with several runs.
+SIGNIFICANCE = ("DEGRADED", "FAILED_OVER", "ROLLED_BACK", "DRY_RUN", "NO_ACTION", "REFUSED")
+EXECUTION_DEADLINE_SECONDS = 120
+TERMINAL_ERRORS = {"Regionshift.RolledBack": "ROLLED_BACK", "Regionshift.Degraded": "DEGRADED"}
+
+
+@dataclass
+class StateEntry:
+    name: str
+    at: float  # virtual seconds since the execution started
+
+
+@dataclass
+class Run:
+    arn: str
+    status: str = "RUNNING"
+    states: list[StateEntry] = field(default_factory=list)
+    outcome: str | None = None
+    reason: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    audit: dict[str, Any] | None = None
+    virtual_seconds: float = 0.0
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "arn": self.arn,
+            "status": self.status,
+            "states": [s.name for s in self.states],
+            "timeline": [{"state": s.name, "at": round(s.at, 1)} for s in self.states],
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "error": self.error,
+            "cause": self.cause,
+            "virtualSeconds": round(self.virtual_seconds, 1),
+        }
+
+
+@dataclass
+class DrillResult:
+    scenario: Scenario
+    runs: list[Run]
+    world: dict[str, Any]
+    before: dict[str, Any]
+    notifications: list[dict[str, Any]]
+    recorder: Recorder
+    audit: list[dict[str, Any]]
+
+    @property
+    def outcome(self) -> str | None:
+        outcomes = [r.outcome for r in self.runs if r.outcome]
+        for candidate in SIGNIFICANCE:
+            if candidate in outcomes:
+                return candidate
+        return None
+
+    @property
+    def mutations(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "service": c.service,
+                "operation": c.operation,
+                "region": c.region,
+                "function": c.function,
+                "error": c.error,
+            }
+            for c in self.recorder.calls
+            if c.mutating
+        ]
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the drill did not go as the scenario expects (empty when it did)."""
+        expect = self.scenario.expect
+        found = []
+        if self.outcome != expect.outcome:
+            found.append(f"expected outcome {expect.outcome}, got {self.outcome}")
+        if expect.runs is not None and len(self.runs) != expect.runs:
+            found.append(f"expected {expect.runs} run(s), got {len(self.runs)}")
+        for run in self.runs:
+            if run.status == "RUNNING":
+                found.append(f"execution {run.arn} did not finish")
+        return found
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def wire(self) -> dict[str, Any]:
+        first = self.runs[0] if self.runs else None
+        return {
+            "scenario": self.scenario.name,
+            "description": self.scenario.description,
+            "expected": self.scenario.expect.outcome,
+            "outcome": self.outcome,
+            "passed": self.passed,
+            "problems": self.problems,
+            "reason": first.reason if first else None,
+            "execution": first.wire() if first else None,
+            "runs": [r.wire() for r in self.runs],
+            "world": self.world,
+            "before": self.before,
+            "notifications": [{"subject": n["subject"], "outcome": n["outcome"]} for n in self.notifications],
+            "mutations": self.mutations,
+            "calls": [c.wire() for c in self.recorder.calls],
+            "retries": [round(r, 3) for r in self.recorder.retries],
+            "waits": self.recorder.waits,
+            "virtualSeconds": round(self.recorder.elapsed(), 1),
+            "audit": self.audit,
+        }
+
+
+def run(scenario: Scenario, on_state: Callable[[Run, StateEntry], None] | None = None) -> DrillResult:
+    """Provision the estate, fire the trigger, wait for every run, read the world back."""
+    from moto import mock_aws
+
+    recorder = Recorder(VirtualClock())
+    engine = Engine(recorder, base_env={"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"})
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), engine.installed():
+        world = World(scenario, recorder)
+        deployment = world.provision(engine)
+        engine.lambda_faults = world.lambda_fault
+        before = {"databases": world.databases(), "dns": world.dns()}
+        world.trigger_offset = recorder.clock.offset
+        sfn = boto3.client("stepfunctions", region_name=STANDBY_REGION)
+        inputs = _trigger_inputs(scenario, world, deployment.parameters)
+        runs = []
+        for index, document in enumerate(inputs):
+            name = f"drill-{scenario.name}-{index + 1}-{uuid.uuid4().hex[:8]}"[:80]
+            arn = sfn.start_execution(
+                stateMachineArn=deployment.state_machine_arn, name=name, input=json.dumps(document)
+            )["executionArn"]
+            runs.append(Run(arn))
+        _follow(sfn, runs, recorder.clock, on_state)
+        store = world.store()
+        audit = store.audit(limit=100)
+        by_execution = {record["execution"]: record for record in audit}
+        for r in runs:
+            r.audit = by_execution.get(r.arn)
+            if r.audit:
+                r.outcome, r.reason = r.audit["outcome"], r.audit["reason"]
+            elif r.error in TERMINAL_ERRORS:
+                r.outcome, r.reason = TERMINAL_ERRORS[r.error], r.cause
+        return DrillResult(
+            scenario=scenario,
+            runs=runs,
+            world={"databases": world.databases(), "dns": world.dns()},
+            before=before,
+            notifications=world.notifications(),
+            recorder=recorder,
+            audit=audit,
+        )
+
+
+def _trigger_inputs(scenario: Scenario, world: World, parameters: dict[str, Any]) -> list[Any]:
+    """The execution inputs the trigger produces; an alarm goes through the template's own rule."""
+    trigger = scenario.trigger
+    if trigger.manual is not None:
+        return [trigger.manual]
+    if trigger.raw_given:
+        return [trigger.raw]
+    alarm = trigger.alarm
+    assert alarm is not None and world.deployment is not None
+    name = alarm.alarm_name or ALARM_NAME
+    alarm_arn = f"arn:aws:cloudwatch:{parameters['AlarmRegion']}:123456789012:alarm:{name}"
+    at = world.recorder.clock.now() - timedelta(seconds=alarm.age_seconds)
+    event = alarm_event(alarm_arn, name, alarm.state, at, alarm.event_id or str(uuid.uuid4()))
+    events = boto3.client("events", region_name=STANDBY_REGION)
+    events.put_events(
+        Entries=[
+            {
+                "Source": alarm.source,
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+                "Resources": event["resources"],
+                "Time": at,
+            }
+        ]
+    )
+    sqs = boto3.client("sqs", region_name=STANDBY_REGION)
+    delivered = sqs.receive_message(QueueUrl=world.deployment.event_queue, MaxNumberOfMessages=10).get("Messages", [])
+    inputs = []
+    for message in delivered:
+        routed = json.loads(message["Body"])
+        # EventBridge keeps the source event's identity; the emulated bus assigns its own id and
+        # region, so put back the ones CloudWatch gave it (it is forwarded from the alarm's region).
+        routed.update({key: event[key] for key in ("id", "region", "time", "account", "version")})
+        inputs.extend([routed] * alarm.deliveries)
+    return inputs
+
+
+def _follow(sfn: Any, runs: list[Run], clock: VirtualClock, on_state: Callable[[Run, StateEntry], None] | None) -> None:
+    deadline = time.monotonic() + EXECUTION_DEADLINE_SECONDS
+    pending = list(runs)
+    while pending and time.monotonic() < deadline:
+        for r in list(pending):
+            described = sfn.describe_execution(executionArn=r.arn)
+            _read_history(sfn, r, clock, on_state)
+            if described["status"] != "RUNNING":
+                _read_history(sfn, r, clock, on_state)
+                r.status = described["status"]
+                r.error, r.cause = described.get("error"), described.get("cause")
+                stop = described.get("stopDate") or datetime.now(described["startDate"].tzinfo)
+                r.virtual_seconds = (clock.virtual(stop) - clock.virtual(described["startDate"])).total_seconds()
+                pending.remove(r)
+        if pending:
+            time.sleep(0.01)
+
+
+def _read_history(sfn: Any, r: Run, clock: VirtualClock, on_state: Callable[[Run, StateEntry], None] | None) -> None:
+    events = sfn.get_execution_history(executionArn=r.arn, maxResults=1000)["events"]
+    start = next((e["timestamp"] for e in events if e["type"] == "ExecutionStarted"), None)
+    entered = [e for e in events if e["type"].endswith("StateEntered")]
+    for event in entered[len(r.states) :]:
+        at = (clock.virtual(event["timestamp"]) - clock.virtual(start)).total_seconds() if start else 0.0
+        entry = StateEntry(event["stateEnteredEventDetails"]["name"], max(0.0, at))
+        r.states.append(entry)
+        if on_state:
+            on_state(r, entry)

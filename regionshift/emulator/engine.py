@@ -1,0 +1,359 @@
+"""The embedded emulator's machinery: virtual time, in-process Lambda handlers, call interception.
+
+moto executes the real ASL; three of its internals are replaced while the emulator runs (moto is
+pinned exactly because of this):
+
+* ``LambdaFunction._invoke_lambda`` (its only Docker call) runs the real handler in-process;
+* the Retry interval sleep and the Wait state's wait advance a virtual clock instead of sleeping;
+* ``BaseClient._make_api_call`` sees every AWS call a handler makes, to record it, to inject the
+  scenario's faults and to model what moto does not (time-varying health, promotion, DNS sync).
+"""
+
+import contextvars
+import importlib
+import io
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from botocore.client import BaseClient
+
+FUNCTIONS_DIR = Path(__file__).resolve().parent.parent.parent / "functions"
+
+# Services whose state is the application estate; a mutating call on one of them is a "mutation".
+ESTATE_SERVICES = frozenset({"rds", "route53"})
+READ_PREFIXES = ("Describe", "Get", "List")
+
+
+class VirtualClock:
+    """Wall time plus every wait and retry interval the emulator skipped."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._lock = threading.Lock()
+        self._history: list[tuple[float, float]] = [(time.time(), 0.0)]  # (wall time, offset from then on)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += max(0.0, float(seconds))
+            self._history.append((time.time(), self._offset))
+
+    def virtual(self, wall: datetime) -> datetime:
+        """The virtual time of a wall-clock moment (e.g. an execution history event's timestamp)."""
+        stamp = wall.timestamp()
+        offset = 0.0
+        for at, value in self._history:
+            if at <= stamp:
+                offset = value
+        return wall + timedelta(seconds=offset)
+
+    @property
+    def offset(self) -> float:
+        return self._offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self._offset)
+
+
+@dataclass
+class Call:
+    """One AWS call a Lambda made."""
+
+    function: str
+    service: str
+    operation: str
+    region: str
+    at: float  # virtual seconds since the emulator started
+    error: str | None = None
+
+    @property
+    def mutating(self) -> bool:
+        return self.service in ESTATE_SERVICES and not self.operation.startswith(READ_PREFIXES)
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "function": self.function,
+            "service": self.service,
+            "operation": self.operation,
+            "region": self.region,
+            "at": round(self.at, 3),
+            "error": self.error,
+        }
+
+
+@dataclass
+class Invocation:
+    function: str
+    started: float
+    finished: float
+    errored: bool
+    error_type: str | None
+    logs: str
+
+
+@dataclass
+class Recorder:
+    """Everything the run did, in virtual time."""
+
+    clock: VirtualClock
+    calls: list[Call] = field(default_factory=list)
+    invocations: list[Invocation] = field(default_factory=list)
+    retries: list[float] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)
+
+    def elapsed(self) -> float:
+        return self.clock.offset
+
+
+@dataclass
+class _Invocation:
+    function: str
+    logs: io.StringIO
+
+
+_CURRENT: contextvars.ContextVar[_Invocation | None] = contextvars.ContextVar("regionshift_invocation", default=None)
+
+
+class _StdoutRouter(io.TextIOBase):
+    """Send a handler's prints (Powertools logs and metrics) to its invocation's log buffer."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def write(self, text: str) -> int:
+        current = _CURRENT.get()
+        if current is not None:
+            return current.logs.write(text)
+        return int(self._real.write(text))
+
+    def flush(self) -> None:
+        self._real.flush()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._real, "encoding", "utf-8"))
+
+    def isatty(self) -> bool:
+        return bool(self._real.isatty())
+
+
+class LambdaContext:
+    """The attributes of the Lambda context object that Powertools reads."""
+
+    def __init__(self, name: str, arn: str, memory: int, timeout: int) -> None:
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = arn
+        self.memory_limit_in_mb = memory
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "emulated"
+        self._deadline = time.monotonic() + timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+# An interceptor sees (function, service, operation, region, params) before the real call; it may
+# raise (a fault) or return a response (a modelled answer). ``after`` hooks see the response.
+Interceptor = Callable[[str, str, str, str, dict[str, Any]], dict[str, Any] | None]
+AfterHook = Callable[[str, str, str, str, dict[str, Any], dict[str, Any]], None]
+
+
+class Engine:
+    """Install the patches, run handlers in-process, and record what they did."""
+
+    # Handlers share the process environment and stdout: one runs at a time. The run lock, the
+    # thing concurrency tests exercise, is a DynamoDB conditional write and does not depend on this.
+    _handler_lock = threading.RLock()
+
+    def __init__(self, recorder: Recorder, base_env: dict[str, str]) -> None:
+        self.recorder = recorder
+        self.base_env = base_env
+        self.interceptors: list[Interceptor] = []
+        self.after_hooks: list[AfterHook] = []
+        self.lambda_faults: Callable[[str], str | None] = lambda _name: None
+        self.handlers: dict[str, str] = {}  # function name -> logical id
+
+    # --- patches ------------------------------------------------------------------------------
+
+    @contextmanager
+    def installed(self) -> Iterator["Engine"]:
+        from moto.awslambda import models as lambda_models
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+        from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+        if str(FUNCTIONS_DIR) not in sys.path:
+            sys.path.insert(0, str(FUNCTIONS_DIR))
+        from failover import clock
+
+        engine = self
+
+        class _RetryTime:
+            @staticmethod
+            def sleep(seconds: float) -> None:
+                engine.recorder.retries.append(float(seconds))
+                engine.recorder.clock.advance(seconds)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(time, name)
+
+        def virtual_wait(_self: Any, env: Any, wait_seconds: int) -> None:
+            engine.recorder.waits.append(float(wait_seconds))
+            engine.recorder.clock.advance(wait_seconds)
+
+        def invoke(function: Any, event: Any = None) -> tuple[str, bool, str]:
+            return engine._invoke(function, event)
+
+        original_environment = ExecutionWorker._get_evaluation_environment
+
+        def evaluation_environment(worker: Any) -> Any:
+            # moto puts a datetime in $$.Execution.StartTime; Step Functions gives an ISO 8601 string.
+            env = original_environment(worker)
+            execution = env.states.context_object.context_object_data["Execution"]
+            if isinstance(execution.get("StartTime"), datetime):
+                execution["StartTime"] = execution["StartTime"].isoformat()
+            return env
+
+        original_call = BaseClient._make_api_call
+
+        def make_api_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+            current = _CURRENT.get()
+            if current is None:
+                return original_call(client, operation, params)
+            return engine._api_call(current.function, client, operation, params, original_call)
+
+        saved = (
+            lambda_models.LambdaFunction._invoke_lambda,
+            retrier_decl.time,
+            wait_function.WaitFunction._wait_interval,
+            sys.stdout,
+            ExecutionWorker._get_evaluation_environment,
+        )
+        lambda_models.LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign,assignment]
+        retrier_decl.time = _RetryTime()  # type: ignore[assignment]
+        wait_function.WaitFunction._wait_interval = virtual_wait  # type: ignore[method-assign]
+        BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
+        ExecutionWorker._get_evaluation_environment = evaluation_environment  # type: ignore[method-assign]
+        sys.stdout = _StdoutRouter(sys.stdout)
+        # Steps that publish no metric make Powertools warn on every invocation; noise in a drill.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        clock.use(self.recorder.clock.now)
+        try:
+            yield self
+        finally:
+            clock.use(None)
+            (
+                lambda_models.LambdaFunction._invoke_lambda,
+                retrier_decl.time,
+                wait_function.WaitFunction._wait_interval,
+                sys.stdout,
+                ExecutionWorker._get_evaluation_environment,
+            ) = saved  # type: ignore[method-assign,assignment]
+            BaseClient._make_api_call = original_call  # type: ignore[method-assign]
+
+    # --- Lambda -------------------------------------------------------------------------------
+
+    def _invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
+        name = function.function_name
+        if isinstance(event, str | bytes):
+            event = json.loads(event or "{}")
+        fault = self.lambda_faults(name)
+        if fault is not None:
+            from moto.awslambda.exceptions import LambdaClientError
+
+            self.recorder.invocations.append(
+                Invocation(name, self.recorder.elapsed(), self.recorder.elapsed(), True, fault, "")
+            )
+            raise LambdaClientError(fault.removeprefix("Lambda."), "injected by the scenario")
+        env = {
+            **self.base_env,
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            "AWS_REGION": function.region,
+            "AWS_DEFAULT_REGION": function.region,
+            **{k: str(v) for k, v in (function.environment_vars or {}).items()},
+        }
+        context = LambdaContext(name, function.function_arn, int(function.memory_size), int(function.timeout))
+        with self._handler_lock, _environment(env):
+            # Imported inside the function's environment, as the Lambda runtime does at cold start.
+            handler = _load_handler(function.handler)
+            record = _Invocation(name, io.StringIO())
+            token = _CURRENT.set(record)
+            started = self.recorder.elapsed()
+            try:
+                result = handler(event, context)
+                payload, errored, error_type = json.dumps(result), False, None
+            except Exception as exc:  # noqa: BLE001 - a Lambda reports any exception as its error
+                error_type = type(exc).__name__
+                payload = json.dumps({"errorType": error_type, "errorMessage": str(exc)})
+                errored = True
+            finally:
+                _CURRENT.reset(token)
+            logs = record.logs.getvalue()
+            self.recorder.invocations.append(
+                Invocation(name, started, self.recorder.elapsed(), errored, error_type, logs)
+            )
+        return payload, errored, logs
+
+    # --- AWS calls made by handlers -----------------------------------------------------------
+
+    def _api_call(
+        self,
+        function: str,
+        client: BaseClient,
+        operation: str,
+        params: dict[str, Any],
+        original: Callable[..., Any],
+    ) -> Any:
+        from botocore.exceptions import ClientError
+
+        service = client.meta.service_model.service_name
+        region = client.meta.region_name or ""
+        call = Call(function, service, operation, region, self.recorder.elapsed())
+        self.recorder.calls.append(call)
+        try:
+            for intercept in self.interceptors:
+                answer = intercept(function, service, operation, region, params)
+                if answer is not None:
+                    return answer
+            response = original(client, operation, params)
+            for hook in self.after_hooks:
+                hook(function, service, operation, region, params, response)
+            return response
+        except ClientError as exc:
+            call.error = str(exc.response.get("Error", {}).get("Code"))
+            raise
+
+
+_handler_cache: dict[str, Callable[..., Any]] = {}
+
+
+def _load_handler(spec: str) -> Callable[..., Any]:
+    if spec not in _handler_cache:
+        module_name, _, attribute = spec.rpartition(".")
+        module = importlib.import_module(module_name)
+        _handler_cache[spec] = getattr(module, attribute)
+    return _handler_cache[spec]
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -1,0 +1,149 @@
+"""Drill scenarios: the estate's state, what happens to it, the trigger and the expected outcome.
+
+A scenario is a YAML or JSON file; the shipped library lives in ``regionshift/scenarios``. The
+format is documented in ``docs/scenarios.md``.
+"""
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
+
+Outcome = Literal["FAILED_OVER", "NO_ACTION", "REFUSED", "ROLLED_BACK", "DEGRADED", "DRY_RUN"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class HealthPoint(Strict):
+    """From ``at`` seconds after the first trigger on, ``failing`` of the checkers report failure."""
+
+    at: Annotated[float, Field(ge=0)] = 0
+    failing: Annotated[int, Field(ge=0)]
+
+
+class Health(Strict):
+    checkers: Annotated[int, Field(ge=0, le=16)] = 8
+    primary: list[HealthPoint] = [HealthPoint(failing=8)]
+    standby: list[HealthPoint] = [HealthPoint(failing=0)]
+
+
+class Replica(Strict):
+    exists: bool = True
+    lag_seconds: float | None = Field(default=2.0, alias="lagSeconds")
+    # "primary" replicates from the plan's primary; any other value names a foreign source database.
+    source: str = "primary"
+    status: str = "available"
+    promotion_polls: Annotated[int, Field(ge=0, alias="promotionPolls")] = 2
+
+
+class Lock(Strict):
+    owner: str = "arn:aws:states:us-west-2:123456789012:execution:regionshift-orders:other-run"
+    lease_seconds: int = Field(default=600, alias="leaseSeconds")  # negative: already expired
+
+
+class Control(Strict):
+    paused: dict[str, str] | None = None  # {"operator": ..., "reason": ...}
+    cooldown_seconds: int | None = Field(default=None, alias="cooldownSeconds")
+    lock: Lock | None = None
+
+
+class Estate(Strict):
+    health: Health = Health()
+    replica: Replica = Replica()
+    dns_pending_polls: Annotated[int, Field(ge=0, alias="dnsPendingPolls")] = 1
+    control: Control = Control()
+
+
+class AlarmTrigger(Strict):
+    state: Literal["ALARM", "OK", "INSUFFICIENT_DATA"] = "ALARM"
+    age_seconds: float = Field(default=5, alias="ageSeconds")
+    alarm_name: str | None = Field(default=None, alias="alarmName")  # another alarm's name
+    source: str = "aws.cloudwatch"
+    event_id: str | None = Field(default=None, alias="eventId")
+    deliveries: Annotated[int, Field(ge=1, le=20)] = 1  # EventBridge may deliver one event more than once
+
+
+class Trigger(Strict):
+    """Exactly one of: an alarm event (through the EventBridge rule), a manual input, raw input."""
+
+    alarm: AlarmTrigger | None = None
+    manual: dict[str, Any] | None = None
+    raw: Any = None
+    raw_given: bool = Field(default=False, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mark_raw(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "raw" in data:
+            data = {**data, "raw_given": True}
+        return data
+
+    @model_validator(mode="after")
+    def _one(self) -> "Trigger":
+        given = sum([self.alarm is not None, self.manual is not None, self.raw_given])
+        if given != 1:
+            raise ValueError("a trigger is exactly one of: alarm, manual, raw")
+        return self
+
+
+class Fault(Strict):
+    """An AWS call made by a Lambda that answers with an error instead of (or after) doing its work."""
+
+    service: str
+    operation: str
+    error: str
+    message: str = "injected by the scenario"
+    times: Annotated[int, Field(ge=1)] = 1_000_000  # how many matching calls fail (default: all)
+    after: Annotated[int, Field(ge=0)] = 0  # matching calls that succeed first
+    lost_response: bool = Field(default=False, alias="lostResponse")  # the call takes effect, the caller sees the error
+
+
+class Expect(Strict):
+    outcome: Outcome | None  # None: no run may start
+    runs: Annotated[int, Field(ge=0)] | None = None
+
+
+class Scenario(Strict):
+    name: str
+    description: str
+    expect: Expect
+    plan: dict[str, Any] = {}  # template parameter overrides
+    estate: Estate = Estate()
+    trigger: Trigger
+    faults: list[Fault] = []
+
+
+class ScenarioError(ValueError):
+    """A scenario file is missing or malformed."""
+
+
+def library() -> list[Path]:
+    return sorted(p for p in LIBRARY.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+
+
+def find(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for candidate in library():
+        if candidate.stem == name_or_path:
+            return candidate
+    known = ", ".join(p.stem for p in library())
+    raise ScenarioError(f"no scenario named {name_or_path!r} (known: {known})")
+
+
+def load(name_or_path: str) -> Scenario:
+    path = find(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML/JSON: {exc}") from exc
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(f"{path}: {exc}") from exc

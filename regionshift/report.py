@@ -1,0 +1,83 @@
+"""Human-readable drill output: states as they run, then the report."""
+
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from regionshift.drill import DrillResult, Run, StateEntry
+
+OUTCOME_STYLE = {
+    "FAILED_OVER": "bold green",
+    "NO_ACTION": "bold cyan",
+    "REFUSED": "bold yellow",
+    "DRY_RUN": "bold blue",
+    "ROLLED_BACK": "bold magenta",
+    "DEGRADED": "bold red",
+}
+
+
+def state_printer(console: Console) -> Any:
+    def show(run: Run, entry: StateEntry) -> None:
+        console.print(f"  [dim]+{entry.at:6.1f}s[/dim]  {entry.name}  [dim]{run.arn.rsplit(':', 1)[-1]}[/dim]")
+
+    return show
+
+
+def _records(world: dict[str, Any]) -> dict[str, str]:
+    return {r["name"]: f"{r['target']} ({r['region'] or '?'})" for r in world["dns"]}
+
+
+def _roles(world: dict[str, Any]) -> dict[str, str]:
+    return {f"{d['id']} ({d['region']})": d["role"] for d in world["databases"]}
+
+
+def render(result: DrillResult, console: Console) -> None:
+    data = result.wire()
+    outcome = data["outcome"] or "no run started"
+    style = OUTCOME_STYLE.get(data["outcome"] or "", "bold")
+    verdict = (
+        "[green]as expected[/green]"
+        if result.passed
+        else "[red]NOT as expected: " + "; ".join(result.problems) + "[/red]"
+    )
+    console.print(
+        Panel(
+            f"[{style}]{outcome}[/{style}]  {verdict}\n{data['reason'] or ''}",
+            title=f"Drill {data['scenario']}",
+            subtitle=f"{len(result.runs)} run(s), {data['virtualSeconds']} s of virtual time",
+        )
+    )
+    for run in result.runs:
+        if len(result.runs) > 1:
+            console.print(f"[bold]{run.arn.rsplit(':', 1)[-1]}[/bold]: {run.outcome} - {run.reason}")
+    changes = Table(title="What changed", show_lines=False)
+    changes.add_column("resource")
+    changes.add_column("before")
+    changes.add_column("after")
+    for key, (before, after) in _diff(_roles(result.before), _roles(result.world)).items():
+        changes.add_row(key, before, after)
+    for key, (before, after) in _diff(_records(result.before), _records(result.world)).items():
+        changes.add_row(key, before, after)
+    console.print(changes if changes.row_count else "[dim]Nothing in the estate changed.[/dim]")
+    timeline = Table(title="Timeline (virtual seconds)")
+    timeline.add_column("+s", justify="right")
+    timeline.add_column("state")
+    first = result.runs[0] if result.runs else None
+    for entry in first.states if first else []:
+        timeline.add_row(f"{entry.at:.1f}", entry.name)
+    if timeline.row_count:
+        console.print(timeline)
+    console.print(
+        f"Mutating calls: {len(data['mutations'])}  "
+        + ", ".join(f"{m['service']}:{m['operation']}" for m in data["mutations"])
+    )
+    console.print(f"Retries: {len(data['retries'])}   Waits: {len(data['waits'])} ({sum(data['waits']):.0f} s)")
+    for note in result.notifications:
+        console.print(f"Notification: {note['subject']}")
+
+
+def _diff(before: dict[str, str], after: dict[str, str]) -> dict[str, tuple[str, str]]:
+    keys = sorted(set(before) | set(after))
+    return {k: (before.get(k, "-"), after.get(k, "-")) for k in keys if before.get(k) != after.get(k)}
