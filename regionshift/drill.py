@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 
 from regionshift.emulator.engine import Engine, Recorder, VirtualClock
-from regionshift.emulator.scenario import Scenario
+from regionshift.emulator.scenario import Scenario, Step, Trigger
 from regionshift.emulator.world import ALARM_NAME, STANDBY_REGION, World, alarm_event
 
 # Outcomes from the most to the least consequential: the headline of a drill with several runs.
@@ -93,6 +93,10 @@ class DrillResult:
             found.append(f"expected outcome {expect.outcome}, got {self.outcome}")
         if expect.runs is not None and len(self.runs) != expect.runs:
             found.append(f"expected {expect.runs} run(s), got {len(self.runs)}")
+        if expect.outcomes is not None:
+            got = sorted(str(r.outcome) for r in self.runs)
+            if got != sorted(expect.outcomes):
+                found.append(f"expected run outcomes {sorted(expect.outcomes)}, got {got}")
         for run in self.runs:
             if run.status == "RUNNING":
                 found.append(f"execution {run.arn} did not finish")
@@ -139,16 +143,27 @@ def run(scenario: Scenario, on_state: Callable[[Run, StateEntry], None] | None =
         before = {"databases": world.databases(), "dns": world.dns()}
         world.trigger_offset = recorder.clock.offset
         sfn = boto3.client("stepfunctions", region_name=STANDBY_REGION)
-        inputs = _trigger_inputs(scenario, world, deployment.parameters)
-        runs = []
-        for index, document in enumerate(inputs):
-            name = f"drill-{scenario.name}-{index + 1}-{uuid.uuid4().hex[:8]}"[:80]
-            arn = sfn.start_execution(
-                stateMachineArn=deployment.state_machine_arn, name=name, input=json.dumps(document)
-            )["executionArn"]
-            runs.append(Run(arn))
-        _follow(sfn, runs, recorder.clock, on_state)
         store = world.store()
+        runs: list[Run] = []
+        for step in [Step(trigger=scenario.trigger), *scenario.then]:
+            if step.trigger is not None:
+                started = []
+                for document in _trigger_inputs(step.trigger, world, deployment.parameters):
+                    name = f"drill-{scenario.name}-{len(runs) + len(started) + 1}-{uuid.uuid4().hex[:8]}"[:80]
+                    arn = sfn.start_execution(
+                        stateMachineArn=deployment.state_machine_arn, name=name, input=json.dumps(document)
+                    )["executionArn"]
+                    started.append(Run(arn))
+                _follow(sfn, started, recorder.clock, on_state)
+                runs.extend(started)
+            elif step.ack is not None:
+                store.acknowledge(step.ack.operator, step.ack.reason, recorder.clock.now())
+            elif step.pause is not None:
+                store.pause(step.pause.operator, step.pause.reason, recorder.clock.now())
+            elif step.resume:
+                store.resume()
+            elif step.advance is not None:
+                recorder.clock.advance(step.advance)
         audit = store.audit(limit=100)
         by_execution = {record["execution"]: record for record in audit}
         for r in runs:
@@ -168,13 +183,12 @@ def run(scenario: Scenario, on_state: Callable[[Run, StateEntry], None] | None =
         )
 
 
-def _trigger_inputs(scenario: Scenario, world: World, parameters: dict[str, Any]) -> list[Any]:
+def _trigger_inputs(trigger: Trigger, world: World, parameters: dict[str, Any]) -> list[Any]:
     """The execution inputs the trigger produces; an alarm goes through the template's own rule."""
-    trigger = scenario.trigger
     if trigger.manual is not None:
-        return [trigger.manual]
+        return [trigger.manual] * trigger.copies
     if trigger.raw_given:
-        return [trigger.raw]
+        return [trigger.raw] * trigger.copies
     alarm = trigger.alarm
     assert alarm is not None and world.deployment is not None
     name = alarm.alarm_name or ALARM_NAME
@@ -201,7 +215,7 @@ def _trigger_inputs(scenario: Scenario, world: World, parameters: dict[str, Any]
         # EventBridge keeps the source event's identity; the emulated bus assigns its own id and
         # region, so put back the ones CloudWatch gave it (it is forwarded from the alarm's region).
         routed.update({key: event[key] for key in ("id", "region", "time", "account", "version")})
-        inputs.extend([routed] * alarm.deliveries)
+        inputs.extend([routed] * trigger.copies)
     return inputs
 
 

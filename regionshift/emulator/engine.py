@@ -337,6 +337,16 @@ class Engine:
             raise
 
 
+@contextmanager
+def untracked() -> Iterator[None]:
+    """Calls made by the emulator's own models while a handler runs: neither recorded nor faulted."""
+    token = _CURRENT.set(None)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
 _handler_cache: dict[str, Callable[..., Any]] = {}
 
 

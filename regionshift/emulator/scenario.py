@@ -65,7 +65,6 @@ class AlarmTrigger(Strict):
     alarm_name: str | None = Field(default=None, alias="alarmName")  # another alarm's name
     source: str = "aws.cloudwatch"
     event_id: str | None = Field(default=None, alias="eventId")
-    deliveries: Annotated[int, Field(ge=1, le=20)] = 1  # EventBridge may deliver one event more than once
 
 
 class Trigger(Strict):
@@ -75,6 +74,9 @@ class Trigger(Strict):
     manual: dict[str, Any] | None = None
     raw: Any = None
     raw_given: bool = Field(default=False, exclude=True)
+    # Start this many executions at once with the same input: for an alarm, the same event
+    # delivered more than once (EventBridge delivers at least once); otherwise racing operators.
+    copies: Annotated[int, Field(ge=1, le=20)] = 1
 
     @model_validator(mode="before")
     @classmethod
@@ -104,8 +106,39 @@ class Fault(Strict):
 
 
 class Expect(Strict):
-    outcome: Outcome | None  # None: no run may start
+    outcome: Outcome | None  # the headline (most consequential) outcome; None: no run may start
     runs: Annotated[int, Field(ge=0)] | None = None
+    outcomes: list[Outcome] | None = None  # every run's outcome, compared as a multiset
+
+
+class OperatorAction(Strict):
+    operator: str = "drill-operator"
+    reason: str = "drill"
+
+
+class Step(Strict):
+    """One thing that happens after the first trigger's runs have finished."""
+
+    trigger: Trigger | None = None
+    ack: OperatorAction | None = None
+    pause: OperatorAction | None = None
+    resume: bool = False
+    advance: Annotated[float, Field(ge=0)] | None = None  # virtual seconds
+
+    @model_validator(mode="after")
+    def _one(self) -> "Step":
+        given = sum(
+            [
+                self.trigger is not None,
+                self.ack is not None,
+                self.pause is not None,
+                self.resume,
+                self.advance is not None,
+            ]
+        )
+        if given != 1:
+            raise ValueError("a step is exactly one of: trigger, ack, pause, resume, advance")
+        return self
 
 
 class Scenario(Strict):
@@ -115,6 +148,7 @@ class Scenario(Strict):
     plan: dict[str, Any] = {}  # template parameter overrides
     estate: Estate = Estate()
     trigger: Trigger
+    then: list[Step] = []
     faults: list[Fault] = []
 
 

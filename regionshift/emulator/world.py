@@ -17,7 +17,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from regionshift import template as cfn
-from regionshift.emulator.engine import Engine, Recorder
+from regionshift.emulator.engine import Engine, Recorder, untracked
 from regionshift.emulator.scenario import Fault, HealthPoint, Scenario
 
 ACCOUNT = "123456789012"
@@ -134,20 +134,6 @@ class World:
                 },
             )["HealthCheck"]["Id"]
 
-        if estate.replica.exists and estate.replica.lag_seconds is not None:
-            _session_client("cloudwatch", STANDBY_REGION).put_metric_data(
-                Namespace="AWS/RDS",
-                MetricData=[
-                    {
-                        "MetricName": "ReplicaLag",
-                        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": STANDBY_DB}],
-                        "Timestamp": self.recorder.clock.now(),
-                        "Value": estate.replica.lag_seconds,
-                        "Unit": "Seconds",
-                    }
-                ],
-            )
-
         document = cfn.load()
         parameters = {
             **cfn.parameter_defaults(document),
@@ -172,7 +158,9 @@ class World:
         }
         self.deployment = deployment
         self._seed_control(deployment)
-        engine.interceptors.extend([self._faults, self._model_health, self._model_promotion, self._model_dns])
+        engine.interceptors.extend(
+            [self._faults, self._model_health, self._model_promotion, self._model_dns, self._model_lag]
+        )
         engine.after_hooks.append(self._after_call)
         return deployment
 
@@ -362,6 +350,31 @@ class World:
                 }
             )
         return {"HealthCheckObservations": observations}
+
+    def _model_lag(
+        self, function: str, service: str, operation: str, region: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """RDS publishes ReplicaLag every minute: keep a fresh datapoint in moto before it is read."""
+        if service != "cloudwatch" or operation != "GetMetricStatistics" or params.get("MetricName") != "ReplicaLag":
+            return None
+        replica = self.scenario.estate.replica
+        if replica.exists and replica.lag_seconds is not None:
+            from datetime import timedelta
+
+            with untracked():
+                _session_client("cloudwatch", region).put_metric_data(
+                    Namespace="AWS/RDS",
+                    MetricData=[
+                        {
+                            "MetricName": "ReplicaLag",
+                            "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": STANDBY_DB}],
+                            "Timestamp": self.recorder.clock.now() - timedelta(seconds=30),
+                            "Value": replica.lag_seconds,
+                            "Unit": "Seconds",
+                        }
+                    ],
+                )
+        return None
 
     def _db_model(self, region: str, identifier: str) -> Any:
         from moto.rds.models import rds_backends
