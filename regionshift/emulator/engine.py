@@ -99,6 +99,8 @@ class Invocation:
     errored: bool
     error_type: str | None
     logs: str
+    event: Any = None
+    result: Any = None
 
 
 @dataclass
@@ -303,7 +305,7 @@ class Engine:
                 _CURRENT.reset(token)
             logs = record.logs.getvalue()
             self.recorder.invocations.append(
-                Invocation(name, started, self.recorder.elapsed(), errored, error_type, logs)
+                Invocation(name, started, self.recorder.elapsed(), errored, error_type, logs, event, json.loads(payload))
             )
         return payload, errored, logs
 

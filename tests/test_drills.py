@@ -1,0 +1,120 @@
+"""The shipped scenario library, run through the real state machine and handlers on the emulator."""
+
+import pytest
+
+from regionshift.drill import DrillResult
+from regionshift.emulator import scenario as scenarios
+
+SCENARIOS = [path.stem for path in scenarios.library()]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_meets_its_expectation(name: str, library_results: dict[str, DrillResult]) -> None:
+    # Given a shipped scenario, When it runs on the emulator, Then the outcome is the expected one
+    result = library_results[name]
+    assert result.passed, result.problems
+    for run in result.runs:
+        assert run.status in ("SUCCEEDED", "FAILED")
+
+
+@pytest.mark.parametrize("name", ["bad-input", "dry-run", "false-alarm", "lock-held", "paused", "stale-event", "lag-too-high", "lag-unknown", "wrong-source", "both-regions-unhealthy", "checkers-split", "blip-recovers"])
+def test_non_acting_outcomes_make_no_mutating_call(name: str, library_results: dict[str, DrillResult]) -> None:
+    result = library_results[name]
+    assert result.outcome in ("REFUSED", "NO_ACTION", "DRY_RUN")
+    assert result.wire()["mutations"] == []
+    assert result.world == result.before
+
+
+def test_primary_outage_moves_database_and_every_record(library_results: dict[str, DrillResult]) -> None:
+    data = library_results["primary-outage"].wire()
+    roles = {d["id"]: d["role"] for d in data["world"]["databases"]}
+    assert roles == {"orders-primary": "primary", "orders-standby": "primary"}
+    assert {r["region"] for r in data["world"]["dns"]} == {"us-west-2"}
+    promotions = [m for m in data["mutations"] if m["operation"] == "PromoteReadReplica"]
+    assert len(promotions) == 1 and promotions[0]["region"] == "us-west-2"
+    assert [n["outcome"] for n in data["notifications"]] == ["FAILED_OVER"]
+    assert data["execution"]["status"] == "SUCCEEDED"
+    assert data["execution"]["states"][:3] == ["Start", "Intake", "IntakeDecision"]
+    # the outage was confirmed by two re-probes before anything changed
+    assert data["execution"]["states"].count("Assess") == 3
+
+
+def test_bad_input_is_refused_in_the_first_state_with_its_reasons(library_results: dict[str, DrillResult]) -> None:
+    data = library_results["bad-input"].wire()
+    assert data["execution"]["states"][:4] == ["Start", "Intake", "IntakeDecision", "RefusedAtIntake"]
+    assert "malformed or wildcard record name" in data["reason"]
+    assert "force" in data["reason"]
+    assert not any(c["service"] in ("rds", "route53") for c in data["calls"])
+
+
+def test_dry_run_reads_everything_and_changes_nothing(library_results: dict[str, DrillResult]) -> None:
+    data = library_results["dry-run"].wire()
+    operations = {c["operation"] for c in data["calls"]}
+    assert {"GetHealthCheckStatus", "DescribeDBInstances", "GetMetricStatistics"} <= operations
+    assert data["notifications"][0]["outcome"] == "DRY_RUN"
+    assert "Would promote orders-standby" in library_results["dry-run"].notifications[0]["message"]
+
+
+def test_promotion_failure_rolls_back_without_touching_dns(library_results: dict[str, DrillResult]) -> None:
+    result = library_results["promote-fails"]
+    data = result.wire()
+    assert data["world"]["dns"] == data["before"]["dns"]
+    assert {d["id"]: d["role"] for d in data["world"]["databases"]}["orders-standby"] == "replica"
+    assert not any(c["service"] == "route53" and c["operation"] == "ChangeResourceRecordSets" for c in data["calls"])
+    # retried with backoff and full jitter: 4 retries, each interval at most its cap
+    assert len(data["retries"]) == 4
+    assert all(0 <= r <= 8 for r in data["retries"])
+    assert data["execution"]["status"] == "FAILED"
+    assert data["execution"]["error"] == "Regionshift.RolledBack"
+
+
+def test_dns_failure_restores_records_and_pages_a_human(library_results: dict[str, DrillResult]) -> None:
+    result = library_results["dns-fails"]
+    data = result.wire()
+    assert data["world"]["dns"] == data["before"]["dns"]
+    assert {d["id"]: d["role"] for d in data["world"]["databases"]}["orders-standby"] == "primary"
+    changes = [m for m in data["mutations"] if m["operation"] == "ChangeResourceRecordSets"]
+    assert len(changes) == 2  # the move, then the restore
+    assert data["notifications"][0]["outcome"] == "DEGRADED"
+    message = result.notifications[0]["message"]
+    assert "A human must act" in message and "DNS restored" in message
+    assert data["execution"]["error"] == "Regionshift.Degraded"
+
+
+def test_rule_pattern_starts_runs_for_this_alarm_in_alarm_state_only(library_results: dict[str, DrillResult]) -> None:
+    assert library_results["primary-outage"].runs
+    assert library_results["alarm-ok-ignored"].runs == []
+    assert library_results["other-alarm-ignored"].runs == []
+
+
+def test_duplicate_delivery_promotes_once(library_results: dict[str, DrillResult]) -> None:
+    data = library_results["duplicate-delivery"].wire()
+    assert [m["operation"] for m in data["mutations"]].count("PromoteReadReplica") == 1
+    refused = [r for r in data["runs"] if r["outcome"] == "REFUSED"]
+    assert len(refused) == 1
+    assert "lock" in refused[0]["reason"] or "duplicate delivery" in refused[0]["reason"]
+
+
+def test_every_run_writes_one_audit_record_and_releases_its_lock(library_results: dict[str, DrillResult]) -> None:
+    for name, result in library_results.items():
+        audited = [a["execution"] for a in result.audit]
+        for run in result.runs:
+            assert audited.count(run.arn) == 1, name
+            record = next(a for a in result.audit if a["execution"] == run.arn)
+            took_lock = (record["decisions"]["gate"] or {}).get("acquired", False)
+            assert record["lockReleased"] == took_lock, name
+
+
+def test_cooldown_is_refused_until_acknowledged(library_results: dict[str, DrillResult]) -> None:
+    runs = library_results["cooldown-ack"].runs
+    assert [r.outcome for r in runs] == ["REFUSED", "FAILED_OVER"]
+    assert "cooldown" in (runs[0].reason or "")
+
+
+def test_data_loss_override_is_recorded_and_notified(library_results: dict[str, DrillResult]) -> None:
+    result = library_results["lag-override"]
+    record = result.audit[0]
+    assert record["decisions"]["assess"]["dataLossAccepted"] is True
+    assert record["decisions"]["assess"]["replica"]["lagSeconds"] == 300
+    assert record["trigger"]["operator"] == "alice"
+    assert "DATA LOSS ACCEPTED" in result.notifications[0]["message"]
