@@ -48,7 +48,7 @@ lint: $(VENV)/.installed ## ruff (lint and format check)
 unit: $(VENV)/.installed ## The pytest suite alone
 	$(VENV)/bin/pytest
 
-test: validate lint unit ## Every check: validation, lint, then the test suite
+test: validate build lint unit ## Every check: validation, build, lint, then the test suite
 
 build: $(SAM_VENV)/.installed ## sam build (pure Python, no Docker)
 	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_ENV) $(SAM) build

@@ -17,7 +17,23 @@ def test_scenario_meets_its_expectation(name: str, library_results: dict[str, Dr
         assert run.status in ("SUCCEEDED", "FAILED")
 
 
-@pytest.mark.parametrize("name", ["bad-input", "dry-run", "false-alarm", "lock-held", "paused", "stale-event", "lag-too-high", "lag-unknown", "wrong-source", "both-regions-unhealthy", "checkers-split", "blip-recovers"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bad-input",
+        "dry-run",
+        "false-alarm",
+        "lock-held",
+        "paused",
+        "stale-event",
+        "lag-too-high",
+        "lag-unknown",
+        "wrong-source",
+        "both-regions-unhealthy",
+        "checkers-split",
+        "blip-recovers",
+    ],
+)
 def test_non_acting_outcomes_make_no_mutating_call(name: str, library_results: dict[str, DrillResult]) -> None:
     result = library_results[name]
     assert result.outcome in ("REFUSED", "NO_ACTION", "DRY_RUN")

@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import ValidationError
 
 from failover.errors import DnsSyncTimeoutError, DnsUpdateError, PromotionTimeoutError
@@ -31,7 +32,7 @@ from failover.models import (
     TriggerInfo,
     Waits,
 )
-from failover.observability import logger, metrics
+from failover.observability import NAMESPACE, logger, metrics
 from failover.runtime import Runtime
 from failover.settings import Settings
 
@@ -523,11 +524,12 @@ def finalize(doc: RunDocument, rt: Runtime, now: datetime) -> FinalizeResult:
         "cooldownUntil": cooldown_until.isoformat() if cooldown_until else None,
     }
     rt.store.put_audit(doc.execution.started_at, run, record)
-    metrics.add_dimension(name="outcome", value=outcome)
-    metrics.add_metric(name="Runs", unit="Count", value=1)
+    # A metric of its own carries the outcome dimension, so other metrics keep theirs.
+    with single_metric(name="Runs", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as runs:
+        runs.add_dimension(name="outcome", value=outcome)
     if doc.notification_error:
         logger.error("notification failed", extra={"error": doc.notification_error.wire()})
-        metrics.add_metric(name="NotificationFailures", unit="Count", value=1)
+        metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=1)
     return FinalizeResult(
         outcome=outcome, reason=doc.result.reason, lock_released=released, cooldown_until=cooldown_until
     )

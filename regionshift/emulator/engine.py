@@ -273,12 +273,11 @@ class Engine:
             event = json.loads(event or "{}")
         fault = self.lambda_faults(name)
         if fault is not None:
-            from moto.awslambda.exceptions import LambdaClientError
-
-            self.recorder.invocations.append(
-                Invocation(name, self.recorder.elapsed(), self.recorder.elapsed(), True, fault, "")
-            )
-            raise LambdaClientError(fault.removeprefix("Lambda."), "injected by the scenario")
+            # The Lambda service failed the invoke (the handler never ran). The state machine sees
+            # the error by this name, as it sees Lambda.ServiceException from the real service.
+            now = self.recorder.elapsed()
+            self.recorder.invocations.append(Invocation(name, now, now, True, fault, "", event, None))
+            return json.dumps({"errorType": fault, "errorMessage": "injected by the scenario"}), True, ""
         env = {
             **self.base_env,
             "AWS_LAMBDA_FUNCTION_NAME": name,
@@ -305,7 +304,9 @@ class Engine:
                 _CURRENT.reset(token)
             logs = record.logs.getvalue()
             self.recorder.invocations.append(
-                Invocation(name, started, self.recorder.elapsed(), errored, error_type, logs, event, json.loads(payload))
+                Invocation(
+                    name, started, self.recorder.elapsed(), errored, error_type, logs, event, json.loads(payload)
+                )
             )
         return payload, errored, logs
 

@@ -1,0 +1,79 @@
+"""Every Catch clause of the ASL, driven by a persistent Lambda failure of its state's function."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_scenario
+
+ASL = json.loads(Path("statemachine/failover.asl.json").read_text())
+CATCHING = {
+    name: state["Catch"][0]["Next"]
+    for name, state in ASL["States"].items()
+    if state["Type"] == "Task" and state.get("Catch")
+}
+# The alarm path reaches every task but Rollback; Rollback is reached through a failing Promote.
+BASE = {"name": "catch", "description": "catch path", "expect": {"outcome": None}, "trigger": {"alarm": {}}}
+
+
+def _failing(*functions: str) -> list[dict[str, object]]:
+    return [{"service": "lambda", "operation": f"{f}Function", "error": "Lambda.ServiceException"} for f in functions]
+
+
+def test_every_task_state_has_a_catch() -> None:
+    tasks = [name for name, state in ASL["States"].items() if state["Type"] == "Task"]
+    assert sorted(tasks) == sorted(CATCHING)
+    for name in tasks:
+        state = ASL["States"][name]
+        assert state["TimeoutSeconds"] <= 60
+        assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
+        retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
+        assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException"} <= retried
+        assert all(r.get("JitterStrategy") == "FULL" for r in state["Retry"])
+
+
+@pytest.mark.parametrize("state", ["Intake", "Gate", "Assess", "Promote", "PromotionStatus", "UpdateDns", "DnsStatus"])
+def test_a_failing_step_is_caught_into_rollback(state: str) -> None:
+    assert CATCHING[state] == "Rollback"
+    result = run_scenario({**BASE, "faults": _failing(state)})
+    (run,) = result.runs
+    names = [s.name for s in run.states]
+    assert names.index("Rollback") > names.index(state)
+    assert names[-1] in ("RolledBack", "Degraded")
+    # Lambda.ServiceException was retried (4 times) before the Catch
+    assert len(result.recorder.retries) == 4
+    promoted = state in ("PromotionStatus", "UpdateDns", "DnsStatus")
+    assert run.outcome == ("DEGRADED" if promoted else "ROLLED_BACK")
+    assert result.world["dns"] == result.before["dns"]
+    assert [n["outcome"] for n in result.notifications] == [run.outcome]
+
+
+def test_rollback_failure_ends_in_a_fail_state_keeping_the_original_error() -> None:
+    result = run_scenario({**BASE, "faults": _failing("Promote", "Rollback")})
+    (run,) = result.runs
+    names = [s.name for s in run.states]
+    assert names[-4:] == ["RollbackFailed", "Notify", "Finalize", "Conclude"][-4:] or "RollbackFailed" in names
+    assert names[-1] == "RollbackFailedEnd"
+    assert run.error == "Lambda.ServiceException"
+    assert run.outcome == "DEGRADED"
+    assert "rollback failed" in (run.reason or "")
+    assert [n["outcome"] for n in result.notifications] == ["DEGRADED"]
+
+
+def test_notification_failure_keeps_the_outcome_and_is_recorded() -> None:
+    result = run_scenario({**BASE, "faults": _failing("Notify")})
+    (run,) = result.runs
+    assert run.status == "SUCCEEDED" and run.outcome == "FAILED_OVER"
+    assert result.notifications == []
+    assert run.audit is not None and run.audit["notificationError"]["Error"] == "Lambda.ServiceException"
+    finalize_logs = [i.logs for i in result.recorder.invocations if i.function.endswith("FinalizeFunction")]
+    assert "notification failed" in finalize_logs[-1]
+    assert "NotificationFailures" in finalize_logs[-1]
+
+
+def test_finalize_failure_fails_the_execution() -> None:
+    result = run_scenario({**BASE, "faults": _failing("Finalize")})
+    (run,) = result.runs
+    assert run.status == "FAILED" and run.error == "Regionshift.FinalizeFailed"
+    assert [s.name for s in run.states][-1] == "FinalizeFailed"

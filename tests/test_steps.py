@@ -1,0 +1,443 @@
+"""Unit tests of the step logic and its AWS adapters on moto (Given / When / Then)."""
+
+import json
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from failover import steps
+from failover.clients import Clients
+from failover.errors import DnsUpdateError, PromotionError, PromotionTimeoutError, TransientAwsError
+from failover.models import IntakeInput, RunDocument
+from failover.runtime import Runtime
+from failover.settings import Settings
+from tests.conftest import NOW, PLAN_ENV
+
+SETTINGS = Settings.from_env(PLAN_ENV)
+EXECUTION = {
+    "id": "arn:aws:states:us-west-2:123456789012:execution:regionshift-orders:run-1",
+    "startedAt": NOW.isoformat(),
+}
+
+
+def alarm(**overrides: Any) -> dict[str, Any]:
+    event = {
+        "version": "0",
+        "id": "evt-1",
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": "123456789012",
+        "time": (NOW - timedelta(seconds=10)).isoformat(),
+        "region": "us-east-1",
+        "resources": [PLAN_ENV["ALARM_ARN"]],
+        "detail": {"alarmName": "regionshift-primary-unhealthy", "state": {"value": "ALARM"}},
+    }
+    event.update(overrides)
+    return event
+
+
+def intake(trigger: Any) -> Any:
+    return steps.intake(
+        IntakeInput.model_validate({"trigger": trigger, "execution": EXECUTION}), Runtime(SETTINGS, Clients()), NOW
+    )
+
+
+def document(**sections: Any) -> RunDocument:
+    base = {"execution": EXECUTION, "intake": intake(alarm()).wire()}
+    return RunDocument.model_validate({**base, **sections})
+
+
+# --- Intake ------------------------------------------------------------------------------------
+
+
+def test_alarm_in_alarm_state_proceeds() -> None:
+    result = intake(alarm())
+    assert result.decision == "PROCEED"
+    assert result.trigger.kind == "alarm" and result.trigger.event_id == "evt-1"
+    assert result.waits.confirm_interval_seconds == 30
+
+
+@pytest.mark.parametrize(
+    ("trigger", "reason"),
+    [
+        ("not json at all", "must be a JSON object"),
+        ([1, 2], "must be a JSON object"),
+        (alarm(detail={"alarmName": "x", "state": {"value": "OK"}}), "alarm state is OK"),
+        (alarm(resources=["arn:aws:cloudwatch:us-east-1:123456789012:alarm:other"]), "not this plan's alarm"),
+        (alarm(time=(NOW - timedelta(hours=2)).isoformat()), "stale event"),
+        (alarm(time=(NOW + timedelta(hours=2)).isoformat()), "in the future"),
+        ({"detail-type": "CloudWatch Alarm State Change", "source": "aws.ec2"}, "not a CloudWatch alarm event"),
+        ({"operator": "alice"}, "reason: Field required"),
+        ({"operator": "alice", "reason": "x", "sudo": True}, "sudo: Extra inputs are not permitted"),
+        ({"operator": " ", "reason": "x"}, "must not be blank"),
+        ({"operator": "a", "reason": "x", "sourceRegion": "us-west-2", "targetRegion": "us-west-2"}, "both us-west-2"),
+        ({"operator": "a", "reason": "x", "targetRegion": "eu-west-1"}, "not the plan's standby region"),
+        ({"operator": "a", "reason": "x", "replica": "other-db"}, "not the plan's standby database"),
+        ({"operator": "a", "reason": "x", "records": ["*.example.com"]}, "wildcard"),
+        ({"operator": "a", "reason": "x", "records": ["shop.example.com"]}, "not in the plan"),
+        ({"operator": "a", "reason": "x", "records": ["bad..name"]}, "malformed"),
+    ],
+)
+def test_bad_input_is_refused_with_a_reason(trigger: Any, reason: str) -> None:
+    result = intake(trigger)
+    assert result.decision == "REFUSED"
+    assert reason in result.reason
+
+
+def test_manual_run_records_operator_and_flags() -> None:
+    result = intake({"operator": "alice", "reason": "drill", "dryRun": True, "records": ["APP.example.com."]})
+    assert result.decision == "PROCEED"
+    assert result.trigger.operator == "alice" and result.flags.dry_run
+
+
+# --- Gate and the run-state table -----------------------------------------------------------------
+
+
+@pytest.fixture
+def aws() -> Any:
+    with mock_aws():
+        boto3.client("dynamodb", region_name="us-west-2").create_table(
+            TableName="regionshift-runs",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield Runtime(SETTINGS, Clients())
+
+
+def test_gate_takes_the_lock_and_a_second_run_is_refused(aws: Runtime) -> None:
+    first = steps.gate(document(), aws, NOW)
+    other = document(execution={**EXECUTION, "id": EXECUTION["id"] + "-2"})
+    second = steps.gate(other, aws, NOW)
+    assert first.decision == "PROCEED" and first.acquired
+    assert second.decision == "REFUSED" and not second.acquired
+    assert "holds the lock" in second.reason
+
+
+def test_gate_is_idempotent_for_its_own_run(aws: Runtime) -> None:
+    steps.gate(document(), aws, NOW)
+    # a retried Gate of the same run re-takes its own lock, but its event is already its own
+    again = steps.gate(document(), aws, NOW)
+    assert again.decision == "PROCEED"
+
+
+def test_expired_lease_is_taken_over(aws: Runtime) -> None:
+    aws.store.acquire_lock("crashed-run", NOW - timedelta(hours=2), lease_seconds=60)
+    assert steps.gate(document(), aws, NOW).decision == "PROCEED"
+
+
+def test_duplicate_event_is_refused_even_after_the_lock_is_released(aws: Runtime) -> None:
+    steps.gate(document(), aws, NOW)
+    aws.store.release_lock(EXECUTION["id"])
+    other = document(execution={**EXECUTION, "id": EXECUTION["id"] + "-2"})
+    result = steps.gate(other, aws, NOW)
+    assert result.decision == "REFUSED" and "duplicate delivery of event evt-1" in result.reason
+    assert result.acquired  # Finalize releases it
+
+
+def test_pause_and_cooldown_refuse_until_lifted(aws: Runtime) -> None:
+    aws.store.pause("bob", "maintenance", NOW)
+    assert "paused by bob" in steps.gate(document(), aws, NOW).reason
+    aws.store.resume()
+    aws.store.release_lock(EXECUTION["id"])
+    aws.store.start_cooldown("earlier", "FAILED_OVER", NOW + timedelta(minutes=30))
+    manual = document(intake=intake({"operator": "a", "reason": "r"}).wire())
+    assert "cooldown" in steps.gate(manual, aws, NOW).reason
+    bypass = document(intake=intake({"operator": "a", "reason": "r", "bypassCooldown": True}).wire())
+    assert steps.gate(bypass, aws, NOW).decision == "PROCEED"
+    assert aws.store.acknowledge("alice", "checked", NOW) is not None
+    assert aws.store.cooldown(NOW) is None
+
+
+# --- Assess (fake clients: moto's health-check status is always one healthy checker) -----------
+
+
+class FakeRoute53:
+    def __init__(self, failing: dict[str, int], checkers: int = 8) -> None:
+        self.failing, self.checkers = failing, checkers
+
+    def get_health_check_status(self, HealthCheckId: str) -> dict[str, Any]:
+        failing = self.failing[HealthCheckId]
+        return {
+            "HealthCheckObservations": [
+                {"StatusReport": {"Status": "Failure: timeout" if i < failing else "Success: HTTP 200"}}
+                for i in range(self.checkers)
+            ]
+        }
+
+
+class FakeRds:
+    def __init__(self, source: str | None = "orders-primary", status: str = "available", exists: bool = True) -> None:
+        self.source, self.status, self.exists = source, status, exists
+        self.promotions = 0
+
+    def describe_db_instances(self, DBInstanceIdentifier: str) -> dict[str, Any]:
+        if not self.exists:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "DBInstanceNotFound", "Message": "nope"}}, "DescribeDBInstances")
+        instance = {"DBInstanceIdentifier": DBInstanceIdentifier, "DBInstanceStatus": self.status}
+        if self.source:
+            instance["ReadReplicaSourceDBInstanceIdentifier"] = self.source
+        return {"DBInstances": [instance]}
+
+    def promote_read_replica(self, **_: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        if self.source is None:
+            raise ClientError(
+                {"Error": {"Code": "InvalidDBInstanceState", "Message": "not a replica"}}, "PromoteReadReplica"
+            )
+        self.promotions += 1
+        self.source = None
+        return {}
+
+
+class FakeCloudWatch:
+    def __init__(self, lag: float | None) -> None:
+        self.lag = lag
+
+    def get_metric_statistics(self, **_: Any) -> dict[str, Any]:
+        return {"Datapoints": [] if self.lag is None else [{"Timestamp": NOW, "Maximum": self.lag}]}
+
+
+def fake_runtime(route53: Any = None, rds: Any = None, cloudwatch: Any = None) -> Runtime:
+    services = {"route53": route53, "rds": rds, "cloudwatch": cloudwatch}
+    return Runtime(SETTINGS, Clients(lambda service, **_: services[service]))
+
+
+def assess(
+    probe: int, failing: dict[str, int], rds: FakeRds | None = None, lag: float | None = 2.0, trigger: Any = None
+) -> Any:
+    doc = document(
+        intake=intake(trigger or alarm()).wire(),
+        assess={"at": NOW.isoformat(), "decision": "RECHECK", "reason": "", "probe": probe - 1} if probe > 1 else None,
+    )
+    return steps.assess(doc, fake_runtime(FakeRoute53(failing), rds or FakeRds(), FakeCloudWatch(lag)), NOW)
+
+
+DOWN = {"hc-primary": 8, "hc-standby": 0}
+
+
+def test_outage_is_rechecked_before_it_is_believed() -> None:
+    assert assess(1, DOWN).decision == "RECHECK"
+    assert assess(2, DOWN).decision == "RECHECK"
+    final = assess(3, DOWN)
+    assert final.decision == "PROCEED" and final.replica.lag_seconds == 2.0
+
+
+@pytest.mark.parametrize(
+    ("failing", "decision", "reason"),
+    [
+        ({"hc-primary": 0, "hc-standby": 0}, "NO_ACTION", "is healthy"),
+        ({"hc-primary": 6, "hc-standby": 0}, "NO_ACTION", "2/8 checkers healthy"),  # 25% >= 18%
+        ({"hc-primary": 7, "hc-standby": 0}, "PROCEED", "primary down"),  # 12.5% < 18%
+        ({"hc-primary": 8, "hc-standby": 8}, "REFUSED", "not healthy either"),
+    ],
+)
+def test_checker_votes_decide_like_route53(failing: dict[str, int], decision: str, reason: str) -> None:
+    result = assess(3, failing)
+    assert result.decision == decision and reason in result.reason
+
+
+@pytest.mark.parametrize(
+    ("rds", "lag", "reason"),
+    [
+        (FakeRds(exists=False), 2.0, "does not exist"),
+        (FakeRds(source=None), 2.0, "already standalone"),
+        (FakeRds(source="arn:aws:rds:us-east-1:123456789012:db:reporting"), 2.0, "replicates from"),
+        (FakeRds(source="arn:aws:rds:eu-west-1:123456789012:db:orders-primary"), 2.0, "replicates from"),
+        (FakeRds(status="storage-full"), 2.0, "storage-full"),
+        (FakeRds(), 61.0, "replica lag 61 s, limit 60 s"),
+        (FakeRds(), None, "unknown"),
+    ],
+)
+def test_standby_readiness_and_lag_are_required(rds: FakeRds, lag: float | None, reason: str) -> None:
+    result = assess(3, DOWN, rds=rds, lag=lag)
+    assert result.decision == "REFUSED" and reason in result.reason
+
+
+def test_cross_region_source_arn_matches_the_plan() -> None:
+    rds = FakeRds(source="arn:aws:rds:us-east-1:123456789012:db:orders-primary")
+    assert assess(3, DOWN, rds=rds).decision == "PROCEED"
+
+
+def test_only_a_manual_run_can_accept_data_loss() -> None:
+    override = {"operator": "alice", "reason": "region gone", "acceptDataLoss": True}
+    accepted = assess(3, DOWN, lag=None, trigger=override)
+    assert accepted.decision == "PROCEED" and accepted.data_loss_accepted
+    assert "accepted by alice" in accepted.reason
+
+
+# --- Promote -------------------------------------------------------------------------------------
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.facts: dict[tuple[str, str], Any] = {}
+
+    def save_run_fact(self, run: str, fact: str, value: Any) -> None:
+        self.facts[(run, fact)] = value
+
+    def run_fact(self, run: str, fact: str) -> Any:
+        return self.facts.get((run, fact))
+
+
+def with_store(rt: Runtime, store: MemoryStore) -> Runtime:
+    rt.__dict__["store"] = store  # cached_property slot
+    return rt
+
+
+def test_promotion_is_idempotent() -> None:
+    rds, store = FakeRds(), MemoryStore()
+    rt = with_store(fake_runtime(rds=rds), store)
+    first = steps.promote(document(), rt, NOW)
+    again = steps.promote(document(), rt, NOW)  # a retry after a lost response
+    assert (first.already_promoted, again.already_promoted) == (False, True)
+    assert rds.promotions == 1
+    assert store.run_fact(EXECUTION["id"], steps.PROMOTION_REQUESTED)["identifier"] == "orders-standby"
+
+
+def test_promotion_refused_by_rds_is_a_promotion_error() -> None:
+    class Refusing(FakeRds):
+        def promote_read_replica(self, **_: Any) -> dict[str, Any]:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "InvalidParameterCombination", "Message": "no"}}, "PromoteReadReplica")
+
+    with pytest.raises(PromotionError, match="InvalidParameterCombination"):
+        steps.promote(document(), with_store(fake_runtime(rds=Refusing()), MemoryStore()), NOW)
+
+
+def test_throttling_is_transient() -> None:
+    class Throttled(FakeRds):
+        def promote_read_replica(self, **_: Any) -> dict[str, Any]:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "slow"}}, "PromoteReadReplica")
+
+    with pytest.raises(TransientAwsError):
+        steps.promote(document(), with_store(fake_runtime(rds=Throttled()), MemoryStore()), NOW)
+
+
+def test_promotion_polls_are_bounded() -> None:
+    doc = document(
+        promotion={"at": NOW.isoformat(), "identifier": "orders-standby", "alreadyPromoted": False, "polls": 178}
+    )
+    rt = fake_runtime(rds=FakeRds(status="modifying"))
+    assert steps.promotion_status(doc, rt, NOW).polls == 179
+    doc = document(
+        promotion={"at": NOW.isoformat(), "identifier": "orders-standby", "alreadyPromoted": False, "polls": 179}
+    )
+    with pytest.raises(PromotionTimeoutError, match="after 180 polls"):
+        steps.promotion_status(doc, rt, NOW)
+
+
+# --- DNS and rollback on moto's Route 53 ---------------------------------------------------------
+
+
+@pytest.fixture
+def zone() -> Any:
+    with mock_aws():
+        route53 = boto3.client("route53", region_name="us-east-1")
+        zone_id = route53.create_hosted_zone(Name="example.com", CallerReference="t")["HostedZone"]["Id"].split("/")[-1]
+        route53.change_resource_record_sets(
+            HostedZoneId=zone_id,
+            ChangeBatch={
+                "Changes": [
+                    {
+                        "Action": "UPSERT",
+                        "ResourceRecordSet": {"Name": n, "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": v}]},
+                    }
+                    for n, v in (
+                        ("app.example.com", "app-primary.us-east-1.elb.amazonaws.com"),
+                        ("db.example.com", "orders-primary.abc.us-east-1.rds.amazonaws.com"),
+                    )
+                ]
+            },
+        )
+        settings = Settings.from_env({**PLAN_ENV, "HOSTED_ZONE_ID": zone_id})
+        store = MemoryStore()
+        rt = Runtime(settings, Clients())
+        rt.__dict__["store"] = store
+        rt.__dict__["rds"] = SimpleNamespace(describe=lambda _id: fake_rds_state(source=None))
+        yield SimpleNamespace(rt=rt, store=store, route53=route53, zone_id=zone_id)
+
+
+def fake_rds_state(source: str | None, status: str = "available") -> Any:
+    from failover.models import ReplicaState
+
+    return ReplicaState(identifier="orders-standby", exists=True, source=source, status=status)
+
+
+def records(zone: Any) -> dict[str, str]:
+    sets = zone.route53.list_resource_record_sets(HostedZoneId=zone.zone_id)["ResourceRecordSets"]
+    return {r["Name"].rstrip("."): r["ResourceRecords"][0]["Value"] for r in sets if r["Type"] == "CNAME"}
+
+
+def test_dns_is_captured_then_moved_in_one_batch(zone: Any) -> None:
+    result = steps.update_dns(document(), zone.rt, NOW)
+    assert result.status == "PENDING" and len(result.changes) == 2
+    assert records(zone) == dict(zip(SETTINGS.record_names, SETTINGS.standby_targets, strict=True))
+    captured = zone.store.run_fact(EXECUTION["id"], steps.CAPTURE_DNS)
+    assert {c["name"]: c["before"] for c in captured}["app.example.com"] == "app-primary.us-east-1.elb.amazonaws.com"
+
+
+def test_a_retried_dns_update_keeps_the_first_capture(zone: Any) -> None:
+    steps.update_dns(document(), zone.rt, NOW)
+    again = steps.update_dns(document(), zone.rt, NOW)
+    assert again.status == "INSYNC" and again.change_id is None
+    assert again.changes[0].before == "app-primary.us-east-1.elb.amazonaws.com"
+
+
+def test_missing_record_is_a_dns_error(zone: Any) -> None:
+    zone.route53.change_resource_record_sets(
+        HostedZoneId=zone.zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "DELETE",
+                    "ResourceRecordSet": {
+                        "Name": "db.example.com",
+                        "Type": "CNAME",
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "orders-primary.abc.us-east-1.rds.amazonaws.com"}],
+                    },
+                }
+            ]
+        },
+    )
+    with pytest.raises(DnsUpdateError, match=r"db\.example\.com"):
+        steps.update_dns(document(), zone.rt, NOW)
+
+
+def test_rollback_restores_records_and_reports_degraded_after_promotion(zone: Any) -> None:
+    before = records(zone)
+    steps.update_dns(document(), zone.rt, NOW)
+    failed = document(error={"Error": "DnsSyncTimeoutError", "Cause": json.dumps({"errorMessage": "still PENDING"})})
+    result = steps.rollback(failed, zone.rt, NOW)
+    assert records(zone) == before
+    assert result.outcome == "DEGRADED" and result.database_promoted
+    assert "DnsSyncTimeoutError: still PENDING" in result.reason and len(result.restored) == 2
+
+
+def test_rollback_before_promotion_is_rolled_back(zone: Any) -> None:
+    zone.rt.__dict__["rds"] = SimpleNamespace(describe=lambda _id: fake_rds_state(source="orders-primary"))
+    result = steps.rollback(document(error={"Error": "PromotionError", "Cause": "no"}), zone.rt, NOW)
+    assert result.outcome == "ROLLED_BACK" and result.restored == []
+
+
+def test_requested_promotion_still_in_progress_counts_as_promoted(zone: Any) -> None:
+    zone.store.save_run_fact(EXECUTION["id"], steps.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
+    zone.rt.__dict__["rds"] = SimpleNamespace(
+        describe=lambda _id: fake_rds_state(source="orders-primary", status="modifying")
+    )
+    result = steps.rollback(document(error={"Error": "PromotionTimeoutError"}), zone.rt, NOW)
+    assert result.outcome == "DEGRADED"

@@ -1,0 +1,104 @@
+"""The deployed artefacts agree with each other and with the least-privilege rules."""
+
+import importlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from failover.errors import RegionshiftError
+from regionshift import template as cfn
+
+DOCUMENT = cfn.load()
+ASL = json.loads(Path("statemachine/failover.asl.json").read_text())
+RESOURCES = DOCUMENT["Resources"]
+FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+READ_ONLY = re.compile(r"^[a-z0-9-]+:(Get|Describe|List|Query)")
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_function_handler_is_importable(logical_id: str) -> None:
+    module, _, attribute = FUNCTIONS[logical_id]["Properties"]["Handler"].rpartition(".")
+    assert callable(getattr(importlib.import_module(module), attribute))
+
+
+def test_each_task_invokes_a_function_of_the_template() -> None:
+    _, props, _ = cfn.state_machine(DOCUMENT)
+    substitutions = props["DefinitionSubstitutions"]
+    used = {s["Resource"].strip("${}") for s in ASL["States"].values() if s["Type"] == "Task"}
+    assert used == set(substitutions)
+    assert {v["Fn::GetAtt"][0] for v in substitutions.values()} == set(FUNCTIONS)
+
+
+def test_asl_error_names_are_domain_errors_or_service_errors() -> None:
+    import failover.errors as errors
+
+    domain = {name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, RegionshiftError)}
+    for state in ASL["States"].values():
+        for clause in state.get("Retry", []) + state.get("Catch", []):
+            for name in clause["ErrorEquals"]:
+                assert name in domain or name.startswith(("Lambda.", "States.")), name
+    assert all(name.endswith("Error") for name in domain)
+
+
+def test_rule_matches_only_this_alarm_in_alarm_state() -> None:
+    _, _, pattern = cfn.state_machine(DOCUMENT)
+    assert pattern["detail"] == {"state": {"value": ["ALARM"]}}
+    assert pattern["source"] == ["aws.cloudwatch"]
+    assert "${AlarmName}" in pattern["resources"][0]["Fn::Sub"]
+
+
+def _statements() -> list[tuple[str, dict]]:
+    found = []
+    for logical_id, function in FUNCTIONS.items():
+        for policy in function["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []):
+                found.append((logical_id, statement))
+    return found
+
+
+def test_no_mutating_action_has_a_wildcard_resource() -> None:
+    for logical_id, statement in _statements():
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        mutating = [a for a in actions if not READ_ONLY.match(a)]
+        if mutating:
+            assert "*" not in resources, (logical_id, mutating)
+
+
+def test_dns_changes_are_limited_to_the_plan_records_and_upsert() -> None:
+    for logical_id, statement in _statements():
+        if statement["Action"] == "route53:ChangeResourceRecordSets":
+            condition = statement["Condition"]["ForAllValues:StringEquals"]
+            assert condition["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == {"Ref": "RecordNames"}, (
+                logical_id
+            )
+            assert condition["route53:ChangeResourceRecordSetsActions"] == ["UPSERT"]
+
+
+def test_only_the_promote_function_may_promote() -> None:
+    promoters = {logical_id for logical_id, s in _statements() if "rds:PromoteReadReplica" in s["Action"]}
+    assert promoters == {"PromoteFunction"}
+
+
+def test_topic_is_encrypted_with_a_customer_key() -> None:
+    assert RESOURCES["NotificationTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "NotificationKey"}
+    assert RESOURCES["NotificationKey"]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_every_plan_setting_comes_from_the_template() -> None:
+    from failover.settings import Settings
+
+    variables = DOCUMENT["Globals"]["Function"]["Environment"]["Variables"]
+    assert {name.upper() for name in Settings.model_fields} <= set(variables)
+
+
+def test_lambda_timeouts_fit_inside_their_task_timeouts() -> None:
+    glob = DOCUMENT["Globals"]["Function"]["Timeout"]
+    _, props, _ = cfn.state_machine(DOCUMENT)
+    by_sub = {k: v["Fn::GetAtt"][0] for k, v in props["DefinitionSubstitutions"].items()}
+    for name, state in ASL["States"].items():
+        if state["Type"] == "Task":
+            function = FUNCTIONS[by_sub[state["Resource"].strip("${}")]]
+            assert function["Properties"].get("Timeout", glob) < state["TimeoutSeconds"], name
