@@ -4,7 +4,9 @@ import json
 import logging
 import os
 import sys
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,7 +20,17 @@ app = typer.Typer(
 )
 
 # Exit codes (documented in README).
-EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_TARGET = 0, 1, 2, 3
+
+StackOpt = Annotated[str | None, typer.Option("--stack", help="Deployed Regionshift stack (CloudFormation name).")]
+TableOpt = Annotated[str | None, typer.Option("--table", help="Run table name, instead of --stack.")]
+RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region of the stack (default: the usual chain).")]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS named profile.")]
+EndpointOpt = Annotated[
+    str | None, typer.Option("--endpoint-url", hidden=True, help="AWS endpoint (tests, emulators).")
+]
+OperatorOpt = Annotated[str, typer.Option("--operator", help="Who is acting (recorded in the audit trail).")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded and shown to the team).")]
 
 
 @app.callback()
@@ -67,6 +79,153 @@ def drill(
     else:
         report.render(result, console)
     raise typer.Exit(EXIT_OK if result.passed else EXIT_MISMATCH)
+
+
+def _target(stack: str | None, table: str | None, region: str | None, profile: str | None, endpoint: str | None) -> Any:
+    from regionshift.target import TargetError, resolve
+
+    try:
+        return resolve(stack, table, region, profile, endpoint)
+    except TargetError as exc:
+        print(f"regionshift: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_TARGET) from exc
+
+
+@contextmanager
+def _aws_errors() -> Iterator[None]:
+    """Turn an AWS failure into one line on stderr and exit status 3."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from regionshift.lambda_code import ensure_importable
+
+    ensure_importable()
+    from failover.errors import RegionshiftError
+
+    try:
+        yield
+    except (ClientError, BotoCoreError, RegionshiftError) as exc:
+        print(f"regionshift: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_TARGET) from exc
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+@app.command()
+def status(
+    stack: StackOpt = None,
+    table: TableOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show the run lock, the pause switch, the cooldown and the last run's outcome."""
+    target = _target(stack, table, region, profile, endpoint_url)
+    with _aws_errors():
+        store = target.store()
+        last = store.audit(limit=1)
+        state = {
+            "lock": store.lock_holder() or None,
+            "paused": store.paused(),
+            "cooldown": store.cooldown(_now()),
+            "lastRun": {k: last[0][k] for k in ("execution", "outcome", "reason", "startedAt")} if last else None,
+        }
+    if as_json:
+        print(json.dumps(state, indent=2))
+        return
+    lock, paused, cooldown, run = state["lock"], state["paused"], state["cooldown"], state["lastRun"]
+    shown = {
+        "lock": f"held by {lock['owner']} until {lock['leaseUntil']}" if lock else "free",
+        "paused": f"yes, by {paused['operator']} at {paused['at']}: {paused['reason']}" if paused else "no",
+        "cooldown": (
+            f"until {cooldown['until']} after {cooldown['outcome']} run {cooldown['execution']}" if cooldown else "none"
+        ),
+        "last run": f"{run['outcome']} at {run['startedAt']}: {run['reason']}" if run else "none",
+    }
+    for key, text in shown.items():
+        print(f"{key + ':':<10}{text}")
+
+
+@app.command()
+def pause(
+    operator: OperatorOpt,
+    reason: ReasonOpt,
+    stack: StackOpt = None,
+    table: TableOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Pause failover: every run is refused as paused (and the team told) until resume."""
+    target = _target(stack, table, region, profile, endpoint_url)
+    with _aws_errors():
+        target.store().pause(operator, reason, _now())
+    print(f"paused by {operator}: {reason}")
+
+
+@app.command()
+def resume(
+    operator: OperatorOpt,
+    stack: StackOpt = None,
+    table: TableOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Lift the pause."""
+    target = _target(stack, table, region, profile, endpoint_url)
+    with _aws_errors():
+        lifted = target.store().resume(operator, _now())
+    print(f"resumed (was paused by {lifted['operator']}: {lifted['reason']})" if lifted else "was not paused")
+
+
+@app.command()
+def ack(
+    operator: OperatorOpt,
+    reason: ReasonOpt,
+    stack: StackOpt = None,
+    table: TableOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Acknowledge the cooldown after a failover, allowing the next run."""
+    target = _target(stack, table, region, profile, endpoint_url)
+    with _aws_errors():
+        ended = target.store().acknowledge(operator, reason, _now())
+    if ended is None:
+        print("no active cooldown")
+    else:
+        print(f"cooldown after {ended['outcome']} run {ended['execution']} acknowledged by {operator}")
+
+
+@app.command()
+def history(
+    stack: StackOpt = None,
+    table: TableOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List past runs, newest first, from the audit trail."""
+    target = _target(stack, table, region, profile, endpoint_url)
+    with _aws_errors():
+        records = target.store().audit(limit=limit)
+    if as_json:
+        print(json.dumps(records, indent=2))
+        return
+    if not records:
+        print("no runs recorded")
+    for record in records:
+        trigger = record.get("trigger") or {}
+        who = trigger.get("alarmName") or trigger.get("operator") or "?"
+        print(f"{record['startedAt']}  {record['outcome']:<11}  {who:<30}  {record['reason']}")
 
 
 def main() -> None:

@@ -161,7 +161,7 @@ def run(scenario: Scenario, on_state: Callable[[Run, StateEntry], None] | None =
             elif step.pause is not None:
                 store.pause(step.pause.operator, step.pause.reason, recorder.clock.now())
             elif step.resume:
-                store.resume()
+                store.resume("drill-operator", recorder.clock.now())
             elif step.advance is not None:
                 recorder.clock.advance(step.advance)
         audit = store.audit(limit=100)

@@ -145,7 +145,7 @@ def test_duplicate_event_is_refused_even_after_the_lock_is_released(aws: Runtime
 def test_pause_and_cooldown_refuse_until_lifted(aws: Runtime) -> None:
     aws.store.pause("bob", "maintenance", NOW)
     assert "paused by bob" in steps.gate(document(), aws, NOW).reason
-    aws.store.resume()
+    aws.store.resume("bob", NOW)
     aws.store.release_lock(EXECUTION["id"])
     aws.store.start_cooldown("earlier", "FAILED_OVER", NOW + timedelta(minutes=30))
     manual = document(intake=intake({"operator": "a", "reason": "r"}).wire())

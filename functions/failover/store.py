@@ -88,10 +88,16 @@ class StateStore:
 
     def pause(self, operator: str, reason: str, now: datetime) -> None:
         self._put({**PAUSE, "operator": {"S": operator}, "reason": {"S": reason}, "at": {"S": _iso(now)}})
+        self.record_operation("pause", operator, reason, now)
 
-    def resume(self) -> None:
+    def resume(self, operator: str, now: datetime) -> dict[str, str] | None:
+        """Lift the pause; returns the pause that was lifted (``None`` if there was none)."""
+        lifted = self.paused()
         with translate(StateStoreError, "resume"):
             self._client.delete_item(TableName=self._table, Key=PAUSE)
+        if lifted:
+            self.record_operation("resume", operator, f"lifted pause: {lifted['reason']}", now)
+        return lifted
 
     def paused(self) -> dict[str, str] | None:
         item = self._get(PAUSE)
@@ -127,16 +133,39 @@ class StateStore:
             return None
         with translate(StateStoreError, "acknowledge cooldown"):
             self._client.delete_item(TableName=self._table, Key=COOLDOWN)
+        self.record_operation("ack", operator, f"{reason} (cooldown after {active['execution']})", now)
+        return active
+
+    def record_operation(self, kind: str, operator: str, reason: str, now: datetime) -> None:
+        """Keep an operator's action (pause, resume, ack) beside the run audit records."""
         self._put(
             {
-                "pk": {"S": "ACK"},
-                "sk": {"S": f"{_iso(now)}#{active['execution']}"},
+                "pk": {"S": "OPS"},
+                "sk": {"S": f"{_iso(now)}#{kind}"},
+                "kind": {"S": kind},
                 "operator": {"S": operator},
                 "reason": {"S": reason},
-                "cooldown": {"S": json.dumps(active)},
             }
         )
-        return active
+
+    def operations(self, limit: int = 50) -> list[dict[str, str]]:
+        with translate(StateStoreError, "read operations"):
+            answer = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": "OPS"}},
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+        return [
+            {
+                "at": i["sk"]["S"].split("#")[0],
+                "kind": i["kind"]["S"],
+                "operator": i["operator"]["S"],
+                "reason": i["reason"]["S"],
+            }
+            for i in answer.get("Items", [])
+        ]
 
     # --- duplicate deliveries ---------------------------------------------------------------------
 

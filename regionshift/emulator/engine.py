@@ -23,12 +23,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from botocore.client import BaseClient
 
-FUNCTIONS_DIR = Path(__file__).resolve().parent.parent.parent / "functions"
+from regionshift.lambda_code import ensure_importable
 
 # Services whose state is the application estate; a mutating call on one of them is a "mutation".
 ESTATE_SERVICES = frozenset({"rds", "route53"})
@@ -196,8 +195,7 @@ class Engine:
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
         from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-        if str(FUNCTIONS_DIR) not in sys.path:
-            sys.path.insert(0, str(FUNCTIONS_DIR))
+        ensure_importable()
         from failover import clock
 
         engine = self
