@@ -11,7 +11,7 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_ENV := AWS_DEFAULT_REGION=us-west-2 SAM_CLI_TELEMETRY=0
 SCENARIO ?= primary-outage
 
-.PHONY: help setup drill test validate lint typecheck unit build clean
+.PHONY: help setup drill chaos test validate lint typecheck unit build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ setup: $(VENV)/.installed $(SAM_VENV)/.installed ## Create both virtualenvs
 drill: $(VENV)/.installed ## Run a failover drill on the embedded emulator (SCENARIO=name)
 	$(VENV)/bin/regionshift drill --scenario $(SCENARIO)
 
+chaos: $(VENV)/.installed ## Run every scenario and check the invariants after each (table)
+	$(VENV)/bin/regionshift chaos
+
 validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate (--lint and plain), cfn-lint, statelint
 	$(SAM_ENV) $(SAM) validate --lint
 	$(SAM_ENV) $(SAM) validate
@@ -48,7 +51,7 @@ lint: $(VENV)/.installed ## ruff (lint and format check)
 unit: $(VENV)/.installed ## The pytest suite alone
 	$(VENV)/bin/pytest
 
-test: validate build lint unit ## Every check: validation, build, lint, then the test suite
+test: validate build lint unit chaos ## Every check: validation, build, lint, the test suite, the chaos drills
 
 build: $(SAM_VENV)/.installed ## sam build (pure Python, no Docker)
 	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_ENV) $(SAM) build

@@ -81,6 +81,70 @@ def drill(
     raise typer.Exit(EXIT_OK if result.passed else EXIT_MISMATCH)
 
 
+@app.command()
+def chaos(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of the table.")] = False,
+) -> None:
+    """Run the whole scenario library and check every invariant after each drill.
+
+    Exit status 0 when every scenario met its expectation and held every invariant, 1 otherwise.
+    """
+    _quiet_moto()
+    import time
+
+    from rich.table import Table
+
+    from regionshift import drill as drills
+    from regionshift import invariants
+
+    rows = []
+    started = time.perf_counter()
+    for path in scenarios.library():
+        chosen = scenarios.load(str(path))
+        result = drills.run(chosen)
+        checks = invariants.check(result)
+        data = result.wire()
+        rows.append(
+            {
+                "scenario": chosen.name,
+                "expected": chosen.expect.outcome,
+                "actual": result.outcome,
+                "passed": result.passed,
+                "problems": result.problems,
+                "invariants": {c.name: c.held for c in checks},
+                "broken": [f"{c.name}: {c.detail}" for c in checks if not c.held],
+                "mutatingCalls": len(data["mutations"]),
+                "retries": len(data["retries"]),
+                "virtualSeconds": data["virtualSeconds"],
+            }
+        )
+    failed = [r for r in rows if not r["passed"] or r["broken"]]
+    if as_json:
+        print(json.dumps({"scenarios": rows, "failed": len(failed)}, indent=2))
+    else:
+        table = Table(title=f"Chaos drills: {len(rows)} scenarios in {time.perf_counter() - started:.0f} s")
+        for column in ("scenario", "expected", "actual", "invariants", "mutating calls", "retries", "virtual s"):
+            table.add_column(
+                column, justify="right" if column in ("mutating calls", "retries", "virtual s") else "left"
+            )
+        for r in rows:
+            held = sum(r["invariants"].values())
+            marks = f"{held}/{len(r['invariants'])}" + ("" if not r["broken"] else " " + "; ".join(r["broken"]))
+            verdict = "" if r["passed"] else " [red]MISMATCH[/red]"
+            table.add_row(
+                r["scenario"],
+                str(r["expected"]),
+                f"{r['actual']}{verdict}",
+                marks,
+                str(r["mutatingCalls"]),
+                str(r["retries"]),
+                f"{r['virtualSeconds']:.0f}",
+            )
+        Console(file=sys.stdout, width=160).print(table)
+        print(f"{len(rows) - len(failed)} passed, {len(failed)} failed")
+    raise typer.Exit(EXIT_OK if not failed else EXIT_MISMATCH)
+
+
 def _target(stack: str | None, table: str | None, region: str | None, profile: str | None, endpoint: str | None) -> Any:
     from regionshift.target import TargetError, resolve
 

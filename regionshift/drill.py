@@ -4,6 +4,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ class Run:
     cause: str | None = None
     audit: dict[str, Any] | None = None
     virtual_seconds: float = 0.0
+    history: list[tuple[str, str]] = field(default_factory=list)  # (event type, state name)
 
     def wire(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,8 @@ class DrillResult:
     notifications: list[dict[str, Any]]
     recorder: Recorder
     audit: list[dict[str, Any]]
+    lock: dict[str, str] = field(default_factory=dict)
+    effects: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def outcome(self) -> str | None:
@@ -122,6 +126,7 @@ class DrillResult:
             "before": self.before,
             "notifications": [{"subject": n["subject"], "outcome": n["outcome"]} for n in self.notifications],
             "mutations": self.mutations,
+            "effects": self.effects,
             "calls": [c.wire() for c in self.recorder.calls],
             "retries": [round(r, 3) for r in self.recorder.retries],
             "waits": self.recorder.waits,
@@ -130,57 +135,90 @@ class DrillResult:
         }
 
 
-def run(scenario: Scenario, on_state: Callable[[Run, StateEntry], None] | None = None) -> DrillResult:
-    """Provision the estate, fire the trigger, wait for every run, read the world back."""
-    from moto import mock_aws
+class Session:
+    """One emulated estate, provisioned once, on which triggers can be fired one after another."""
 
-    recorder = Recorder(VirtualClock())
-    engine = Engine(recorder, base_env={"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"})
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), engine.installed():
-        world = World(scenario, recorder)
-        deployment = world.provision(engine)
-        engine.lambda_faults = world.lambda_fault
-        before = {"databases": world.databases(), "dns": world.dns()}
-        world.trigger_offset = recorder.clock.offset
-        sfn = boto3.client("stepfunctions", region_name=STANDBY_REGION)
-        store = world.store()
-        runs: list[Run] = []
-        for step in [Step(trigger=scenario.trigger), *scenario.then]:
-            if step.trigger is not None:
-                started = []
-                for document in _trigger_inputs(step.trigger, world, deployment.parameters):
-                    name = f"drill-{scenario.name}-{len(runs) + len(started) + 1}-{uuid.uuid4().hex[:8]}"[:80]
-                    arn = sfn.start_execution(
-                        stateMachineArn=deployment.state_machine_arn, name=name, input=json.dumps(document)
-                    )["executionArn"]
-                    started.append(Run(arn))
-                _follow(sfn, started, recorder.clock, on_state)
-                runs.extend(started)
-            elif step.ack is not None:
-                store.acknowledge(step.ack.operator, step.ack.reason, recorder.clock.now())
-            elif step.pause is not None:
-                store.pause(step.pause.operator, step.pause.reason, recorder.clock.now())
-            elif step.resume:
-                store.resume("drill-operator", recorder.clock.now())
-            elif step.advance is not None:
-                recorder.clock.advance(step.advance)
-        audit = store.audit(limit=100)
-        by_execution = {record["execution"]: record for record in audit}
+    def __init__(self, scenario: Scenario, on_state: Callable[[Run, StateEntry], None] | None = None) -> None:
+        self.scenario = scenario
+        self.on_state = on_state
+        self.recorder = Recorder(VirtualClock())
+        self.engine = Engine(self.recorder, base_env={"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"})
+        self.runs: list[Run] = []
+        self._stack = ExitStack()
+
+    def __enter__(self) -> "Session":
+        from moto import mock_aws
+
+        self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        self._stack.enter_context(self.engine.installed())
+        self.world = World(self.scenario, self.recorder)
+        self.deployment = self.world.provision(self.engine)
+        self.engine.lambda_faults = self.world.lambda_fault
+        self.before = {"databases": self.world.databases(), "dns": self.world.dns()}
+        self.world.trigger_offset = self.recorder.clock.offset
+        self.sfn = boto3.client("stepfunctions", region_name=STANDBY_REGION)
+        self.store = self.world.store()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def start(self, documents: list[Any]) -> list[Run]:
+        """Start one execution per input document at once, and follow them to the end."""
+        started = []
+        for document in documents:
+            name = f"drill-{self.scenario.name}-{len(self.runs) + len(started) + 1}-{uuid.uuid4().hex[:8]}"[:80]
+            arn = self.sfn.start_execution(
+                stateMachineArn=self.deployment.state_machine_arn, name=name, input=json.dumps(document)
+            )["executionArn"]
+            started.append(Run(arn))
+        _follow(self.sfn, started, self.recorder.clock, self.on_state)
+        self.runs.extend(started)
+        self._conclude(started)
+        return started
+
+    def step(self, step: Step) -> None:
+        now = self.recorder.clock.now()
+        if step.trigger is not None:
+            self.start(_trigger_inputs(step.trigger, self.world, self.deployment.parameters))
+        elif step.ack is not None:
+            self.store.acknowledge(step.ack.operator, step.ack.reason, now)
+        elif step.pause is not None:
+            self.store.pause(step.pause.operator, step.pause.reason, now)
+        elif step.resume:
+            self.store.resume("drill-operator", now)
+        elif step.advance is not None:
+            self.recorder.clock.advance(step.advance)
+
+    def _conclude(self, runs: list[Run]) -> None:
+        by_execution = {record["execution"]: record for record in self.store.audit(limit=500)}
         for r in runs:
             r.audit = by_execution.get(r.arn)
             if r.audit:
                 r.outcome, r.reason = r.audit["outcome"], r.audit["reason"]
             elif r.error in TERMINAL_ERRORS:
                 r.outcome, r.reason = TERMINAL_ERRORS[r.error], r.cause
+
+    def result(self) -> DrillResult:
         return DrillResult(
-            scenario=scenario,
-            runs=runs,
-            world={"databases": world.databases(), "dns": world.dns()},
-            before=before,
-            notifications=world.notifications(),
-            recorder=recorder,
-            audit=audit,
+            scenario=self.scenario,
+            runs=self.runs,
+            world={"databases": self.world.databases(), "dns": self.world.dns()},
+            before=self.before,
+            notifications=self.world.notifications(),
+            recorder=self.recorder,
+            audit=self.store.audit(limit=500),
+            lock=self.store.lock_holder(),
+            effects=self.world.effects,
         )
+
+
+def run(scenario: Scenario, on_state: Callable[[Run, StateEntry], None] | None = None) -> DrillResult:
+    """Provision the estate, fire the trigger(s), wait for every run, read the world back."""
+    with Session(scenario, on_state) as session:
+        for step in [Step(trigger=scenario.trigger), *scenario.then]:
+            session.step(step)
+        return session.result()
 
 
 def _trigger_inputs(trigger: Trigger, world: World, parameters: dict[str, Any]) -> list[Any]:
@@ -239,6 +277,12 @@ def _follow(sfn: Any, runs: list[Run], clock: VirtualClock, on_state: Callable[[
 
 def _read_history(sfn: Any, r: Run, clock: VirtualClock, on_state: Callable[[Run, StateEntry], None] | None) -> None:
     events = sfn.get_execution_history(executionArn=r.arn, maxResults=1000)["events"]
+    state = ""
+    r.history = []
+    for event in events:
+        if event["type"].endswith("StateEntered"):
+            state = event["stateEnteredEventDetails"]["name"]
+        r.history.append((event["type"], state))
     start = next((e["timestamp"] for e in events if e["type"] == "ExecutionStarted"), None)
     entered = [e for e in events if e["type"].endswith("StateEntered")]
     for event in entered[len(r.states) :]:

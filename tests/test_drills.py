@@ -2,6 +2,7 @@
 
 import pytest
 
+from regionshift import invariants
 from regionshift.drill import DrillResult
 from regionshift.emulator import scenario as scenarios
 
@@ -15,6 +16,16 @@ def test_scenario_meets_its_expectation(name: str, library_results: dict[str, Dr
     assert result.passed, result.problems
     for run in result.runs:
         assert run.status in ("SUCCEEDED", "FAILED")
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_holds_every_invariant(name: str, library_results: dict[str, DrillResult]) -> None:
+    broken = [f"{c.name}: {c.detail}" for c in invariants.check(library_results[name]) if not c.held]
+    assert broken == []
+
+
+def test_library_covers_the_catalogue() -> None:
+    assert len(SCENARIOS) >= 25
 
 
 @pytest.mark.parametrize(
@@ -103,9 +114,21 @@ def test_rule_pattern_starts_runs_for_this_alarm_in_alarm_state_only(library_res
     assert library_results["other-alarm-ignored"].runs == []
 
 
-def test_duplicate_delivery_promotes_once(library_results: dict[str, DrillResult]) -> None:
+@pytest.mark.parametrize(
+    "name", ["duplicate-delivery", "lost-promote-response", "throttled-promote-recovers", "handler-timeout"]
+)
+def test_exactly_one_promotion_takes_effect(name: str, library_results: dict[str, DrillResult]) -> None:
+    effects = [e["operation"] for e in library_results[name].effects]
+    assert effects.count("PromoteReadReplica") == 1
+
+
+def test_a_timed_out_dns_step_is_not_applied_twice(library_results: dict[str, DrillResult]) -> None:
+    effects = [e["operation"] for e in library_results["handler-timeout"].effects]
+    assert effects.count("ChangeResourceRecordSets") == 1
+
+
+def test_duplicate_delivery_refuses_the_second_run(library_results: dict[str, DrillResult]) -> None:
     data = library_results["duplicate-delivery"].wire()
-    assert [m["operation"] for m in data["mutations"]].count("PromoteReadReplica") == 1
     refused = [r for r in data["runs"] if r["outcome"] == "REFUSED"]
     assert len(refused) == 1
     assert "lock" in refused[0]["reason"] or "duplicate delivery" in refused[0]["reason"]

@@ -38,7 +38,7 @@ def test_asl_error_names_are_domain_errors_or_service_errors() -> None:
     for state in ASL["States"].values():
         for clause in state.get("Retry", []) + state.get("Catch", []):
             for name in clause["ErrorEquals"]:
-                assert name in domain or name.startswith(("Lambda.", "States.")), name
+                assert name in domain or name.startswith(("Lambda.", "States.", "Sandbox.")), name
     assert all(name.endswith("Error") for name in domain)
 
 

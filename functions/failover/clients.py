@@ -17,8 +17,9 @@ from failover.errors import RegionshiftError, TransientAwsError
 
 _CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 1},
-    connect_timeout=3,
-    read_timeout=10,
+    # Well inside the shortest function timeout (10 s), so a hung call fails as a retryable error.
+    connect_timeout=2,
+    read_timeout=5,
 )
 
 # Error codes that mean "try again later" in the services the steps call.

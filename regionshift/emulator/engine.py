@@ -68,6 +68,7 @@ class VirtualClock:
 class Call:
     """One AWS call a Lambda made."""
 
+    execution: str | None
     function: str
     service: str
     operation: str
@@ -81,6 +82,7 @@ class Call:
 
     def wire(self) -> dict[str, Any]:
         return {
+            "execution": self.execution,
             "function": self.function,
             "service": self.service,
             "operation": self.operation,
@@ -120,6 +122,7 @@ class Recorder:
 class _Invocation:
     function: str
     logs: io.StringIO
+    execution: str | None = None
 
 
 _CURRENT: contextvars.ContextVar[_Invocation | None] = contextvars.ContextVar("regionshift_invocation", default=None)
@@ -183,7 +186,7 @@ class Engine:
         self.base_env = base_env
         self.interceptors: list[Interceptor] = []
         self.after_hooks: list[AfterHook] = []
-        self.lambda_faults: Callable[[str], str | None] = lambda _name: None
+        self.lambda_faults: Callable[[str], Any] = lambda _name: None
         self.handlers: dict[str, str] = {}  # function name -> logical id
 
     # --- patches ------------------------------------------------------------------------------
@@ -232,7 +235,7 @@ class Engine:
             current = _CURRENT.get()
             if current is None:
                 return original_call(client, operation, params)
-            return engine._api_call(current.function, client, operation, params, original_call)
+            return engine._api_call(current, client, operation, params, original_call)
 
         saved = (
             lambda_models.LambdaFunction._invoke_lambda,
@@ -270,12 +273,12 @@ class Engine:
         if isinstance(event, str | bytes):
             event = json.loads(event or "{}")
         fault = self.lambda_faults(name)
-        if fault is not None:
+        if fault is not None and fault.error is not None and fault.error.startswith("Lambda."):
             # The Lambda service failed the invoke (the handler never ran). The state machine sees
             # the error by this name, as it sees Lambda.ServiceException from the real service.
             now = self.recorder.elapsed()
-            self.recorder.invocations.append(Invocation(name, now, now, True, fault, "", event, None))
-            return json.dumps({"errorType": fault, "errorMessage": "injected by the scenario"}), True, ""
+            self.recorder.invocations.append(Invocation(name, now, now, True, fault.error, "", event, None))
+            return json.dumps({"errorType": fault.error, "errorMessage": fault.message}), True, ""
         env = {
             **self.base_env,
             "AWS_LAMBDA_FUNCTION_NAME": name,
@@ -288,7 +291,7 @@ class Engine:
         with self._handler_lock, _environment(env):
             # Imported inside the function's environment, as the Lambda runtime does at cold start.
             handler = _load_handler(function.handler)
-            record = _Invocation(name, io.StringIO())
+            record = _Invocation(name, io.StringIO(), _execution_of(event))
             token = _CURRENT.set(record)
             started = self.recorder.elapsed()
             try:
@@ -301,6 +304,13 @@ class Engine:
             finally:
                 _CURRENT.reset(token)
             logs = record.logs.getvalue()
+            if fault is not None and fault.error is not None:
+                # The handler ran (its calls took effect) but did not answer in time.
+                self.recorder.clock.advance(float(function.timeout) + fault.latency)
+                error_type = fault.error
+                payload, errored = json.dumps({"errorType": error_type, "errorMessage": fault.message}), True
+            elif fault is not None:
+                self.recorder.clock.advance(fault.latency)
             self.recorder.invocations.append(
                 Invocation(
                     name, started, self.recorder.elapsed(), errored, error_type, logs, event, json.loads(payload)
@@ -312,7 +322,7 @@ class Engine:
 
     def _api_call(
         self,
-        function: str,
+        invocation: _Invocation,
         client: BaseClient,
         operation: str,
         params: dict[str, Any],
@@ -322,7 +332,8 @@ class Engine:
 
         service = client.meta.service_model.service_name
         region = client.meta.region_name or ""
-        call = Call(function, service, operation, region, self.recorder.elapsed())
+        function = invocation.function
+        call = Call(invocation.execution, function, service, operation, region, self.recorder.elapsed())
         self.recorder.calls.append(call)
         try:
             for intercept in self.interceptors:
@@ -336,6 +347,11 @@ class Engine:
         except ClientError as exc:
             call.error = str(exc.response.get("Error", {}).get("Code"))
             raise
+
+
+def _execution_of(event: Any) -> str | None:
+    execution = event.get("execution") if isinstance(event, dict) else None
+    return execution.get("id") if isinstance(execution, dict) else None
 
 
 @contextmanager

@@ -94,11 +94,17 @@ class Trigger(Strict):
 
 
 class Fault(Strict):
-    """An AWS call made by a Lambda that answers with an error instead of (or after) doing its work."""
+    """An AWS call made by a Lambda that is slow, fails, or takes effect while its answer is lost.
+
+    With ``service: lambda`` it is the Lambda invocation itself (``operation`` is the function's
+    logical id): a ``Lambda.*`` error means the service failed the invoke and the handler never ran;
+    ``Sandbox.Timedout`` means the handler ran (its calls took effect) but timed out before answering.
+    """
 
     service: str
     operation: str
-    error: str
+    error: str | None = None  # None: the call succeeds, after its latency
+    latency: Annotated[float, Field(ge=0)] = 0  # virtual seconds the call takes
     message: str = "injected by the scenario"
     times: Annotated[int, Field(ge=1)] = 1_000_000  # how many matching calls fail (default: all)
     after: Annotated[int, Field(ge=0)] = 0  # matching calls that succeed first

@@ -17,7 +17,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from regionshift import template as cfn
-from regionshift.emulator.engine import Engine, Recorder, untracked
+from regionshift.emulator.engine import ESTATE_SERVICES, READ_PREFIXES, Engine, Recorder, untracked
 from regionshift.emulator.scenario import Fault, HealthPoint, Scenario
 
 ACCOUNT = "123456789012"
@@ -79,6 +79,8 @@ class World:
         self._change_polls: dict[str, int] = {}
         self._promoting: set[str] = set()
         self._lost: list[tuple[Fault, str]] = []
+        # Mutating estate calls that took effect (whatever the caller saw): the ground truth.
+        self.effects: list[dict[str, str]] = []
         self.deployment: Deployment | None = None
 
     # --- provisioning ----------------------------------------------------------------------------
@@ -292,33 +294,36 @@ class World:
 
     # --- behaviour moto does not model -------------------------------------------------------------
 
-    def _faults(
-        self, function: str, service: str, operation: str, region: str, params: dict[str, Any]
-    ) -> dict[str, Any] | None:
+    def _matching(self, service: str, operation: str) -> Fault | None:
+        """The fault that applies to this call (each fault counts the calls it matches)."""
+        chosen = None
         for index, fault in enumerate(self.scenario.faults):
             if fault.service.lower() != service.lower() or fault.operation != operation:
                 continue
             seen = self._fault_counts.get(index, 0)
             self._fault_counts[index] = seen + 1
-            if fault.after <= seen < fault.after + fault.times:
-                if fault.lost_response:
-                    self._lost.append((fault, operation))
-                    return None
-                raise client_error(fault.error, fault.message, operation)
-        return None
+            if chosen is None and fault.after <= seen < fault.after + fault.times:
+                chosen = fault
+        return chosen
 
-    def lambda_fault(self, function_name: str) -> str | None:
+    def _faults(
+        self, function: str, service: str, operation: str, region: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        fault = self._matching(service, operation)
+        if fault is None:
+            return None
+        self.recorder.clock.advance(fault.latency)
+        if fault.error is None:
+            return None
+        if fault.lost_response:
+            self._lost.append((fault, operation))
+            return None
+        raise client_error(fault.error, fault.message, operation)
+
+    def lambda_fault(self, function_name: str) -> Fault | None:
         """A Lambda-level fault (``service: lambda``, ``operation``: the function's logical id)."""
         assert self.deployment is not None
-        logical_id = self.deployment.functions.get(function_name, function_name)
-        for index, fault in enumerate(self.scenario.faults):
-            if fault.service.lower() != "lambda" or fault.operation != logical_id:
-                continue
-            seen = self._fault_counts.get(index, 0)
-            self._fault_counts[index] = seen + 1
-            if fault.after <= seen < fault.after + fault.times:
-                return fault.error
-        return None
+        return self._matching("lambda", self.deployment.functions.get(function_name, function_name))
 
     def _health_at(self, points: list[HealthPoint]) -> int:
         elapsed = self.recorder.clock.offset - self.trigger_offset
@@ -424,6 +429,8 @@ class World:
     def _after_call(
         self, function: str, service: str, operation: str, region: str, params: dict[str, Any], response: dict[str, Any]
     ) -> None:
+        if service in ESTATE_SERVICES and not operation.startswith(READ_PREFIXES):
+            self.effects.append({"service": service, "operation": operation, "region": region, "function": function})
         if service == "rds" and operation == "PromoteReadReplica":
             identifier = params["DBInstanceIdentifier"]
             self._db_model(region, identifier).status = "modifying"
@@ -487,11 +494,14 @@ class World:
             for message in batch:
                 envelope = json.loads(message["Body"])
                 attributes = envelope.get("MessageAttributes", {})
+                text = envelope.get("Message", "")
+                execution = next((line[11:] for line in text.splitlines() if line.startswith("Execution: ")), None)
                 found.append(
                     {
                         "subject": envelope.get("Subject"),
                         "outcome": attributes.get("outcome", {}).get("Value"),
-                        "message": envelope.get("Message"),
+                        "execution": execution,
+                        "message": text,
                     }
                 )
                 sqs.delete_message(QueueUrl=self.deployment.notification_queue, ReceiptHandle=message["ReceiptHandle"])

@@ -1,0 +1,152 @@
+"""What must hold after every drill, whatever was injected: the "nothing lost" rules.
+
+Checked by the drill runner itself and reported per scenario (``regionshift chaos``).
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from regionshift.drill import DrillResult, Run
+from regionshift.template import ROOT
+
+INACTIVE = ("REFUSED", "NO_ACTION", "DRY_RUN")
+
+
+@dataclass(frozen=True)
+class Invariant:
+    name: str
+    held: bool
+    detail: str = ""
+
+
+def _asl() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((ROOT / Path("statemachine/failover.asl.json")).read_text())
+    return document
+
+
+def check(result: DrillResult) -> list[Invariant]:
+    degraded = any(r.outcome == "DEGRADED" for r in result.runs)
+    return [
+        _one_writer_serving(result, degraded),
+        _dns_all_or_nothing(result, degraded),
+        _outcome_matches_world(result),
+        _every_run_notified(result),
+        _lock_released(result),
+        _every_run_audited(result),
+        _retries_bounded(result),
+        _no_mutation_when_inactive(result),
+    ]
+
+
+def _standby_targets(result: DrillResult) -> dict[str, str]:
+    before = {r["name"]: r["target"] for r in result.before["dns"]}
+    standby = {r["name"]: r["target"] for r in result.world["dns"] if r["region"] != _region_of(result.before)}
+    return {name: standby.get(name, before[name]) for name in before}
+
+
+def _region_of(world: dict[str, Any]) -> str | None:
+    regions = {r["region"] for r in world["dns"]}
+    return regions.pop() if len(regions) == 1 else None
+
+
+def _one_writer_serving(result: DrillResult, degraded: bool) -> Invariant:
+    region = _region_of(result.world)
+    if region is None:
+        return Invariant("one-writer-serving", degraded, "records point into more than one region")
+    writers = [d for d in result.world["databases"] if d["region"] == region and d["role"] == "primary"]
+    if not writers:
+        return Invariant("one-writer-serving", degraded, f"traffic goes to {region}, where no database is a writer")
+    return Invariant("one-writer-serving", True, f"traffic and the writer are in {region}")
+
+
+def _dns_all_or_nothing(result: DrillResult, degraded: bool) -> Invariant:
+    before = {r["name"]: r["target"] for r in result.before["dns"]}
+    after = {r["name"]: r["target"] for r in result.world["dns"]}
+    moved = [name for name in before if after.get(name) != before[name]]
+    if moved and len(moved) != len(before):
+        return Invariant("dns-all-or-nothing", degraded, f"only {moved} moved")
+    return Invariant("dns-all-or-nothing", True, "all moved" if moved else "none moved")
+
+
+def _outcome_matches_world(result: DrillResult) -> Invariant:
+    moved = result.world["dns"] != result.before["dns"]
+    roles = {d["id"]: d["role"] for d in result.world["databases"]}
+    before_roles = {d["id"]: d["role"] for d in result.before["databases"]}
+    promoted = [i for i, role in roles.items() if role == "primary" and before_roles.get(i) == "replica"]
+    # A promotion that took effect but has not finished yet still counts: it cannot be undone.
+    promotion_effects = [e for e in result.effects if e["operation"] == "PromoteReadReplica"]
+    outcomes = {r.outcome for r in result.runs}
+    if "FAILED_OVER" in outcomes:
+        held = moved and bool(promoted)
+    elif "DEGRADED" in outcomes:
+        held = bool(promotion_effects)
+    else:
+        held = not moved and not promotion_effects
+    detail = f"dns moved={moved}, promoted={promoted}, promotions={len(promotion_effects)}"
+    return Invariant("outcome-matches-world", held, detail)
+
+
+def _every_run_notified(result: DrillResult) -> Invariant:
+    notified = {n["execution"]: n["outcome"] for n in result.notifications}
+    missing = []
+    for run in result.runs:
+        failure_recorded = bool(run.audit and run.audit.get("notificationError"))
+        if notified.get(run.arn) != run.outcome and not failure_recorded:
+            missing.append(run.arn.rsplit(":", 1)[-1])
+    return Invariant("every-run-notified", not missing, f"not notified: {missing}" if missing else "")
+
+
+def _lock_released(result: DrillResult) -> Invariant:
+    owner = result.lock.get("owner")
+    ours = {r.arn for r in result.runs}
+    return Invariant("lock-released", owner not in ours, f"still held by {owner}" if owner in ours else "")
+
+
+def _every_run_audited(result: DrillResult) -> Invariant:
+    audited = [a["execution"] for a in result.audit]
+    bad = [r.arn.rsplit(":", 1)[-1] for r in result.runs if audited.count(r.arn) != 1]
+    return Invariant("every-run-audited", not bad, f"not exactly one record: {bad}" if bad else "")
+
+
+def _attempt_bounds() -> tuple[dict[str, int], float]:
+    states = _asl()["States"]
+    bounds = {
+        name: sum(r["MaxAttempts"] for r in s.get("Retry", [])) for name, s in states.items() if s["Type"] == "Task"
+    }
+    cap = max(
+        r.get("MaxDelaySeconds", 0) or r["IntervalSeconds"] * 2 for s in states.values() for r in s.get("Retry", [])
+    )
+    return bounds, cap
+
+
+def _retries_bounded(result: DrillResult) -> Invariant:
+    bounds, cap = _attempt_bounds()
+    problems = []
+    for run in result.runs:
+        for state, attempts in _attempts_per_visit(run):
+            if attempts - 1 > bounds.get(state, 0):
+                problems.append(f"{state}: {attempts} attempts")
+    too_long = [r for r in result.recorder.retries if r > cap]
+    if too_long:
+        problems.append(f"retry intervals above {cap} s: {too_long}")
+    return Invariant("retries-bounded", not problems, "; ".join(problems))
+
+
+def _attempts_per_visit(run: Run) -> list[tuple[str, int]]:
+    visits: list[tuple[str, int]] = []
+    for event_type, state in run.history:
+        if event_type == "TaskStateEntered":
+            visits.append((state, 0))
+        elif event_type in ("TaskScheduled", "LambdaFunctionScheduled") and visits:
+            name, count = visits[-1]
+            visits[-1] = (name, count + 1)
+    return visits
+
+
+def _no_mutation_when_inactive(result: DrillResult) -> Invariant:
+    inactive = {r.arn for r in result.runs if r.outcome in INACTIVE}
+    offending = [c for c in result.recorder.calls if c.mutating and c.execution in inactive]
+    detail = ", ".join(f"{c.service}:{c.operation}" for c in offending)
+    return Invariant("no-mutation-when-inactive", not offending, detail)
