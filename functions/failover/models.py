@@ -67,7 +67,8 @@ class ManualTrigger(Model):
     the wrong thing by mistake.
     """
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    # Strict: "yes" or 1 is not a boolean here; an operator's intent must be unambiguous.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
 
     operator: Annotated[str, Field(min_length=1, max_length=128)]
     reason: Annotated[str, Field(min_length=1, max_length=1000)]
