@@ -11,7 +11,7 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_ENV := AWS_DEFAULT_REGION=us-west-2 SAM_CLI_TELEMETRY=0
 SCENARIO ?= primary-outage
 
-.PHONY: help setup drill chaos test validate lint typecheck unit build clean
+.PHONY: help setup drill chaos bench bench-quick test validate lint typecheck unit build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,20 +38,27 @@ drill: $(VENV)/.installed ## Run a failover drill on the embedded emulator (SCEN
 chaos: $(VENV)/.installed ## Run every scenario and check the invariants after each (table)
 	$(VENV)/bin/regionshift chaos
 
+bench: $(VENV)/.installed ## Benchmark: cold starts, critical path, polling slack, RTO model, memory
+	$(VENV)/bin/regionshift bench
+
+bench-quick: $(VENV)/.installed ## The benchmark in seconds (part of make test)
+	$(VENV)/bin/regionshift bench --quick
+
 validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate (--lint and plain), cfn-lint, statelint
 	$(SAM_ENV) $(SAM) validate --lint
 	$(SAM_ENV) $(SAM) validate
 	$(VENV)/bin/cfn-lint template.yaml detector.yaml
 	$(VENV)/bin/statelint --ignore=URI,FLOAT statemachine/failover.asl.json
 
-lint: $(VENV)/.installed ## ruff (lint and format check)
+lint: $(VENV)/.installed ## ruff (lint and format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 unit: $(VENV)/.installed ## The pytest suite alone
 	$(VENV)/bin/pytest
 
-test: validate build lint unit chaos ## Every check: validation, build, lint, the test suite, the chaos drills
+test: validate build lint unit chaos bench-quick ## Every check: validation, build, lint, the test suite, the chaos drills
 
 build: $(SAM_VENV)/.installed ## sam build (pure Python, no Docker)
 	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_ENV) $(SAM) build

@@ -145,6 +145,22 @@ def chaos(
     raise typer.Exit(EXIT_OK if not failed else EXIT_MISMATCH)
 
 
+@app.command()
+def bench(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Few repetitions: keeps the benchmark from rotting in CI.")
+    ] = False,
+) -> None:
+    """Measure cold starts, the critical path, polling slack, the recovery-time model and peak memory.
+
+    Writes bench/results.json and prints a Markdown report.
+    """
+    _quiet_moto()
+    from regionshift import bench as benchmark
+
+    print(benchmark.markdown(benchmark.run(quick)))
+
+
 def _target(stack: str | None, table: str | None, region: str | None, profile: str | None, endpoint: str | None) -> Any:
     from regionshift.target import TargetError, resolve
 

@@ -65,6 +65,7 @@ class DrillResult:
     audit: list[dict[str, Any]]
     lock: dict[str, str] = field(default_factory=dict)
     effects: list[dict[str, str]] = field(default_factory=list)
+    slack: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def outcome(self) -> str | None:
@@ -165,7 +166,7 @@ class Session:
 
     def start(self, documents: list[Any]) -> list[Run]:
         """Start one execution per input document at once, and follow them to the end."""
-        started = []
+        started: list[Run] = []
         for document in documents:
             name = f"drill-{self.scenario.name}-{len(self.runs) + len(started) + 1}-{uuid.uuid4().hex[:8]}"[:80]
             arn = self.sfn.start_execution(
@@ -210,6 +211,7 @@ class Session:
             audit=self.store.audit(limit=500),
             lock=self.store.lock_holder(),
             effects=self.world.effects,
+            slack=self.world.slack,
         )
 
 

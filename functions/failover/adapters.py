@@ -3,7 +3,7 @@ error so that the state machine can name it."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -44,7 +44,7 @@ class Route53:
                 health_check_id=health_check_id, healthy=0, failing=0, healthy_percent=None, verdict="UNKNOWN"
             )
         percent = round(100.0 * healthy / len(reports), 1)
-        verdict = "HEALTHY" if percent >= healthy_percent_needed else "UNHEALTHY"
+        verdict: Literal["HEALTHY", "UNHEALTHY"] = "HEALTHY" if percent >= healthy_percent_needed else "UNHEALTHY"
         return CheckerVotes(
             health_check_id=health_check_id,
             healthy=healthy,

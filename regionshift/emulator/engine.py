@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 import time
+import tracemalloc
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -102,6 +103,7 @@ class Invocation:
     logs: str
     event: Any = None
     result: Any = None
+    peak_bytes: int = 0  # peak traced allocations while the handler ran (when tracemalloc is on)
 
 
 @dataclass
@@ -225,8 +227,9 @@ class Engine:
             # moto puts a datetime in $$.Execution.StartTime; Step Functions gives an ISO 8601 string.
             env = original_environment(worker)
             execution = env.states.context_object.context_object_data["Execution"]
-            if isinstance(execution.get("StartTime"), datetime):
-                execution["StartTime"] = execution["StartTime"].isoformat()
+            started = execution.get("StartTime")
+            if isinstance(started, datetime):
+                execution["StartTime"] = started.isoformat()
             return env
 
         original_call = BaseClient._make_api_call
@@ -237,19 +240,17 @@ class Engine:
                 return original_call(client, operation, params)
             return engine._api_call(current, client, operation, params, original_call)
 
-        saved = (
-            lambda_models.LambdaFunction._invoke_lambda,
-            retrier_decl.time,
-            wait_function.WaitFunction._wait_interval,
-            sys.stdout,
-            ExecutionWorker._get_evaluation_environment,
-        )
-        lambda_models.LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign,assignment]
-        retrier_decl.time = _RetryTime()  # type: ignore[assignment]
-        wait_function.WaitFunction._wait_interval = virtual_wait  # type: ignore[method-assign]
-        BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
-        ExecutionWorker._get_evaluation_environment = evaluation_environment  # type: ignore[method-assign]
-        sys.stdout = _StdoutRouter(sys.stdout)
+        patches: list[tuple[Any, str, Any]] = [
+            (lambda_models.LambdaFunction, "_invoke_lambda", invoke),
+            (retrier_decl, "time", _RetryTime()),
+            (wait_function.WaitFunction, "_wait_interval", virtual_wait),
+            (BaseClient, "_make_api_call", make_api_call),
+            (ExecutionWorker, "_get_evaluation_environment", evaluation_environment),
+            (sys, "stdout", _StdoutRouter(sys.stdout)),
+        ]
+        saved = [(target, name, getattr(target, name)) for target, name, _ in patches]
+        for target, name, value in patches:
+            setattr(target, name, value)
         # Steps that publish no metric make Powertools warn on every invocation; noise in a drill.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         clock.use(self.recorder.clock.now)
@@ -257,14 +258,8 @@ class Engine:
             yield self
         finally:
             clock.use(None)
-            (
-                lambda_models.LambdaFunction._invoke_lambda,
-                retrier_decl.time,
-                wait_function.WaitFunction._wait_interval,
-                sys.stdout,
-                ExecutionWorker._get_evaluation_environment,
-            ) = saved  # type: ignore[method-assign,assignment]
-            BaseClient._make_api_call = original_call  # type: ignore[method-assign]
+            for target, name, value in reversed(saved):
+                setattr(target, name, value)
 
     # --- Lambda -------------------------------------------------------------------------------
 
@@ -294,6 +289,10 @@ class Engine:
             record = _Invocation(name, io.StringIO(), _execution_of(event))
             token = _CURRENT.set(record)
             started = self.recorder.elapsed()
+            base = 0
+            if tracemalloc.is_tracing():
+                tracemalloc.reset_peak()
+                base = tracemalloc.get_traced_memory()[0]
             try:
                 result = handler(event, context)
                 payload, errored, error_type = json.dumps(result), False, None
@@ -304,6 +303,7 @@ class Engine:
             finally:
                 _CURRENT.reset(token)
             logs = record.logs.getvalue()
+            peak = tracemalloc.get_traced_memory()[1] - base if tracemalloc.is_tracing() else 0
             if fault is not None and fault.error is not None:
                 # The handler ran (its calls took effect) but did not answer in time.
                 self.recorder.clock.advance(float(function.timeout) + fault.latency)
@@ -313,7 +313,7 @@ class Engine:
                 self.recorder.clock.advance(fault.latency)
             self.recorder.invocations.append(
                 Invocation(
-                    name, started, self.recorder.elapsed(), errored, error_type, logs, event, json.loads(payload)
+                    name, started, self.recorder.elapsed(), errored, error_type, logs, event, json.loads(payload), peak
                 )
             )
         return payload, errored, logs

@@ -39,6 +39,8 @@ class Replica(Strict):
     source: str = "primary"
     status: str = "available"
     promotion_polls: Annotated[int, Field(ge=0, alias="promotionPolls")] = 2
+    # When set, the promotion completes this many virtual seconds after the call instead.
+    promotion_seconds: float | None = Field(default=None, ge=0, alias="promotionSeconds")
 
 
 class Lock(Strict):
@@ -56,6 +58,8 @@ class Estate(Strict):
     health: Health = Health()
     replica: Replica = Replica()
     dns_pending_polls: Annotated[int, Field(ge=0, alias="dnsPendingPolls")] = 1
+    # When set, a change is INSYNC this many virtual seconds after it was submitted instead.
+    dns_sync_seconds: float | None = Field(default=None, ge=0, alias="dnsSyncSeconds")
     control: Control = Control()
 
 

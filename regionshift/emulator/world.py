@@ -81,6 +81,11 @@ class World:
         self._lost: list[tuple[Fault, str]] = []
         # Mutating estate calls that took effect (whatever the caller saw): the ground truth.
         self.effects: list[dict[str, str]] = []
+        # Virtual moments at which a promotion / change completed, and how late the run noticed.
+        self._completes: dict[str, float] = {}
+        self.slack: dict[str, list[float]] = {"promotion": [], "dns": []}
+        self._noticed: set[str] = set()
+        self._submitted: dict[str, float] = {}
         self.deployment: Deployment | None = None
 
     # --- provisioning ----------------------------------------------------------------------------
@@ -404,7 +409,12 @@ class World:
                 )
         if operation == "DescribeDBInstances" and identifier in self._promoting:
             polls = self._promotion_polls[identifier] = self._promotion_polls.get(identifier, 0) + 1
-            if polls >= self.scenario.estate.replica.promotion_polls:
+            done_at = self._completes.get(identifier)
+            if done_at is not None:
+                if self.recorder.clock.offset >= done_at:
+                    self.slack["promotion"].append(self.recorder.clock.offset - done_at)
+                    self._finish_promotion(region, identifier)
+            elif polls >= self.scenario.estate.replica.promotion_polls:
                 self._finish_promotion(region, identifier)
         return None
 
@@ -422,6 +432,15 @@ class World:
             return None
         change = params["Id"]
         polls = self._change_polls[change] = self._change_polls.get(change, 0) + 1
+        sync_seconds = self.scenario.estate.dns_sync_seconds
+        if sync_seconds is not None:
+            done_at = self._submitted.get(change, self.recorder.clock.offset) + sync_seconds
+            if self.recorder.clock.offset < done_at:
+                return {"ChangeInfo": {"Id": change, "Status": "PENDING", "SubmittedAt": self.recorder.clock.now()}}
+            if change not in self._noticed:
+                self._noticed.add(change)
+                self.slack["dns"].append(self.recorder.clock.offset - done_at)
+            return None
         if polls <= self.scenario.estate.dns_pending_polls:
             return {"ChangeInfo": {"Id": change, "Status": "PENDING", "SubmittedAt": self.recorder.clock.now()}}
         return None
@@ -431,16 +450,22 @@ class World:
     ) -> None:
         if service in ESTATE_SERVICES and not operation.startswith(READ_PREFIXES):
             self.effects.append({"service": service, "operation": operation, "region": region, "function": function})
+        if service == "route53" and operation == "ChangeResourceRecordSets":
+            self._submitted[str(response["ChangeInfo"]["Id"])] = self.recorder.clock.offset
         if service == "rds" and operation == "PromoteReadReplica":
             identifier = params["DBInstanceIdentifier"]
             self._db_model(region, identifier).status = "modifying"
             self._promoting.add(identifier)
-            if self.scenario.estate.replica.promotion_polls == 0:
+            if self.scenario.estate.replica.promotion_seconds is not None:
+                self._completes[identifier] = (
+                    self.recorder.clock.offset + self.scenario.estate.replica.promotion_seconds
+                )
+            elif self.scenario.estate.replica.promotion_polls == 0:
                 self._finish_promotion(region, identifier)
         lost = [item for item in self._lost if item[1] == operation]
         if lost:
             self._lost.remove(lost[0])
-            raise client_error(lost[0][0].error, lost[0][0].message, operation)
+            raise client_error(lost[0][0].error or "InternalFailure", lost[0][0].message, operation)
 
     # --- read back ---------------------------------------------------------------------------------
 

@@ -1,0 +1,274 @@
+"""``make bench``: what the orchestrator adds to recovery time, measured side by side in one run.
+
+Writes ``bench/results.json`` and prints a Markdown report. ``--quick`` runs few repetitions so CI
+keeps the benchmark from rotting; the numbers worth reading come from the full mode.
+"""
+
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from typing import Any
+
+from regionshift import template as cfn
+from regionshift.emulator.scenario import Scenario
+from regionshift.lambda_code import FUNCTIONS_DIR
+
+RESULTS = cfn.ROOT / "bench" / "results.json"
+COLD_START_TARGET = 1.3
+SLACK_TARGET_SECONDS = 5.0
+
+# What a cold start pays before the handler runs: import the handler module in a fresh interpreter
+# with the Lambda environment set (tracing on, as deployed).
+_IMPORT = """
+import sys, time, resource
+t = time.perf_counter()
+import {module}
+elapsed = time.perf_counter() - t
+print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _lambda_env() -> dict[str, str]:
+    document = cfn.load()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
+    env.update({"AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_REGION": "us-west-2", "PYTHONPATH": str(FUNCTIONS_DIR)})
+    env["POWERTOOLS_LOG_LEVEL"] = str(document["Parameters"]["LogLevel"]["Default"])
+    return env
+
+
+def _measure_import(module: str, env: dict[str, str]) -> tuple[float, int]:
+    out = subprocess.run(  # noqa: S603 - our own interpreter and a fixed snippet
+        [sys.executable, "-c", _IMPORT.format(module=module)], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    return float(out[0]), int(out[1])
+
+
+def cold_starts(repeats: int) -> dict[str, Any]:
+    env = _lambda_env()
+    handlers = {
+        logical_id: props["Properties"]["Handler"].rsplit(".", 1)[0]
+        for logical_id, props in cfn.load()["Resources"].items()
+        if props["Type"] == "AWS::Serverless::Function"
+    }
+    samples: dict[str, list[float]] = {"boto3": []}
+    rss: dict[str, int] = {}
+    for _ in range(repeats):
+        # Interleaved, so that machine noise lands on baseline and handlers alike.
+        seconds, maxrss = _measure_import("boto3", env)
+        samples["boto3"].append(seconds)
+        rss["boto3"] = max(rss.get("boto3", 0), maxrss)
+        for logical_id, module in handlers.items():
+            seconds, maxrss = _measure_import(module, env)
+            samples.setdefault(logical_id, []).append(seconds)
+            rss[logical_id] = max(rss.get(logical_id, 0), maxrss)
+    baseline = statistics.median(samples["boto3"])
+    rows = {
+        name: {
+            "medianMs": round(1000 * statistics.median(values), 1),
+            "ratioToBoto3": round(statistics.median(values) / baseline, 2),
+            "initRssMiB": round(rss.get(name, 0) / 1024, 1),
+        }
+        for name, values in samples.items()
+    }
+    return {"repeats": repeats, "baselineMs": round(1000 * baseline, 1), "target": COLD_START_TARGET, "modules": rows}
+
+
+def _scenario(**estate: Any) -> Scenario:
+    return Scenario.model_validate(
+        {
+            "name": "bench",
+            "description": "bench",
+            "expect": {"outcome": "FAILED_OVER"},
+            "estate": estate,
+            "trigger": {"alarm": {}},
+        }
+    )
+
+
+def critical_path() -> dict[str, Any]:
+    from regionshift import drill
+
+    started = time.perf_counter()
+    result = drill.run(_scenario())
+    wall = time.perf_counter() - started
+    run = result.runs[0]
+    calls = [c for c in result.recorder.calls if c.execution == run.arn]
+    notify_at = next(i for i, c in enumerate(calls) if c.operation == "Publish")
+    before_notify = calls[: notify_at + 1]
+    by_operation: dict[str, int] = {}
+    for c in before_notify:
+        by_operation[f"{c.service}:{c.operation}"] = by_operation.get(f"{c.service}:{c.operation}", 0) + 1
+    probes = int(result.wire()["execution"]["states"].count("Assess"))
+    promotion_polls = sum(1 for c in before_notify if c.function.endswith("PromotionStatusFunction"))
+    dns_polls = by_operation.get("route53:GetChange", 0)
+    # Calls no implementation with these rails can avoid: two health reads per probe, one replica
+    # read, one lag read, the promotion and its polls, one record read, one change and its polls, one
+    # publish; and the rails' own table calls (lock, event claim, pause, cooldown, promotion intent,
+    # capture read and write).
+    estate_floor = 2 * probes + 1 + 1 + 1 + promotion_polls + 1 + 1 + dns_polls + 1
+    floor = estate_floor + 7
+    transitions = sum(1 for event_type, _ in run.history if event_type.endswith("StateEntered"))
+    invocations = [
+        i for i in result.recorder.invocations if i.event and (i.event.get("execution") or {}).get("id") == run.arn
+    ]
+    return {
+        "outcome": result.outcome,
+        "awsCallsBeforeNotification": len(before_notify),
+        "awsCallsFloor": floor,
+        "byOperation": by_operation,
+        "stateTransitions": transitions,
+        "lambdaInvocations": len(invocations),
+        "virtualSeconds": round(run.virtual_seconds, 1),
+        "virtualWaitSeconds": sum(result.recorder.waits),
+        "orchestratorWallSeconds": round(wall, 2),
+    }
+
+
+def polling_slack(samples: int, seed: int = 7) -> dict[str, Any]:
+    """Complete the promotion and the DNS change at random moments; how long until the run notices?"""
+    from regionshift import drill
+
+    rng = random.Random(seed)
+    promotion, dns = [], []
+    for _ in range(samples):
+        result = drill.run(
+            _scenario(replica={"promotionSeconds": rng.uniform(30, 300)}, dnsSyncSeconds=rng.uniform(5, 90))
+        )
+        promotion.extend(result.slack.get("promotion", []))
+        dns.extend(result.slack.get("dns", []))
+    document = cfn.load()
+    return {
+        "samples": samples,
+        "promotionMedianSeconds": round(statistics.median(promotion), 2) if promotion else None,
+        "dnsMedianSeconds": round(statistics.median(dns), 2) if dns else None,
+        "promotionPollSeconds": int(document["Parameters"]["PromotionPollSeconds"]["Default"]),
+        "dnsPollSeconds": int(document["Parameters"]["DnsPollSeconds"]["Default"]),
+        "target": SLACK_TARGET_SECONDS,
+    }
+
+
+def recovery_model() -> dict[str, Any]:
+    """End-to-end recovery time from the plan's settings, for the default and a fast plan."""
+    p = {k: v.get("Default") for k, v in cfn.load()["Parameters"].items()}
+    # Assumptions stated in the report: Route 53 standard checks every 30 s (fast: 10 s) with a
+    # failure threshold of 3; a cross-region RDS replica promotion takes about 5 minutes; clients
+    # follow the new record after its 60 s TTL.
+    promotion, ttl, notify = 300, 60, 2
+
+    def plan(check_interval: int, alarm_periods: int, probes: int, probe_interval: int) -> dict[str, float]:
+        parts = {
+            "detection": check_interval * 3,
+            "alarm": 60 * alarm_periods,
+            "confirmation": probes * probe_interval,
+            "promotion": promotion + int(p["PromotionPollSeconds"]) / 2,
+            "dns": 60 + int(p["DnsPollSeconds"]) / 2 + ttl,
+            "notification": notify,
+        }
+        parts["total"] = sum(parts.values())
+        return parts
+
+    return {
+        "default": plan(
+            30, int(p["AlarmEvaluationPeriods"]), int(p["ConfirmProbes"]), int(p["ConfirmIntervalSeconds"])
+        ),
+        "fast": plan(10, 1, 1, 10),
+        "seedPromiseMinutes": [15, 30],
+    }
+
+
+def peak_memory() -> dict[str, Any]:
+    """Peak Python allocations of each Lambda's invocations during a primary-outage run."""
+    from regionshift import drill
+
+    tracemalloc.start()
+    try:
+        result = drill.run(_scenario())
+    finally:
+        tracemalloc.stop()
+    sizes = {
+        logical_id: int(props["Properties"].get("MemorySize", 256))
+        for logical_id, props in cfn.load()["Resources"].items()
+        if props["Type"] == "AWS::Serverless::Function"
+    }
+    peaks: dict[str, float] = {}
+    for invocation in result.recorder.invocations:
+        name = invocation.function.removeprefix("regionshift-")
+        peaks[name] = max(peaks.get(name, 0.0), invocation.peak_bytes / 2**20)
+    return {name: {"peakMiB": round(peak, 2), "configuredMiB": sizes.get(name)} for name, peak in sorted(peaks.items())}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    results = {
+        "mode": "quick" if quick else "full",
+        "python": sys.version.split()[0],
+        "coldStart": cold_starts(1 if quick else 11),
+        "criticalPath": critical_path(),
+        "pollingSlack": polling_slack(2 if quick else 25),
+        "recoveryModel": recovery_model(),
+        "peakMemory": peak_memory(),
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def markdown(results: dict[str, Any]) -> str:
+    cold = results["coldStart"]
+    lines = [
+        f"## Cold start ({cold['repeats']} runs each, medians; baseline `import boto3` = {cold['baselineMs']} ms)",
+        "",
+        f"| module | import ms | ratio to boto3 (target <= {cold['target']}) | RSS after import MiB |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, row in cold["modules"].items():
+        lines.append(f"| {name} | {row['medianMs']} | {row['ratioToBoto3']} | {row['initRssMiB']} |")
+    path = results["criticalPath"]
+    lines += [
+        "",
+        "## Critical path (primary-outage)",
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        f"| AWS calls before the notification | {path['awsCallsBeforeNotification']} (floor {path['awsCallsFloor']}) |",
+        f"| of which | {', '.join(f'{k} {v}' for k, v in sorted(path['byOperation'].items()))} |",
+        f"| state transitions | {path['stateTransitions']} |",
+        f"| Lambda invocations | {path['lambdaInvocations']} |",
+        f"| virtual run time / of which waits | {path['virtualSeconds']} s / {path['virtualWaitSeconds']} s |",
+        f"| orchestrator wall time (emulated, waits skipped) | {path['orchestratorWallSeconds']} s |",
+    ]
+    slack = results["pollingSlack"]
+    lines += [
+        "",
+        f"## Polling slack ({slack['samples']} runs, completion at a random moment)",
+        "",
+        f"| change | poll interval | median delay to notice (target < {slack['target']} s) |",
+        "|---|---:|---:|",
+        f"| promotion | {slack['promotionPollSeconds']} s | {slack['promotionMedianSeconds']} s |",
+        f"| DNS INSYNC | {slack['dnsPollSeconds']} s | {slack['dnsMedianSeconds']} s |",
+    ]
+    model = results["recoveryModel"]
+    lines += [
+        "",
+        "## Recovery-time model (seconds)",
+        "",
+        "| part | default plan | fast plan (10 s checks) |",
+        "|---|---:|---:|",
+    ]
+    for part in model["default"]:
+        lines.append(f"| {part} | {model['default'][part]:.0f} | {model['fast'][part]:.0f} |")
+    lines.append(f"| seed's promise | {model['seedPromiseMinutes'][0] * 60}-{model['seedPromiseMinutes'][1] * 60} | |")
+    lines += [
+        "",
+        "## Peak memory per Lambda (Python allocations during its invocations)",
+        "",
+        "| function | peak MiB | configured MiB |",
+        "|---|---:|---:|",
+    ]
+    for name, row in results["peakMemory"].items():
+        lines.append(f"| {name} | {row['peakMiB']} | {row['configuredMiB']} |")
+    return "\n".join(lines)
