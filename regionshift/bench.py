@@ -14,6 +14,7 @@ import time
 import tracemalloc
 from typing import Any
 
+from regionshift import rto
 from regionshift import template as cfn
 from regionshift.emulator.scenario import Scenario
 from regionshift.lambda_code import FUNCTIONS_DIR
@@ -153,30 +154,12 @@ def polling_slack(samples: int, seed: int = 7) -> dict[str, Any]:
 
 
 def recovery_model() -> dict[str, Any]:
-    """End-to-end recovery time from the plan's settings, for the default and a fast plan."""
-    p = {k: v.get("Default") for k, v in cfn.load()["Parameters"].items()}
-    # Assumptions stated in the report: Route 53 standard checks every 30 s (fast: 10 s) with a
-    # failure threshold of 3; a cross-region RDS replica promotion takes about 5 minutes; clients
-    # follow the new record after its 60 s TTL.
-    promotion, ttl, notify = 300, 60, 2
-
-    def plan(check_interval: int, alarm_periods: int, probes: int, probe_interval: int) -> dict[str, float]:
-        parts = {
-            "detection": check_interval * 3,
-            "alarm": 60 * alarm_periods,
-            "confirmation": probes * probe_interval,
-            "promotion": promotion + int(p["PromotionPollSeconds"]) / 2,
-            "dns": 60 + int(p["DnsPollSeconds"]) / 2 + ttl,
-            "notification": notify,
-        }
-        parts["total"] = sum(parts.values())
-        return parts
-
+    """End-to-end recovery time for the default plan and a fast plan (10 s checks, 1 alarm period)."""
+    defaults = {k: v.get("Default") for k, v in cfn.load()["Parameters"].items()}
+    fast = {**defaults, "AlarmEvaluationPeriods": 1, "ConfirmProbes": 1, "ConfirmIntervalSeconds": 10}
     return {
-        "default": plan(
-            30, int(p["AlarmEvaluationPeriods"]), int(p["ConfirmProbes"]), int(p["ConfirmIntervalSeconds"])
-        ),
-        "fast": plan(10, 1, 1, 10),
+        "default": rto.estimate(defaults, check_interval_seconds=30),
+        "fast": rto.estimate(fast, check_interval_seconds=10),
         "seedPromiseMinutes": [15, 30],
     }
 

@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,7 +21,7 @@ app = typer.Typer(
 )
 
 # Exit codes (documented in README).
-EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_TARGET = 0, 1, 2, 3
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_TARGET, EXIT_RUN_FAILED = 0, 1, 2, 3, 4
 
 StackOpt = Annotated[str | None, typer.Option("--stack", help="Deployed Regionshift stack (CloudFormation name).")]
 TableOpt = Annotated[str | None, typer.Option("--table", help="Run table name, instead of --stack.")]
@@ -51,11 +52,28 @@ def drill(
     ] = "primary-outage",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of the report.")] = False,
     list_: Annotated[bool, typer.Option("--list", help="List the shipped scenarios, one a line, name first.")] = False,
+    report_dir: Annotated[
+        Path | None, typer.Option("--report-dir", help="Where report.md and report.html go (per scenario).")
+    ] = Path("reports"),
+    stack: StackOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --stack: evaluate every decision, change nothing.")
+    ] = False,
+    operator: Annotated[str, typer.Option("--operator", help="With --stack: who starts the drill.")] = "",
+    reason: Annotated[str, typer.Option("--reason", help="With --stack: why.")] = "drill",
+    poll: Annotated[float, typer.Option("--poll", hidden=True)] = 1.0,
 ) -> None:
     """Run a failover drill of the real state machine and Lambdas on the embedded emulator.
 
     Exit status 0 when the outcome matches the scenario's expectation, 1 when it does not.
     """
+    if stack is not None:
+        target = _target(stack, None, region, profile, endpoint_url)
+        _drill_stack(target, dry_run, operator or os.environ.get("USER", "operator"), reason, report_dir, poll)
+        return
     if list_:
         for path in scenarios.library():
             loaded = scenarios.load(str(path))
@@ -68,16 +86,23 @@ def drill(
         raise typer.Exit(EXIT_USAGE) from exc
     _quiet_moto()
     from regionshift import drill as drills
-    from regionshift import report
+    from regionshift import report as drill_report
 
     console = Console(file=sys.stdout, highlight=False)
     if not as_json:
         console.print(f"[bold]Drill {chosen.name}[/bold]: {' '.join(chosen.description.split())}")
-    result = drills.run(chosen, on_state=None if as_json else report.state_printer(console))
+    result = drills.run(chosen, on_state=None if as_json else drill_report.state_printer(console))
+    written = []
+    if report_dir is not None and result.runs:
+        from regionshift import runreport
+
+        written = [str(p) for p in runreport.write(result.reports[result.runs[0].arn], report_dir / chosen.name)]
     if as_json:
-        print(json.dumps(result.wire(), indent=2, default=str))
+        print(json.dumps({**result.wire(), "reports": written}, indent=2, default=str))
     else:
-        report.render(result, console)
+        drill_report.render(result, console)
+        for written_path in written:
+            console.print(f"Report: {written_path}")
     raise typer.Exit(EXIT_OK if result.passed else EXIT_MISMATCH)
 
 
@@ -143,6 +168,103 @@ def chaos(
         Console(file=sys.stdout, width=160).print(table)
         print(f"{len(rows) - len(failed)} passed, {len(failed)} failed")
     raise typer.Exit(EXIT_OK if not failed else EXIT_MISMATCH)
+
+
+def _drill_stack(target: Any, dry_run: bool, operator: str, reason: str, report_dir: Path | None, poll: float) -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    name = f"drill-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    document = {"operator": operator, "reason": reason, "dryRun": dry_run}
+    with _aws_errors():
+        arn = target.client("stepfunctions").start_execution(
+            stateMachineArn=target.state_machine_arn, name=name, input=json.dumps(document)
+        )["executionArn"]
+    print(f"started {arn}")
+    _watch(target, arn, report_dir, poll)
+
+
+def _watch(target: Any, arn: str, report_dir: Path | None, poll: float) -> None:
+    from regionshift import execution as executions
+
+    sfn = target.client("stepfunctions")
+    try:
+        with _aws_errors():
+            run = executions.Follower(sfn, arn, poll_seconds=poll).run()
+    except KeyboardInterrupt:
+        # Detach only: the execution goes on in Step Functions.
+        print(f"\ndetached; the run goes on. Re-attach with: regionshift watch {arn} --stack <stack>")
+        raise typer.Exit(EXIT_OK) from None
+    outcome = _write_report(target, arn, report_dir)
+    print(f"outcome: {outcome}")
+    raise typer.Exit(EXIT_OK if run.status == "SUCCEEDED" else EXIT_RUN_FAILED)
+
+
+def _write_report(target: Any, arn: str, report_dir: Path | None) -> str | None:
+    from regionshift import execution as executions
+    from regionshift import runreport
+
+    with _aws_errors():
+        audit = next((a for a in target.store().audit(limit=200) if a.get("execution") == arn), None)
+        data = runreport.build(executions.read(target.client("stepfunctions"), arn), audit)
+    if report_dir is not None:
+        for path in runreport.write(data, report_dir / arn.rsplit(":", 1)[-1]):
+            print(f"report: {path}")
+    return str(data["outcome"])
+
+
+@app.command()
+def watch(
+    execution: Annotated[str, typer.Argument(help="Execution ARN.")],
+    stack: StackOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    report_dir: Annotated[Path | None, typer.Option("--report-dir")] = Path("reports"),
+    poll: Annotated[float, typer.Option("--poll", hidden=True)] = 1.0,
+) -> None:
+    """Follow a run as it happens (Ctrl-C detaches; the run goes on), then write its report."""
+    _watch(_target(stack, None, region, profile, endpoint_url), execution, report_dir, poll)
+
+
+@app.command()
+def report(
+    execution: Annotated[str, typer.Argument(help="Execution ARN.")],
+    stack: StackOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    report_dir: Annotated[Path, typer.Option("--report-dir")] = Path("reports"),
+) -> None:
+    """Write report.md and report.html for any run."""
+    outcome = _write_report(_target(stack, None, region, profile, endpoint_url), execution, report_dir)
+    print(f"outcome: {outcome}")
+
+
+@app.command()
+def check(
+    stack: StackOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Evaluate the plan's readiness without changing anything; exit 1 on any blocking finding."""
+    from regionshift import readiness
+
+    target = _target(stack, None, region, profile, endpoint_url)
+    with _aws_errors():
+        result = readiness.evaluate(target)
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        for finding in result["findings"]:
+            print(f"{finding['status']:<9}{finding['check']:<22}{finding['detail']}")
+        rto = result["estimatedRecoverySeconds"]
+        parts = ", ".join(f"{k} {v:.0f}" for k, v in rto.items() if k != "total")
+        print(f"estimated recovery: {rto['total']:.0f} s ({parts}); assumptions: {result['assumptions']}")
+        print("READY" if result["ready"] else "NOT READY")
+    raise typer.Exit(EXIT_OK if result["ready"] else EXIT_MISMATCH)
 
 
 @app.command()

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -66,6 +66,7 @@ class DrillResult:
     lock: dict[str, str] = field(default_factory=dict)
     effects: list[dict[str, str]] = field(default_factory=list)
     slack: dict[str, list[float]] = field(default_factory=dict)
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # execution ARN -> run report
 
     @property
     def outcome(self) -> str | None:
@@ -201,7 +202,14 @@ class Session:
                 r.outcome, r.reason = TERMINAL_ERRORS[r.error], r.cause
 
     def result(self) -> DrillResult:
+        from regionshift import execution, runreport
+
+        reports = {
+            r.arn: runreport.build(execution.read(self.sfn, r.arn, self.recorder.clock.virtual), r.audit)
+            for r in self.runs
+        }
         return DrillResult(
+            reports=reports,
             scenario=self.scenario,
             runs=self.runs,
             world={"databases": self.world.databases(), "dns": self.world.dns()},
@@ -270,8 +278,6 @@ def _follow(sfn: Any, runs: list[Run], clock: VirtualClock, on_state: Callable[[
                 _read_history(sfn, r, clock, on_state)
                 r.status = described["status"]
                 r.error, r.cause = described.get("error"), described.get("cause")
-                stop = described.get("stopDate") or datetime.now(described["startDate"].tzinfo)
-                r.virtual_seconds = (clock.virtual(stop) - clock.virtual(described["startDate"])).total_seconds()
                 pending.remove(r)
         if pending:
             time.sleep(0.01)
@@ -285,10 +291,13 @@ def _read_history(sfn: Any, r: Run, clock: VirtualClock, on_state: Callable[[Run
         if event["type"].endswith("StateEntered"):
             state = event["stateEnteredEventDetails"]["name"]
         r.history.append((event["type"], state))
+    # The emulator stamps history events in virtual time.
     start = next((e["timestamp"] for e in events if e["type"] == "ExecutionStarted"), None)
+    if start is not None and events:
+        r.virtual_seconds = (events[-1]["timestamp"] - start).total_seconds()
     entered = [e for e in events if e["type"].endswith("StateEntered")]
     for event in entered[len(r.states) :]:
-        at = (clock.virtual(event["timestamp"]) - clock.virtual(start)).total_seconds() if start else 0.0
+        at = (event["timestamp"] - start).total_seconds() if start else 0.0
         entry = StateEntry(event["stateEnteredEventDetails"]["name"], max(0.0, at))
         r.states.append(entry)
         if on_state:

@@ -22,9 +22,10 @@ class Target:
     state_machine_arn: str | None = None
     topic_arn: str | None = None
     endpoint_url: str | None = None
+    parameters: dict[str, str] | None = None  # the stack's parameters: the plan
 
-    def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint_url)
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self.session.client(service, region_name=region, endpoint_url=self.endpoint_url)
 
     def store(self) -> Any:
         ensure_importable()
@@ -52,7 +53,8 @@ def resolve(
         return Target(session=session, table=table, endpoint_url=endpoint_url)
     try:
         cfn = session.client("cloudformation", endpoint_url=endpoint_url)
-        outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+        described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+        outputs = described.get("Outputs", [])
     except NoCredentialsError as exc:
         raise TargetError("no AWS credentials: pass --profile or set AWS_PROFILE / AWS_ACCESS_KEY_ID") from exc
     except NoRegionError as exc:
@@ -69,4 +71,5 @@ def resolve(
         state_machine_arn=values.get("StateMachineArn"),
         topic_arn=values.get("NotificationTopicArn"),
         endpoint_url=endpoint_url,
+        parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])},
     )

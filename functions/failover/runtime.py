@@ -45,6 +45,12 @@ class Runtime:
 _clients = Clients()
 
 
+def reset_clients() -> None:
+    """Forget cached clients (a host that changes endpoints between runs, like the emulator)."""
+    global _clients
+    _clients = Clients()
+
+
 def current() -> Runtime:
     """The runtime for this invocation (settings re-read, clients reused across invocations)."""
     return Runtime(Settings.from_env(), _clients)

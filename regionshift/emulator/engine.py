@@ -44,9 +44,12 @@ class VirtualClock:
         self._history: list[tuple[float, float]] = [(time.time(), 0.0)]  # (wall time, offset from then on)
 
     def advance(self, seconds: float) -> None:
+        # The boundary is taken before the jump: events stamped during the skipped wait (its exit)
+        # belong after it.
+        boundary = time.time()
         with self._lock:
             self._offset += max(0.0, float(seconds))
-            self._history.append((time.time(), self._offset))
+            self._history.append((boundary, self._offset))
 
     def virtual(self, wall: datetime) -> datetime:
         """The virtual time of a wall-clock moment (e.g. an execution history event's timestamp)."""
@@ -201,7 +204,9 @@ class Engine:
         from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
         ensure_importable()
-        from failover import clock
+        from failover import clock, runtime
+
+        runtime.reset_clients()
 
         engine = self
 
@@ -232,6 +237,21 @@ class Engine:
                 execution["StartTime"] = started.isoformat()
             return env
 
+        from moto.events import models as events_models
+        from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+        original_send = events_models.Rule.send_to_targets
+
+        def send_to_targets(rule: Any, *args: Any, **kwargs: Any) -> Any:
+            # moto's EventBridge cannot start a state machine (it raises); the drill starts the
+            # execution from the rule's other target, a queue, so the state machine target is skipped.
+            kept = rule.targets
+            rule.targets = [t for t in kept if ":states:" not in t["Arn"]]
+            try:
+                return original_send(rule, *args, **kwargs)
+            finally:
+                rule.targets = kept
+
         original_call = BaseClient._make_api_call
 
         def make_api_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
@@ -247,6 +267,9 @@ class Engine:
             (BaseClient, "_make_api_call", make_api_call),
             (ExecutionWorker, "_get_evaluation_environment", evaluation_environment),
             (sys, "stdout", _StdoutRouter(sys.stdout)),
+            (events_models.Rule, "send_to_targets", send_to_targets),
+            # Execution history in virtual time: a skipped 30 s wait shows as 30 s in timelines.
+            (EventManager, "_get_current_timestamp", staticmethod(self.recorder.clock.now)),
         ]
         saved = [(target, name, getattr(target, name)) for target, name, _ in patches]
         for target, name, value in patches:

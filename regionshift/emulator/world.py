@@ -141,6 +141,9 @@ class World:
                 },
             )["HealthCheck"]["Id"]
 
+        if estate.replica.exists and estate.replica.lag_seconds is not None:
+            # RDS publishes ReplicaLag every minute; reads by the steps refresh it (_model_lag).
+            self._put_lag(STANDBY_REGION, estate.replica.lag_seconds)
         document = cfn.load()
         parameters = {
             **cfn.parameter_defaults(document),
@@ -157,6 +160,7 @@ class World:
             **self.scenario.plan,
         }
         deployment = self._deploy_stack(document, parameters, role, engine)
+        self._create_alarm(parameters)
         deployment.targets = {
             app_primary: PRIMARY_REGION,
             primary_endpoint: PRIMARY_REGION,
@@ -252,7 +256,11 @@ class World:
         ]
         events.put_rule(Name="regionshift-primary-unhealthy", EventPattern=json.dumps(cfn.resolve(pattern, ctx)))
         events.put_targets(
-            Rule="regionshift-primary-unhealthy", Targets=[{"Id": "StateMachine", "Arn": event_queue_arn}]
+            Rule="regionshift-primary-unhealthy",
+            Targets=[
+                {"Id": "StateMachine", "Arn": machine_arn, "RoleArn": role},  # as deployed (not delivered by moto)
+                {"Id": "Deliveries", "Arn": event_queue_arn},
+            ],
         )
         return Deployment(
             parameters=parameters,
@@ -369,22 +377,32 @@ class World:
             return None
         replica = self.scenario.estate.replica
         if replica.exists and replica.lag_seconds is not None:
-            from datetime import timedelta
-
             with untracked():
-                _session_client("cloudwatch", region).put_metric_data(
-                    Namespace="AWS/RDS",
-                    MetricData=[
-                        {
-                            "MetricName": "ReplicaLag",
-                            "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": STANDBY_DB}],
-                            "Timestamp": self.recorder.clock.now() - timedelta(seconds=30),
-                            "Value": replica.lag_seconds,
-                            "Unit": "Seconds",
-                        }
-                    ],
-                )
+                self._put_lag(region, replica.lag_seconds)
         return None
+
+    def _put_lag(self, region: str, seconds: float) -> None:
+        from datetime import timedelta
+
+        _session_client("cloudwatch", region).put_metric_data(
+            Namespace="AWS/RDS",
+            MetricData=[
+                {
+                    "MetricName": "ReplicaLag",
+                    "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": STANDBY_DB}],
+                    "Timestamp": self.recorder.clock.now() - timedelta(seconds=30),
+                    "Value": seconds,
+                    "Unit": "Seconds",
+                }
+            ],
+        )
+
+    def _create_alarm(self, parameters: dict[str, Any]) -> None:
+        """The health-check alarm as detector.yaml declares it, in the alarm's region."""
+        detector = cfn.load(cfn.ROOT / "detector.yaml")
+        ctx = cfn.Context(parameters=parameters, region=parameters["AlarmRegion"], account=ACCOUNT)
+        props = cfn.resolve(detector["Resources"]["PrimaryUnhealthyAlarm"]["Properties"], ctx)
+        _session_client("cloudwatch", parameters["AlarmRegion"]).put_metric_alarm(**props)
 
     def _db_model(self, region: str, identifier: str) -> Any:
         from moto.rds.models import rds_backends

@@ -1,0 +1,99 @@
+"""The emulated estate behind a local AWS endpoint (moto server mode), registered as a CloudFormation
+stack, so that the commands a real stack uses (``--stack``) run unchanged against it."""
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+import boto3
+
+from regionshift import template as cfn
+from regionshift.emulator.engine import Engine, Recorder, VirtualClock
+from regionshift.emulator.scenario import Scenario
+from regionshift.emulator.world import STANDBY_REGION, World
+
+STACK_NAME = "regionshift-emulated"
+
+
+@dataclass
+class EmulatedStack:
+    endpoint_url: str
+    stack_name: str
+    world: World
+    recorder: Recorder
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serve(scenario: Scenario, port: int | None = None) -> Iterator[EmulatedStack]:
+    """Start moto's server on loopback, provision the scenario's estate on it, register the stack."""
+    import logging
+
+    import requests
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+
+    port = port or _free_port()
+    url = f"http://127.0.0.1:{port}"
+    environment = {
+        "MOTO_PORT": str(port),  # moto's Step Functions calls Lambda through this port
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "emulated",
+        "AWS_SECRET_ACCESS_KEY": "emulated",
+        "AWS_DEFAULT_REGION": STANDBY_REGION,
+    }
+    with mock.patch.dict(os.environ, environment):
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            # moto's backends live in the process: start from, and leave, an empty account.
+            requests.post(f"{url}/moto-api/reset", timeout=5)
+            requests.post(f"{url}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=5)
+            recorder = Recorder(VirtualClock())
+            engine = Engine(recorder, base_env={"POWERTOOLS_TRACE_DISABLED": "true", **environment})
+            with engine.installed():
+                world = World(scenario, recorder)
+                deployment = world.provision(engine)
+                engine.lambda_faults = world.lambda_fault
+                _register_stack(deployment.parameters, deployment)
+                yield EmulatedStack(url, STACK_NAME, world, recorder)
+        finally:
+            requests.post(f"{url}/moto-api/reset", timeout=5)
+            server.stop()
+
+
+def _register_stack(parameters: dict[str, Any], deployment: Any) -> None:
+    """A stack whose parameters are the plan and whose outputs name the emulated resources."""
+    names = list(cfn.load()["Parameters"])
+    template = {
+        "Parameters": {name: {"Type": "String"} for name in names},
+        "Resources": {
+            "Marker": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {"Name": "/regionshift/emulated", "Type": "String", "Value": "plan"},
+            }
+        },
+        "Outputs": {
+            "StateMachineArn": {"Value": deployment.state_machine_arn},
+            "NotificationTopicArn": {"Value": deployment.topic_arn},
+            "RunTableName": {"Value": deployment.table_arn.rsplit("/", 1)[-1]},
+        },
+    }
+    values = [
+        {"ParameterKey": k, "ParameterValue": ",".join(v) if isinstance(v, list) else str(v)}
+        for k, v in parameters.items()
+    ]
+    boto3.client("cloudformation", region_name=STANDBY_REGION).create_stack(
+        StackName=STACK_NAME, TemplateBody=json.dumps(template), Parameters=values
+    )

@@ -1,0 +1,173 @@
+"""Read a Step Functions execution (deployed or emulated) into state visits, and follow it live.
+
+The same code serves a real stack and the emulator: it only talks to the Step Functions API.
+"""
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+FAILED_EVENTS = (
+    "LambdaFunctionFailed",
+    "LambdaFunctionTimedOut",
+    "TaskFailed",
+    "TaskTimedOut",
+    "LambdaFunctionStartFailed",
+)
+SCHEDULED_EVENTS = ("LambdaFunctionScheduled", "TaskScheduled")
+
+
+@dataclass
+class Visit:
+    """One entry into one state."""
+
+    name: str
+    kind: str  # Task, Choice, Wait, Pass, Succeed, Fail
+    entered: datetime
+    exited: datetime | None = None
+    attempts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def retries(self) -> int:
+        return max(0, self.attempts - 1)
+
+    @property
+    def status(self) -> str:
+        if self.exited is None:
+            return "running"
+        if self.errors and self.attempts and len(self.errors) >= self.attempts:
+            return "caught"
+        return "done"
+
+
+@dataclass
+class Execution:
+    arn: str
+    status: str
+    started: datetime
+    stopped: datetime | None
+    visits: list[Visit]
+    error: str | None = None
+    cause: str | None = None
+    input: Any = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "RUNNING"
+
+
+def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = sfn.get_execution_history(executionArn=arn, maxResults=1000, **({"nextToken": token} if token else {}))
+        events.extend(page["events"])
+        token = page.get("nextToken")
+        if not token:
+            return events
+
+
+def read(sfn: Any, arn: str, to_time: Callable[[datetime], datetime] = lambda t: t) -> Execution:
+    """The execution as visits; ``to_time`` maps its start and stop dates (the emulator: to virtual time)."""
+    import json
+
+    described = sfn.describe_execution(executionArn=arn)
+    visits: list[Visit] = []
+    for event in history(sfn, arn):
+        kind = event["type"]
+        at = event["timestamp"]
+        if kind.endswith("StateEntered"):
+            visits.append(Visit(event["stateEnteredEventDetails"]["name"], kind.removesuffix("StateEntered"), at))
+        elif kind.endswith("StateExited") and visits:
+            visits[-1].exited = at
+        elif kind in SCHEDULED_EVENTS and visits:
+            visits[-1].attempts += 1
+        elif kind in FAILED_EVENTS and visits:
+            details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            visits[-1].errors.append(str(details.get("error", kind)))
+        elif kind in ("FailStateEntered", "SucceedStateEntered") and visits:
+            visits[-1].exited = at
+    for visit in visits:
+        if visit.kind in ("Fail", "Succeed") and visit.exited is None:
+            visit.exited = visit.entered
+    raw_input = described.get("input")
+    return Execution(
+        arn=arn,
+        status=described["status"],
+        started=to_time(described["startDate"]),
+        stopped=to_time(described["stopDate"]) if described.get("stopDate") else None,
+        visits=visits,
+        error=described.get("error"),
+        cause=described.get("cause"),
+        input=json.loads(raw_input) if raw_input else None,
+    )
+
+
+class Follower:
+    """Show an execution's states as they run: a live table on a terminal, plain lines otherwise."""
+
+    def __init__(self, sfn: Any, arn: str, poll_seconds: float = 1.0, out: Any = None) -> None:
+        self.sfn, self.arn, self.poll_seconds = sfn, arn, poll_seconds
+        self.out = out or sys.stdout
+        self._printed = 0
+
+    def run(self, deadline_seconds: float | None = None) -> Execution:
+        interactive = hasattr(self.out, "isatty") and self.out.isatty()
+        stop_at = time.monotonic() + deadline_seconds if deadline_seconds else None
+        if interactive:
+            from rich.console import Console
+            from rich.live import Live
+
+            with Live(console=Console(file=self.out), refresh_per_second=4) as live:
+                while True:
+                    execution = read(self.sfn, self.arn)
+                    live.update(self._table(execution))
+                    if execution.finished or (stop_at and time.monotonic() > stop_at):
+                        return execution
+                    time.sleep(self.poll_seconds)
+        while True:
+            execution = read(self.sfn, self.arn)
+            self._lines(execution)
+            if execution.finished or (stop_at and time.monotonic() > stop_at):
+                return execution
+            time.sleep(self.poll_seconds)
+
+    def _lines(self, execution: Execution) -> None:
+        """Plain output: one line a state when it finishes, so logs and pipes stay readable."""
+        done = [v for v in execution.visits if v.exited is not None]
+        for visit in done[self._printed :]:
+            elapsed = (visit.entered - execution.started).total_seconds()
+            took = (visit.exited - visit.entered).total_seconds() if visit.exited else 0.0
+            retries = f" retries={visit.retries}" if visit.retries else ""
+            errors = f" errors={','.join(visit.errors)}" if visit.errors else ""
+            print(
+                f"+{elapsed:7.1f}s  {visit.name:<20} {visit.status:<7} {took:6.1f}s{retries}{errors}",
+                file=self.out,
+                flush=True,
+            )
+        self._printed = len(done)
+        if execution.finished:
+            print(f"execution {execution.status}" + (f": {execution.error}" if execution.error else ""), file=self.out)
+
+    @staticmethod
+    def _table(execution: Execution) -> Any:
+        from rich.table import Table
+
+        table = Table(title=f"{execution.arn.rsplit(':', 1)[-1]}  [{execution.status}]")
+        for column in ("+s", "state", "status", "took", "retries", "errors"):
+            table.add_column(column)
+        for visit in execution.visits:
+            end = visit.exited or datetime.now(visit.entered.tzinfo)
+            table.add_row(
+                f"{(visit.entered - execution.started).total_seconds():.1f}",
+                visit.name,
+                visit.status,
+                f"{(end - visit.entered).total_seconds():.1f}s",
+                str(visit.retries or ""),
+                ",".join(visit.errors),
+            )
+        return table

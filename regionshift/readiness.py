@@ -1,0 +1,197 @@
+"""``regionshift check``: is the plan ready to fail over? Reads only; changes nothing.
+
+Every finding is OK, WARN or BLOCKING; any BLOCKING finding means a run started now would be refused
+or would fail.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from regionshift import rto
+from regionshift.target import Target
+
+OK, WARN, BLOCKING = "OK", "WARN", "BLOCKING"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    status: str
+    detail: str
+
+
+def _names(value: str) -> list[str]:
+    return [v.strip().lower().rstrip(".") for v in value.split(",") if v.strip()]
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code"))
+
+
+class Readiness:
+    def __init__(self, target: Target) -> None:
+        if not target.parameters:
+            raise ValueError("check needs --stack (the plan is read from the stack's parameters)")
+        self.t = target
+        self.p = target.parameters
+        self.account = target.client("sts").get_caller_identity()["Account"]
+
+    @property
+    def alarm_arn(self) -> str:
+        return f"arn:aws:cloudwatch:{self.p['AlarmRegion']}:{self.account}:alarm:{self.p['AlarmName']}"
+
+    def run(self) -> list[Finding]:
+        checks: list[Callable[[], list[Finding]]] = [
+            self.replica,
+            self.health_checks,
+            self.alarm,
+            self.records,
+            self.topic,
+        ]
+        findings: list[Finding] = []
+        for check in checks:
+            try:
+                findings.extend(check())
+            except (ClientError, BotoCoreError) as exc:
+                findings.append(Finding(check.__name__, BLOCKING, f"could not check: {exc}"))
+        return findings
+
+    def replica(self) -> list[Finding]:
+        rds = self.t.client("rds", self.p["StandbyRegion"])
+        name = self.p["StandbyDbIdentifier"]
+        try:
+            instance = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+        except ClientError as exc:
+            if _code(exc).startswith("DBInstanceNotFound"):
+                return [Finding("replica", BLOCKING, f"standby database {name} not found in {self.p['StandbyRegion']}")]
+            raise
+        source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
+        expected = self.p["PrimaryDbIdentifier"]
+        findings = []
+        if source is None:
+            findings.append(Finding("replica", BLOCKING, f"{name} is not a read replica (already standalone)"))
+        elif source != expected and not source.endswith(f":db:{expected}"):
+            findings.append(Finding("replica", BLOCKING, f"{name} replicates from {source}, not {expected}"))
+        elif instance.get("DBInstanceStatus") != "available":
+            findings.append(Finding("replica", BLOCKING, f"{name} is {instance.get('DBInstanceStatus')}"))
+        else:
+            findings.append(Finding("replica", OK, f"{name} replicates from {source}"))
+        findings.append(self._lag(name))
+        return findings
+
+    def _lag(self, name: str) -> Finding:
+        now = datetime.now(UTC)
+        points = (
+            self.t.client("cloudwatch", self.p["StandbyRegion"])
+            .get_metric_statistics(
+                Namespace="AWS/RDS",
+                MetricName="ReplicaLag",
+                Dimensions=[{"Name": "DBInstanceIdentifier", "Value": name}],
+                StartTime=now - timedelta(minutes=5),
+                EndTime=now,
+                Period=60,
+                Statistics=["Maximum"],
+            )
+            .get("Datapoints", [])
+        )
+        limit = int(self.p["MaxReplicaLagSeconds"])
+        if not points:
+            return Finding("replica-lag", BLOCKING, "no ReplicaLag datapoints in 5 minutes: a run would refuse")
+        lag = max(points, key=lambda p: p["Timestamp"])["Maximum"]
+        status = OK if lag <= limit else BLOCKING
+        return Finding("replica-lag", status, f"{lag:g} s (limit {limit} s)")
+
+    def health_checks(self) -> list[Finding]:
+        route53 = self.t.client("route53", "us-east-1")
+        findings = []
+        for label in ("Primary", "Standby"):
+            check_id = self.p[f"{label}HealthCheckId"]
+            try:
+                route53.get_health_check(HealthCheckId=check_id)
+                findings.append(Finding(f"{label.lower()}-health-check", OK, check_id))
+            except ClientError as exc:
+                if _code(exc) != "NoSuchHealthCheck":
+                    raise
+                findings.append(
+                    Finding(f"{label.lower()}-health-check", BLOCKING, f"health check {check_id} does not exist")
+                )
+        return findings
+
+    def alarm(self) -> list[Finding]:
+        cloudwatch = self.t.client("cloudwatch", self.p["AlarmRegion"])
+        alarms = cloudwatch.describe_alarms(AlarmNames=[self.p["AlarmName"]]).get("MetricAlarms", [])
+        findings = []
+        if not alarms:
+            findings.append(
+                Finding("alarm", BLOCKING, f"alarm {self.p['AlarmName']} not found in {self.p['AlarmRegion']}")
+            )
+        else:
+            dimensions = {d["Name"]: d["Value"] for d in alarms[0].get("Dimensions", [])}
+            if dimensions.get("HealthCheckId") != self.p["PrimaryHealthCheckId"]:
+                findings.append(
+                    Finding("alarm", BLOCKING, f"alarm watches {dimensions}, not the primary's health check")
+                )
+            else:
+                findings.append(Finding("alarm", OK, f"{self.p['AlarmName']} watches {self.p['PrimaryHealthCheckId']}"))
+        findings.append(self._rule())
+        return findings
+
+    def _rule(self) -> Finding:
+        events = self.t.client("events")
+        names = events.list_rule_names_by_target(TargetArn=self.t.state_machine_arn).get("RuleNames", [])
+        for name in names:
+            pattern = json.loads(events.describe_rule(Name=name).get("EventPattern") or "{}")
+            states = ((pattern.get("detail") or {}).get("state") or {}).get("value") or []
+            if self.alarm_arn in (pattern.get("resources") or []) and states == ["ALARM"]:
+                return Finding("alarm-wiring", OK, f"rule {name} starts the state machine on ALARM")
+        return Finding("alarm-wiring", BLOCKING, f"no rule sends {self.alarm_arn} in ALARM to the state machine")
+
+    def records(self) -> list[Finding]:
+        route53 = self.t.client("route53", "us-east-1")
+        zone = self.p["HostedZoneId"]
+        findings = []
+        for name, target in zip(_names(self.p["RecordNames"]), _names(self.p["StandbyTargets"]), strict=False):
+            page = route53.list_resource_record_sets(HostedZoneId=zone, StartRecordName=name, MaxItems="10")
+            found = [
+                r
+                for r in page.get("ResourceRecordSets", [])
+                if r["Name"].lower().rstrip(".") == name and r["Type"] == "CNAME"
+            ]
+            if not found:
+                findings.append(Finding("records", BLOCKING, f"CNAME {name} not found in hosted zone {zone}"))
+            else:
+                current = found[0]["ResourceRecords"][0]["Value"].lower().rstrip(".")
+                where = (
+                    "already points to the standby" if current == target else f"points to {current}; standby {target}"
+                )
+                findings.append(Finding("records", OK, f"{name} {where}"))
+        return findings
+
+    def topic(self) -> list[Finding]:
+        sns = self.t.client("sns")
+        subscriptions = sns.list_subscriptions_by_topic(TopicArn=self.t.topic_arn).get("Subscriptions", [])
+        confirmed = [s for s in subscriptions if s.get("SubscriptionArn", "").startswith("arn:")]
+        if not confirmed:
+            return [
+                Finding("notification-topic", BLOCKING, "the topic has no confirmed subscriber: nobody would be told")
+            ]
+        return [Finding("notification-topic", OK, f"{len(confirmed)} subscriber(s)")]
+
+    def estimate(self) -> dict[str, float]:
+        return rto.estimate(self.p)
+
+
+def evaluate(target: Target) -> dict[str, Any]:
+    readiness = Readiness(target)
+    findings = readiness.run()
+    return {
+        "ready": not any(f.status == BLOCKING for f in findings),
+        "findings": [asdict(f) for f in findings],
+        "estimatedRecoverySeconds": readiness.estimate(),
+        "assumptions": rto.ASSUMPTIONS,
+    }

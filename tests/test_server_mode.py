@@ -1,0 +1,186 @@
+"""The commands a deployed stack uses, driven against the emulator in server mode through an endpoint
+URL: the AWS-facing code under test is the code that talks to a real stack."""
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from regionshift.cli import app
+from regionshift.emulator import scenario as scenarios
+from regionshift.emulator import server
+
+runner = CliRunner()
+
+
+@contextmanager
+def emulated(**estate: Any) -> Iterator[tuple[server.EmulatedStack, Callable[..., Any]]]:
+    chosen = scenarios.Scenario.model_validate(
+        {
+            "name": "server",
+            "description": "server mode",
+            "expect": {"outcome": "DRY_RUN"},
+            "estate": estate,
+            "trigger": {"raw": None},
+        }
+    )
+    with server.serve(chosen) as stack:
+        common = ["--stack", stack.stack_name, "--region", "us-west-2", "--endpoint-url", stack.endpoint_url]
+
+        def cli(command: str, *args: str) -> Any:
+            return runner.invoke(app, [command, *common, *args])
+
+        yield stack, cli
+
+
+def client(stack: server.EmulatedStack, service: str, region: str = "us-west-2") -> Any:
+    return boto3.client(service, region_name=region, endpoint_url=stack.endpoint_url)
+
+
+def test_drill_on_a_stack_shows_progress_writes_reports_and_is_listed(tmp_path: Path) -> None:
+    with emulated() as (_stack, cli):
+        result = cli(
+            "drill",
+            "--dry-run",
+            "--operator",
+            "alice",
+            "--reason",
+            "game day",
+            "--poll",
+            "0.05",
+            "--report-dir",
+            str(tmp_path),
+        )
+        assert result.exit_code == 0, result.output
+        assert "started arn:aws:states:" in result.output
+        assert "Assess" in result.output and "outcome: DRY_RUN" in result.output
+        (md,) = tmp_path.glob("*/report.md")
+        (page,) = tmp_path.glob("*/report.html")
+        assert "Regionshift run report: DRY_RUN" in md.read_text()
+        assert "<svg" in page.read_text() and "Checker votes, primary" in page.read_text()
+        history = cli("history", "--json")
+        assert json.loads(history.stdout)[0]["trigger"]["operator"] == "alice"
+        status = cli("status", "--json")
+        assert json.loads(status.stdout)["lastRun"]["outcome"] == "DRY_RUN"
+        arn = result.output.split("started ", 1)[1].split()[0]
+        again = cli("watch", arn, "--poll", "0.05", "--report-dir", str(tmp_path / "again"))
+        assert again.exit_code == 0 and "execution SUCCEEDED" in again.output
+        assert cli("report", arn, "--report-dir", str(tmp_path / "report")).exit_code == 0
+        assert (tmp_path / "report" / arn.rsplit(":", 1)[-1] / "report.html").exists()
+
+
+def test_unknown_execution_is_one_clear_line() -> None:
+    with emulated() as (_stack, cli):
+        result = cli("report", "arn:aws:states:us-west-2:123456789012:execution:regionshift-orders:nope")
+        assert result.exit_code == 3
+        assert result.output.strip().startswith("regionshift: ") and "\n" not in result.output.strip()
+
+
+def test_check_finds_a_ready_plan_ready() -> None:
+    with emulated() as (_stack, cli):
+        result = cli("check", "--json")
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        assert data["ready"] and all(f["status"] == "OK" for f in data["findings"])
+        assert data["estimatedRecoverySeconds"]["total"] > 0
+
+
+def _blocking(cli: Callable[..., Any]) -> list[dict[str, str]]:
+    result = cli("check", "--json")
+    assert result.exit_code == 1, result.output
+    return [f for f in json.loads(result.stdout)["findings"] if f["status"] == "BLOCKING"]
+
+
+def test_check_finds_a_missing_replica() -> None:
+    with emulated(replica={"exists": False}) as (_stack, cli):
+        assert any(f["check"] == "replica" and "not found" in f["detail"] for f in _blocking(cli))
+
+
+def test_check_finds_a_replica_of_the_wrong_source() -> None:
+    with emulated(replica={"source": "reporting-db"}) as (_stack, cli):
+        assert any(f["check"] == "replica" and "reporting-db" in f["detail"] for f in _blocking(cli))
+
+
+def test_check_finds_a_missing_health_check() -> None:
+    with emulated() as (stack, cli):
+        check_id = stack.world.deployment.parameters["StandbyHealthCheckId"]
+        client(stack, "route53", "us-east-1").delete_health_check(HealthCheckId=check_id)
+        assert [f["check"] for f in _blocking(cli)] == ["standby-health-check"]
+
+
+def test_check_finds_an_alarm_not_wired_to_the_rule() -> None:
+    with emulated() as (stack, cli):
+        client(stack, "events").remove_targets(Rule="regionshift-primary-unhealthy", Ids=["StateMachine"])
+        assert [f["check"] for f in _blocking(cli)] == ["alarm-wiring"]
+
+
+def test_check_finds_a_missing_record() -> None:
+    with emulated() as (stack, cli):
+        route53 = client(stack, "route53", "us-east-1")
+        zone = stack.world.deployment.parameters["HostedZoneId"]
+        record = next(
+            r
+            for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+            if r["Name"].startswith("app.")
+        )
+        route53.change_resource_record_sets(
+            HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]}
+        )
+        blocking = _blocking(cli)
+        assert [f["check"] for f in blocking] == ["records"] and "app.example.com" in blocking[0]["detail"]
+
+
+def test_check_finds_a_topic_without_subscribers() -> None:
+    with emulated() as (stack, cli):
+        sns = client(stack, "sns")
+        for subscription in sns.list_subscriptions_by_topic(TopicArn=stack.world.deployment.topic_arn)["Subscriptions"]:
+            sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        assert [f["check"] for f in _blocking(cli)] == ["notification-topic"]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (.ci/run installs it)")
+def test_html_report_renders_with_a_visible_timeline(tmp_path: Path) -> None:
+    from regionshift import drill
+
+    result = drill.run(scenarios.load("throttled-promote-recovers"))
+    from regionshift import runreport
+
+    _, page = runreport.write(result.reports[result.runs[0].arn], tmp_path)
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1000,900",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    from PIL import Image
+
+    image = Image.open(shot).convert("RGB")
+    colours = image.getcolors(maxcolors=1_000_000) or []
+    # not blank: many colours, and the timeline's green bars are there
+    assert len(colours) > 50
+    assert any(count > 200 and rgb == (0x2E, 0x7D, 0x32) for count, rgb in colours)
