@@ -270,17 +270,21 @@ def _trigger_inputs(trigger: Trigger, world: World, parameters: dict[str, Any]) 
 def _follow(sfn: Any, runs: list[Run], clock: VirtualClock, on_state: Callable[[Run, StateEntry], None] | None) -> None:
     deadline = time.monotonic() + EXECUTION_DEADLINE_SECONDS
     pending = list(runs)
+    # Polling competes with the executions for the interpreter: read the history while running only
+    # when someone watches, and not too often.
+    interval = 0.05 if on_state else 0.02
     while pending and time.monotonic() < deadline:
         for r in list(pending):
             described = sfn.describe_execution(executionArn=r.arn)
-            _read_history(sfn, r, clock, on_state)
+            if on_state:
+                _read_history(sfn, r, clock, on_state)
             if described["status"] != "RUNNING":
                 _read_history(sfn, r, clock, on_state)
                 r.status = described["status"]
                 r.error, r.cause = described.get("error"), described.get("cause")
                 pending.remove(r)
         if pending:
-            time.sleep(0.01)
+            time.sleep(interval)
 
 
 def _read_history(sfn: Any, r: Run, clock: VirtualClock, on_state: Callable[[Run, StateEntry], None] | None) -> None:
