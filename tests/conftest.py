@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from regionshift import drill
+from regionshift import template as cfn
 from regionshift.emulator import scenario as scenarios
 
 logging.getLogger("moto").setLevel(logging.CRITICAL)
@@ -39,6 +40,17 @@ PLAN_ENV = {
     "DNS_MAX_POLLS": "60",
 }
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+
+
+def create_run_table(client: Any, name: str = "regionshift-runs") -> None:
+    """The run table with the key schema template.yaml declares."""
+    props = cfn.load()["Resources"]["RunTable"]["Properties"]
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        BillingMode=props["BillingMode"],
+    )
 
 
 def run_scenario(data: dict[str, Any]) -> drill.DrillResult:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from failover.store import StateStore
 from regionshift.cli import app
+from tests.conftest import create_run_table
 
 runner = CliRunner()
 REGION = "us-west-2"
@@ -21,15 +22,7 @@ TABLE = ["--table", "regionshift-runs", "--region", REGION]
 def store() -> Any:
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName="regionshift-runs",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_run_table(client)
         yield StateStore(client, "regionshift-runs")
 
 

@@ -15,7 +15,7 @@ from failover.errors import DnsUpdateError, PromotionError, PromotionTimeoutErro
 from failover.models import IntakeInput, RunDocument
 from failover.runtime import Runtime
 from failover.settings import Settings
-from tests.conftest import NOW, PLAN_ENV
+from tests.conftest import NOW, PLAN_ENV, create_run_table
 
 SETTINGS = Settings.from_env(PLAN_ENV)
 EXECUTION = {
@@ -100,15 +100,7 @@ def test_manual_run_records_operator_and_flags() -> None:
 @pytest.fixture
 def aws() -> Any:
     with mock_aws():
-        boto3.client("dynamodb", region_name="us-west-2").create_table(
-            TableName="regionshift-runs",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_run_table(boto3.client("dynamodb", region_name="us-west-2"))
         yield Runtime(SETTINGS, Clients())
 
 
