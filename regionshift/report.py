@@ -61,14 +61,21 @@ def render(result: DrillResult, console: Console) -> None:
     for key, (before, after) in _diff(_records(result.before), _records(result.world)).items():
         changes.add_row(key, before, after)
     console.print(changes if changes.row_count else "[dim]Nothing in the estate changed.[/dim]")
-    timeline = Table(title="Timeline (virtual seconds)")
-    timeline.add_column("+s", justify="right")
-    timeline.add_column("state")
     first = result.runs[0] if result.runs else None
-    for entry in first.states if first else []:
-        timeline.add_row(f"{entry.at:.1f}", entry.name)
-    if timeline.row_count:
-        console.print(timeline)
+    if first is not None and first.arn in result.reports:
+        run_report = result.reports[first.arn]
+        steps = Table(title="Steps (virtual seconds)")
+        for column in ("+s", "step", "took", "retries", "errors"):
+            steps.add_column(column, justify="right" if column in ("+s", "took", "retries") else "left")
+        for step in run_report["timeline"]:
+            if step["kind"] == "Task" and step["end"] is not None:
+                took = f"{step['end'] - step['start']:.1f}"
+                steps.add_row(
+                    f"{step['start']:.1f}", step["state"], took, str(step["retries"] or ""), ", ".join(step["errors"])
+                )
+        console.print(steps)
+        recovery = run_report["recovery"]
+        console.print("Recovery time: " + ", ".join(f"{k} {v:.1f} s" for k, v in recovery.items() if v is not None))
     console.print(
         f"Mutating calls: {len(data['mutations'])}  "
         + ", ".join(f"{m['service']}:{m['operation']}" for m in data["mutations"])
