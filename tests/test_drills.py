@@ -122,9 +122,13 @@ def test_exactly_one_promotion_takes_effect(name: str, library_results: dict[str
     assert effects.count("PromoteReadReplica") == 1
 
 
-def test_a_timed_out_dns_step_is_not_applied_twice(library_results: dict[str, DrillResult]) -> None:
-    effects = [e["operation"] for e in library_results["handler-timeout"].effects]
-    assert effects.count("ChangeResourceRecordSets") == 1
+def test_a_timed_out_dns_step_waits_for_its_change_after_the_retry(library_results: dict[str, DrillResult]) -> None:
+    result = library_results["handler-timeout"]
+    operations = [c.operation for c in result.recorder.calls if c.service == "route53"]
+    last_change = max(i for i, op in enumerate(operations) if op == "ChangeResourceRecordSets")
+    # the retried step re-sent the same values and the run waited for that change to be INSYNC
+    assert "GetChange" in operations[last_change:]
+    assert {r["region"] for r in result.world["dns"]} == {"us-west-2"}
 
 
 def test_duplicate_delivery_refuses_the_second_run(library_results: dict[str, DrillResult]) -> None:

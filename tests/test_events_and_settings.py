@@ -71,8 +71,38 @@ def test_missing_variable_fails_loudly() -> None:
         ({"CONFIRM_PROBES": "many"}, "confirm_probes"),
         ({"HEALTHY_CHECKER_PERCENT": "0"}, "healthy_checker_percent"),
         ({"PRIMARY_REGION": "mars-1"}, "primary_region"),
+        ({"PROMOTION_MAX_POLLS": "700"}, "beyond the 3600 s execution timeout"),
+        ({"LOCK_LEASE_SECONDS": "600"}, "shorter than the longest run"),
     ],
 )
 def test_invalid_plan_is_rejected(override: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         Settings.from_env({**PLAN_ENV, **override})
+
+
+def test_the_run_budget_uses_the_state_machines_timeout() -> None:
+    from failover.settings import EXECUTION_TIMEOUT_SECONDS
+
+    asl = json.loads(Path("statemachine/failover.asl.json").read_text())
+    assert asl["TimeoutSeconds"] == EXECUTION_TIMEOUT_SECONDS
+
+
+def test_template_defaults_fit_the_run_budget() -> None:
+    document = cfn.load()
+    defaults = {k: str(v["Default"]) for k, v in document["Parameters"].items() if "Default" in v}
+    env = {
+        **PLAN_ENV,
+        **{
+            n.upper(): defaults[p]
+            for n, p in (
+                ("confirm_probes", "ConfirmProbes"),
+                ("confirm_interval_seconds", "ConfirmIntervalSeconds"),
+                ("promotion_max_polls", "PromotionMaxPolls"),
+                ("promotion_poll_seconds", "PromotionPollSeconds"),
+                ("dns_max_polls", "DnsMaxPolls"),
+                ("dns_poll_seconds", "DnsPollSeconds"),
+                ("lock_lease_seconds", "LockLeaseSeconds"),
+            )
+        },
+    }
+    assert Settings.from_env(env).longest_run_seconds <= 3600

@@ -108,7 +108,7 @@ def bad_alarm(draw: Any) -> dict[str, Any]:
         event["resources"] = draw(st.lists(st.text(max_size=30), max_size=3) | st.just("not-a-list"))
     elif defect == "time":
         event["time"] = draw(
-            st.sampled_from(["yesterday", "", None])
+            st.sampled_from(["yesterday", "", None, "2026-11-30T03:00:00", "2026-11-30 03:00"])
             | st.integers(min_value=-(2**40), max_value=1_700_000_000)
             | st.timedeltas(min_value=timedelta(hours=1), max_value=timedelta(days=3000)).map(
                 lambda d: (datetime.now(UTC) + d * draw(st.sampled_from([-1, 1]))).isoformat()

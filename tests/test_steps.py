@@ -78,7 +78,9 @@ def test_alarm_in_alarm_state_proceeds() -> None:
         ({"operator": "a", "reason": "x", "targetRegion": "eu-west-1"}, "not the plan's standby region"),
         ({"operator": "a", "reason": "x", "replica": "other-db"}, "not the plan's standby database"),
         ({"operator": "a", "reason": "x", "records": ["*.example.com"]}, "wildcard"),
-        ({"operator": "a", "reason": "x", "records": ["shop.example.com"]}, "not in the plan"),
+        ({"operator": "a", "reason": "x", "records": ["shop.example.com"]}, "not the plan's records"),
+        ({"operator": "a", "reason": "x", "records": ["app.example.com"]}, "not the plan's records"),
+        (alarm(time="2026-11-30T02:59:50"), "timezone"),
         ({"operator": "a", "reason": "x", "records": ["bad..name"]}, "malformed"),
     ],
 )
@@ -89,7 +91,7 @@ def test_bad_input_is_refused_with_a_reason(trigger: Any, reason: str) -> None:
 
 
 def test_manual_run_records_operator_and_flags() -> None:
-    result = intake({"operator": "alice", "reason": "drill", "dryRun": True, "records": ["APP.example.com."]})
+    result = intake({"operator": "alice", "reason": "drill", "dryRun": True, "records": ["DB.example.com", "APP.example.com."]})
     assert result.decision == "PROCEED"
     assert result.trigger.operator == "alice" and result.flags.dry_run
 
@@ -382,11 +384,12 @@ def test_dns_is_captured_then_moved_in_one_batch(zone: Any) -> None:
     assert {c["name"]: c["before"] for c in captured}["app.example.com"] == "app-primary.us-east-1.elb.amazonaws.com"
 
 
-def test_a_retried_dns_update_keeps_the_first_capture(zone: Any) -> None:
+def test_a_retried_dns_update_keeps_the_first_capture_and_waits_again(zone: Any) -> None:
     steps.update_dns(document(), zone.rt, NOW)
-    again = steps.update_dns(document(), zone.rt, NOW)
-    assert again.status == "INSYNC" and again.change_id is None
+    again = steps.update_dns(document(), zone.rt, NOW)  # the first answer was lost
     assert again.changes[0].before == "app-primary.us-east-1.elb.amazonaws.com"
+    # the change is sent again so that there is a change to wait for: the lost one may be PENDING
+    assert again.status == "PENDING" and again.change_id is not None
 
 
 def test_missing_record_is_a_dns_error(zone: Any) -> None:
@@ -411,6 +414,7 @@ def test_missing_record_is_a_dns_error(zone: Any) -> None:
 
 
 def test_rollback_restores_records_and_reports_degraded_after_promotion(zone: Any) -> None:
+    zone.store.save_run_fact(EXECUTION["id"], steps.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
     before = records(zone)
     steps.update_dns(document(), zone.rt, NOW)
     failed = document(error={"Error": "DnsSyncTimeoutError", "Cause": json.dumps({"errorMessage": "still PENDING"})})
@@ -433,3 +437,31 @@ def test_requested_promotion_still_in_progress_counts_as_promoted(zone: Any) -> 
     )
     result = steps.rollback(document(error={"Error": "PromotionTimeoutError"}), zone.rt, NOW)
     assert result.outcome == "DEGRADED"
+
+
+def test_a_retried_rollback_still_reports_what_it_restored(zone: Any) -> None:
+    steps.update_dns(document(), zone.rt, NOW)
+    failed = document(error={"Error": "DnsSyncTimeoutError"})
+    first = steps.rollback(failed, zone.rt, NOW)
+    again = steps.rollback(failed, zone.rt, NOW)
+    assert len(first.restored) == 2 and again.restored == first.restored
+
+
+def test_a_standby_promoted_before_this_run_is_not_this_runs_promotion(zone: Any) -> None:
+    # the standby is standalone (an earlier failover), this run failed before promoting anything
+    result = steps.rollback(document(error={"Error": "StateStoreError"}), zone.rt, NOW)
+    assert result.outcome == "ROLLED_BACK" and result.database_promoted is False
+
+
+def test_finalize_releases_the_lock_even_when_gate_failed_after_taking_it(aws: Runtime) -> None:
+    aws.store.acquire_lock(EXECUTION["id"], NOW, 3600)
+    doc = document(result={"outcome": "ROLLED_BACK", "reason": "Gate failed"})  # no gate section
+    assert steps.finalize(doc, aws, NOW).lock_released
+    assert aws.store.lock_holder() == {}
+
+
+def test_finalize_never_releases_another_runs_lock(aws: Runtime) -> None:
+    aws.store.acquire_lock("other-run", NOW, 3600)
+    doc = document(result={"outcome": "REFUSED", "reason": "lock held"})
+    assert not steps.finalize(doc, aws, NOW).lock_released
+    assert aws.store.lock_holder()["owner"] == "other-run"

@@ -133,8 +133,10 @@ class Rds:
             if state.exists and state.source is None:
                 return True
             if state.exists and state.status != "available":
-                # Busy (e.g. an accepted promotion still rebooting it): the retry will tell.
-                raise TransientAwsError(f"PromoteReadReplica {identifier}: instance is {state.status}") from exc
+                # Assess saw it available before the first attempt: an earlier attempt of this step
+                # was accepted and the promotion is under way. PromotionStatus polls it to the end
+                # (and fails the run, honestly, if it never becomes a standalone instance).
+                return True
             raise PromotionError(f"PromoteReadReplica {identifier}: {error_code(exc)}: {exc}") from exc
         return False
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from failover.settings import REGION_RE, normalise_record_name
@@ -57,6 +57,8 @@ class AlarmEvent(EventBridgeModel):
     source: Literal["aws.cloudwatch"]  # type: ignore[assignment]
     detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")  # type: ignore[assignment]
     detail: AlarmDetail  # type: ignore[assignment]
+    # A time without a zone cannot be compared with the clock: refused, not guessed.
+    time: AwareDatetime  # type: ignore[assignment]
 
 
 class ManualTrigger(Model):

@@ -19,6 +19,10 @@ REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 Region = Annotated[str, Field(pattern=REGION_RE.pattern)]
+# The state machine's TimeoutSeconds: a run must finish inside it (a test keeps the two equal).
+EXECUTION_TIMEOUT_SECONDS = 3600
+# Time a run needs besides its waits: invocations, retries' backoff, rollback and notification.
+RUN_OVERHEAD_SECONDS = 300
 PositiveInt = Annotated[int, Field(ge=1)]
 
 
@@ -91,7 +95,26 @@ class Settings(BaseModel):
             raise ValueError("primary and standby regions must differ")
         if len(self.record_names) != len(self.standby_targets):
             raise ValueError("each record name needs exactly one standby target")
+        longest = self.longest_run_seconds
+        if longest > EXECUTION_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"confirmation, promotion and DNS waits add up to {longest} s, beyond the "
+                f"{EXECUTION_TIMEOUT_SECONDS} s execution timeout: lower the polls or intervals"
+            )
+        if self.lock_lease_seconds < longest:
+            raise ValueError(
+                f"the lock lease ({self.lock_lease_seconds} s) is shorter than the longest run ({longest} s)"
+            )
         return self
+
+    @property
+    def longest_run_seconds(self) -> int:
+        return (
+            self.confirm_probes * self.confirm_interval_seconds
+            + self.promotion_max_polls * self.promotion_poll_seconds
+            + self.dns_max_polls * self.dns_poll_seconds
+            + RUN_OVERHEAD_SECONDS
+        )
 
     @property
     def records(self) -> dict[str, str]:

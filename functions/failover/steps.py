@@ -39,6 +39,7 @@ from failover.settings import Settings
 # An alarm event stamped this far in the future is not trusted (clock skew beyond this is a fault).
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 CAPTURE_DNS = "dns-before"
+RESTORED_DNS = "dns-restored"
 PROMOTION_REQUESTED = "promotion-requested"
 
 
@@ -135,10 +136,9 @@ def _plan_mismatch(manual: ManualTrigger, settings: Settings) -> str | None:
         return f"targetRegion {manual.target_region} is not the plan's standby region {settings.standby_region}"
     if manual.replica and manual.replica != settings.standby_db_identifier:
         return f"replica {manual.replica} is not the plan's standby database {settings.standby_db_identifier}"
-    if manual.records is not None:
-        unknown = sorted(set(manual.records) - set(settings.record_names))
-        if unknown or not manual.records:
-            return f"records {unknown or '[]'} are not in the plan {list(settings.record_names)}"
+    if manual.records is not None and set(manual.records) != set(settings.record_names):
+        # An assertion, not a selection: a run always moves every record of the plan together.
+        return f"records {sorted(manual.records)} are not the plan's records {sorted(settings.record_names)}"
     return None
 
 
@@ -319,10 +319,12 @@ def update_dns(doc: RunDocument, rt: Runtime, now: datetime) -> DnsState:
         rt.store.save_run_fact(run, CAPTURE_DNS, [c.wire() for c in changes])
     else:
         changes = [RecordChange.model_validate(c) for c in captured]
-    pending = [c for c in changes if current[c.name].value != c.after]
-    if not pending:
+    if not changes:
         return DnsState(at=now, change_id=None, changes=changes, status="INSYNC")
-    change_id = rt.route53.upsert(settings.hosted_zone_id, pending, f"Regionshift failover {run}")
+    # Every captured change is sent again on a retry, even if the records already show the new
+    # values: an earlier attempt's change may still be PENDING, and Route 53 applies a zone's
+    # changes in order, so this change reaching INSYNC means that one did too.
+    change_id = rt.route53.upsert(settings.hosted_zone_id, changes, f"Regionshift failover {run}")
     return DnsState(at=now, change_id=change_id, changes=changes, status="PENDING")
 
 
@@ -357,8 +359,9 @@ def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
     settings, run = rt.settings, doc.execution.id
     failure = error_text(doc.error)
     captured = [RecordChange.model_validate(c) for c in rt.store.run_fact(run, CAPTURE_DNS) or []]
-    restored: list[RecordChange] = []
-    if captured:
+    already = rt.store.run_fact(run, RESTORED_DNS)
+    restored: list[RecordChange] = [RecordChange.model_validate(c) for c in already or []]
+    if captured and already is None:
         current = rt.route53.records(settings.hosted_zone_id, tuple(c.name for c in captured))
         back = [
             RecordChange(name=c.name, type=c.type, before=current[c.name].value, after=c.before, ttl=c.ttl)
@@ -367,10 +370,15 @@ def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
         ]
         if back:
             rt.route53.upsert(settings.hosted_zone_id, back, f"Regionshift rollback {run}")
+        # Kept, so that a retried rollback still reports what it restored.
+        rt.store.save_run_fact(run, RESTORED_DNS, [c.wire() for c in back])
         restored = back
+    # Only this run's own promotion counts: a standby promoted before it is not this run's doing.
     requested = rt.store.run_fact(run, PROMOTION_REQUESTED) is not None
-    db = rt.rds.describe(settings.standby_db_identifier)
-    promoted = db.exists and (db.source is None or (requested and db.status != "available"))
+    promoted = False
+    if requested:
+        db = rt.rds.describe(settings.standby_db_identifier)
+        promoted = db.exists and (db.source is None or db.status != "available")
     dns_note = (
         f"restored {len(restored)} record(s) to their previous targets"
         if restored
@@ -496,7 +504,9 @@ def finalize(doc: RunDocument, rt: Runtime, now: datetime) -> FinalizeResult:
     if outcome in ("FAILED_OVER", "DEGRADED") and settings.cooldown_seconds > 0:
         cooldown_until = now + timedelta(seconds=settings.cooldown_seconds)
         rt.store.start_cooldown(run, outcome, cooldown_until)
-    released = rt.store.release_lock(run) if doc.gate and doc.gate.acquired else False
+    # Conditional on ownership: releases this run's lock even when Gate failed after taking it,
+    # and never another run's.
+    released = rt.store.release_lock(run)
     record = {
         "execution": run,
         "startedAt": doc.execution.started_at.isoformat(),
