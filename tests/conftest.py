@@ -38,6 +38,7 @@ PLAN_ENV = {
     "PROMOTION_MAX_POLLS": "180",
     "DNS_POLL_SECONDS": "5",
     "DNS_MAX_POLLS": "60",
+    "REPORT_BASE_URL": "",
 }
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 

@@ -91,7 +91,9 @@ def test_bad_input_is_refused_with_a_reason(trigger: Any, reason: str) -> None:
 
 
 def test_manual_run_records_operator_and_flags() -> None:
-    result = intake({"operator": "alice", "reason": "drill", "dryRun": True, "records": ["DB.example.com", "APP.example.com."]})
+    result = intake(
+        {"operator": "alice", "reason": "drill", "dryRun": True, "records": ["DB.example.com", "APP.example.com."]}
+    )
     assert result.decision == "PROCEED"
     assert result.trigger.operator == "alice" and result.flags.dry_run
 
@@ -465,3 +467,11 @@ def test_finalize_never_releases_another_runs_lock(aws: Runtime) -> None:
     doc = document(result={"outcome": "REFUSED", "reason": "lock held"})
     assert not steps.finalize(doc, aws, NOW).lock_released
     assert aws.store.lock_holder()["owner"] == "other-run"
+
+
+def test_notification_links_the_report_where_a_location_is_configured() -> None:
+    settings = Settings.from_env({**PLAN_ENV, "REPORT_BASE_URL": "s3://dr-reports/orders/"})
+    doc = document(result={"outcome": "NO_ACTION", "reason": "healthy"})
+    lines = steps.summary_lines(doc, settings)
+    assert "Report: s3://dr-reports/orders/run-1/report.html" in lines
+    assert not any(line.startswith("Report:") for line in steps.summary_lines(doc, SETTINGS))

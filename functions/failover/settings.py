@@ -66,6 +66,8 @@ class Settings(BaseModel):
     promotion_max_polls: PositiveInt
     dns_poll_seconds: PositiveInt
     dns_max_polls: PositiveInt
+    # Empty: no link in notifications (set explicitly in the template; not a silent default).
+    report_base_url: Annotated[str, Field(pattern=r"^$|^(https|s3)://\S+$")]
 
     @field_validator("record_names", "standby_targets", mode="before")
     @classmethod

@@ -453,6 +453,9 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
             f"The old primary {settings.primary_db_identifier} in {settings.primary_region} must not take writes "
             "again: fence it before it comes back."
         )
+    if settings.report_base_url:
+        name = doc.execution.id.rsplit(":", 1)[-1]
+        lines.append(f"Report: {settings.report_base_url.rstrip('/')}/{name}/report.html")
     timeline = _timeline(doc)
     if timeline:
         lines.append("Timeline: " + ", ".join(f"{step} +{secs:.0f}s" for step, secs in timeline))
