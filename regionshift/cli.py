@@ -268,6 +268,37 @@ def check(
 
 
 @app.command()
+def serve(
+    scenario: Annotated[str, typer.Option("--scenario", "-s", help="The estate to emulate.")] = "primary-outage",
+    port: Annotated[int, typer.Option("--port", help="Loopback port (0: any free port).")] = 0,
+) -> None:
+    """Run the emulated estate as a local AWS endpoint, registered as a stack, until Ctrl-C.
+
+    Every command that takes --stack then works against it, as it would against a deployed stack.
+    """
+    import threading
+
+    from regionshift.emulator import server
+
+    _quiet_moto()
+    try:
+        chosen = scenarios.load(scenario)
+    except scenarios.ScenarioError as exc:
+        print(f"regionshift: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_USAGE) from exc
+    with server.serve(chosen, port or None) as stack:
+        print(f"emulated stack {stack.stack_name} at {stack.endpoint_url} (Ctrl-C stops it); try:")
+        print(
+            "  AWS_ACCESS_KEY_ID=emulated AWS_SECRET_ACCESS_KEY=emulated "
+            f"regionshift check --stack {stack.stack_name} --region us-west-2 --endpoint-url {stack.endpoint_url}"
+        )
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopped")
+
+
+@app.command()
 def bench(
     quick: Annotated[
         bool, typer.Option("--quick", help="Few repetitions: keeps the benchmark from rotting in CI.")

@@ -42,7 +42,9 @@ def resolve(
     endpoint_url: str | None = None,
 ) -> Target:
     if bool(stack) == bool(table):
-        raise TargetError("name exactly one of --stack NAME or --table NAME")
+        raise TargetError(
+            "name exactly one of --stack NAME or --table NAME (`regionshift serve` runs an emulated stack locally)"
+        )
     try:
         session = boto3.session.Session(profile_name=profile, region_name=region)
     except BotoCoreError as exc:
