@@ -184,7 +184,7 @@ def _svg_timeline(report: dict[str, Any]) -> str:
     for i, step in enumerate(steps):
         y = 10 + i * row
         x = label + step["start"] * scale
-        w = max(2.0, (step["end"] - step["start"]) * scale)
+        w = max(4.0, (step["end"] - step["start"]) * scale)
         colour = WAIT_COLOUR if step["kind"] == "Wait" else COLOURS.get(step["status"], "#455a64")
         title = html.escape(f"{step['state']}: +{step['start']} s, {round(step['end'] - step['start'], 1)} s")
         parts.append(
