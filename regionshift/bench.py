@@ -37,7 +37,18 @@ print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 def _lambda_env() -> dict[str, str]:
     document = cfn.load()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
-    env.update({"AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_REGION": "us-west-2", "PYTHONPATH": str(FUNCTIONS_DIR)})
+    # What the Lambda runtime sets before the handler module is imported. LAMBDA_TASK_ROOT matters:
+    # without it the X-Ray SDK believes it is outside Lambda and builds its sampling clients.
+    env.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": "bench",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+            "AWS_REGION": "us-west-2",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "LAMBDA_TASK_ROOT": str(FUNCTIONS_DIR),
+            "PYTHONPATH": str(FUNCTIONS_DIR),
+        }
+    )
     env["POWERTOOLS_LOG_LEVEL"] = str(document["Parameters"]["LogLevel"]["Default"])
     return env
 
