@@ -124,7 +124,7 @@ def critical_path() -> dict[str, Any]:
     # capture read and write).
     estate_floor = 2 * probes + 1 + 1 + 1 + promotion_polls + 1 + 1 + dns_polls + 1
     floor = estate_floor + 7
-    transitions = sum(1 for event_type, _ in run.history if event_type.endswith("StateEntered"))
+    transitions = len(run.execution.visits) if run.execution else 0
     invocations = [
         i for i in result.recorder.invocations if i.event and (i.event.get("execution") or {}).get("id") == run.arn
     ]

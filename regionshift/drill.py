@@ -14,6 +14,7 @@ import boto3
 from regionshift.emulator.engine import Engine, Recorder, VirtualClock
 from regionshift.emulator.scenario import Scenario, Step, Trigger
 from regionshift.emulator.world import ALARM_NAME, STANDBY_REGION, World, alarm_event
+from regionshift.execution import Execution, read
 
 # Outcomes from the most to the least consequential: the headline of a drill with several runs.
 SIGNIFICANCE = ("DEGRADED", "FAILED_OVER", "ROLLED_BACK", "DRY_RUN", "NO_ACTION", "REFUSED")
@@ -38,7 +39,7 @@ class Run:
     cause: str | None = None
     audit: dict[str, Any] | None = None
     virtual_seconds: float = 0.0
-    history: list[tuple[str, str]] = field(default_factory=list)  # (event type, state name)
+    execution: Execution | None = None  # the execution as read back once it ended
 
     def wire(self) -> dict[str, Any]:
         return {
@@ -174,7 +175,7 @@ class Session:
                 stateMachineArn=self.deployment.state_machine_arn, name=name, input=json.dumps(document)
             )["executionArn"]
             started.append(Run(arn))
-        _follow(self.sfn, started, self.recorder.clock, self.on_state)
+        _follow(self.sfn, started, self.on_state)
         self.runs.extend(started)
         self._conclude(started)
         return started
@@ -202,12 +203,9 @@ class Session:
                 r.outcome, r.reason = TERMINAL_ERRORS[r.error], r.cause
 
     def result(self) -> DrillResult:
-        from regionshift import execution, runreport
+        from regionshift import runreport
 
-        reports = {
-            r.arn: runreport.build(execution.read(self.sfn, r.arn, self.recorder.clock.virtual), r.audit)
-            for r in self.runs
-        }
+        reports = {r.arn: runreport.build(r.execution, r.audit) for r in self.runs if r.execution is not None}
         return DrillResult(
             reports=reports,
             scenario=self.scenario,
@@ -267,7 +265,7 @@ def _trigger_inputs(trigger: Trigger, world: World, parameters: dict[str, Any]) 
     return inputs
 
 
-def _follow(sfn: Any, runs: list[Run], clock: VirtualClock, on_state: Callable[[Run, StateEntry], None] | None) -> None:
+def _follow(sfn: Any, runs: list[Run], on_state: Callable[[Run, StateEntry], None] | None) -> None:
     deadline = time.monotonic() + EXECUTION_DEADLINE_SECONDS
     pending = list(runs)
     # Polling competes with the executions for the interpreter: read the history while running only
@@ -275,34 +273,29 @@ def _follow(sfn: Any, runs: list[Run], clock: VirtualClock, on_state: Callable[[
     interval = 0.05 if on_state else 0.02
     while pending and time.monotonic() < deadline:
         for r in list(pending):
-            described = sfn.describe_execution(executionArn=r.arn)
-            if on_state:
-                _read_history(sfn, r, clock, on_state)
-            if described["status"] != "RUNNING":
-                _read_history(sfn, r, clock, on_state)
-                r.status = described["status"]
-                r.error, r.cause = described.get("error"), described.get("cause")
+            watched = read(sfn, r.arn) if on_state else None
+            if watched is not None:
+                _show_new_states(r, watched, on_state)
+            status = watched.status if watched else sfn.describe_execution(executionArn=r.arn)["status"]
+            if status != "RUNNING":
+                _finish(r, watched or read(sfn, r.arn), on_state)
                 pending.remove(r)
         if pending:
             time.sleep(interval)
 
 
-def _read_history(sfn: Any, r: Run, clock: VirtualClock, on_state: Callable[[Run, StateEntry], None] | None) -> None:
-    events = sfn.get_execution_history(executionArn=r.arn, maxResults=1000)["events"]
-    state = ""
-    r.history = []
-    for event in events:
-        if event["type"].endswith("StateEntered"):
-            state = event["stateEnteredEventDetails"]["name"]
-        r.history.append((event["type"], state))
+def _show_new_states(r: Run, execution: Execution, on_state: Callable[[Run, StateEntry], None] | None) -> None:
     # The emulator stamps history events in virtual time.
-    start = next((e["timestamp"] for e in events if e["type"] == "ExecutionStarted"), None)
-    if start is not None and events:
-        r.virtual_seconds = (events[-1]["timestamp"] - start).total_seconds()
-    entered = [e for e in events if e["type"].endswith("StateEntered")]
-    for event in entered[len(r.states) :]:
-        at = (event["timestamp"] - start).total_seconds() if start else 0.0
-        entry = StateEntry(event["stateEnteredEventDetails"]["name"], max(0.0, at))
+    for visit in execution.visits[len(r.states) :]:
+        entry = StateEntry(visit.name, max(0.0, (visit.entered - execution.started).total_seconds()))
         r.states.append(entry)
         if on_state:
             on_state(r, entry)
+
+
+def _finish(r: Run, execution: Execution, on_state: Callable[[Run, StateEntry], None] | None) -> None:
+    _show_new_states(r, execution, on_state)
+    r.execution = execution
+    r.status, r.error, r.cause = execution.status, execution.error, execution.cause
+    if execution.stopped is not None:
+        r.virtual_seconds = (execution.stopped - execution.started).total_seconds()

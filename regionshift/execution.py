@@ -5,7 +5,6 @@ The same code serves a real stack and the emulator: it only talks to the Step Fu
 
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -71,13 +70,15 @@ def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
             return events
 
 
-def read(sfn: Any, arn: str, to_time: Callable[[datetime], datetime] = lambda t: t) -> Execution:
-    """The execution as visits; ``to_time`` maps its start and stop dates (the emulator: to virtual time)."""
+def read(sfn: Any, arn: str) -> Execution:
+    """The execution as visits. Start and stop are its history's first and last events (the
+    emulator stamps those in virtual time; on AWS they equal the execution's start and stop dates)."""
     import json
 
     described = sfn.describe_execution(executionArn=arn)
+    events = history(sfn, arn)
     visits: list[Visit] = []
-    for event in history(sfn, arn):
+    for event in events:
         kind = event["type"]
         at = event["timestamp"]
         if kind.endswith("StateEntered"):
@@ -89,17 +90,16 @@ def read(sfn: Any, arn: str, to_time: Callable[[datetime], datetime] = lambda t:
         elif kind in FAILED_EVENTS and visits:
             details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             visits[-1].errors.append(str(details.get("error", kind)))
-        elif kind in ("FailStateEntered", "SucceedStateEntered") and visits:
-            visits[-1].exited = at
     for visit in visits:
         if visit.kind in ("Fail", "Succeed") and visit.exited is None:
             visit.exited = visit.entered
+    status = described["status"]
     raw_input = described.get("input")
     return Execution(
         arn=arn,
-        status=described["status"],
-        started=to_time(described["startDate"]),
-        stopped=to_time(described["stopDate"]) if described.get("stopDate") else None,
+        status=status,
+        started=events[0]["timestamp"] if events else described["startDate"],
+        stopped=(events[-1]["timestamp"] if events else described.get("stopDate")) if status != "RUNNING" else None,
         visits=visits,
         error=described.get("error"),
         cause=described.get("cause"),

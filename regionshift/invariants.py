@@ -5,6 +5,7 @@ Checked by the drill runner itself and reported per scenario (``regionshift chao
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ class Invariant:
     detail: str = ""
 
 
+@lru_cache(maxsize=1)
 def _asl() -> dict[str, Any]:
     document: dict[str, Any] = json.loads((ROOT / Path("statemachine/failover.asl.json")).read_text())
     return document
@@ -135,14 +137,8 @@ def _retries_bounded(result: DrillResult) -> Invariant:
 
 
 def _attempts_per_visit(run: Run) -> list[tuple[str, int]]:
-    visits: list[tuple[str, int]] = []
-    for event_type, state in run.history:
-        if event_type == "TaskStateEntered":
-            visits.append((state, 0))
-        elif event_type in ("TaskScheduled", "LambdaFunctionScheduled") and visits:
-            name, count = visits[-1]
-            visits[-1] = (name, count + 1)
-    return visits
+    visits = run.execution.visits if run.execution else []
+    return [(v.name, v.attempts) for v in visits if v.kind == "Task"]
 
 
 def _no_mutation_when_inactive(result: DrillResult) -> Invariant:

@@ -7,13 +7,19 @@ or would fail.
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from regionshift import rto
+from regionshift.lambda_code import ensure_importable
 from regionshift.target import Target
+
+# The checks read the estate through the same adapters and rules as the steps.
+ensure_importable()
+from failover.adapters import CloudWatch, Rds, Route53, replicates_from  # noqa: E402
+from failover.errors import RegionshiftError  # noqa: E402
 
 OK, WARN, BLOCKING = "OK", "WARN", "BLOCKING"
 
@@ -57,52 +63,33 @@ class Readiness:
         for check in checks:
             try:
                 findings.extend(check())
-            except (ClientError, BotoCoreError) as exc:
+            except (ClientError, BotoCoreError, RegionshiftError) as exc:
                 findings.append(Finding(check.__name__, BLOCKING, f"could not check: {exc}"))
         return findings
 
     def replica(self) -> list[Finding]:
-        rds = self.t.client("rds", self.p["StandbyRegion"])
-        name = self.p["StandbyDbIdentifier"]
-        try:
-            instance = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
-        except ClientError as exc:
-            if _code(exc).startswith("DBInstanceNotFound"):
-                return [Finding("replica", BLOCKING, f"standby database {name} not found in {self.p['StandbyRegion']}")]
-            raise
-        source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
+        name, region = self.p["StandbyDbIdentifier"], self.p["StandbyRegion"]
+        replica = Rds(self.t.client("rds", region)).describe(name)
         expected = self.p["PrimaryDbIdentifier"]
         findings = []
-        if source is None:
+        if not replica.exists:
+            return [Finding("replica", BLOCKING, f"standby database {name} not found in {region}")]
+        if replica.source is None:
             findings.append(Finding("replica", BLOCKING, f"{name} is not a read replica (already standalone)"))
-        elif source != expected and not source.endswith(f":db:{expected}"):
-            findings.append(Finding("replica", BLOCKING, f"{name} replicates from {source}, not {expected}"))
-        elif instance.get("DBInstanceStatus") != "available":
-            findings.append(Finding("replica", BLOCKING, f"{name} is {instance.get('DBInstanceStatus')}"))
+        elif not replicates_from(replica.source, self.p["PrimaryRegion"], expected):
+            findings.append(Finding("replica", BLOCKING, f"{name} replicates from {replica.source}, not {expected}"))
+        elif replica.status != "available":
+            findings.append(Finding("replica", BLOCKING, f"{name} is {replica.status}"))
         else:
-            findings.append(Finding("replica", OK, f"{name} replicates from {source}"))
+            findings.append(Finding("replica", OK, f"{name} replicates from {replica.source}"))
         findings.append(self._lag(name))
         return findings
 
     def _lag(self, name: str) -> Finding:
-        now = datetime.now(UTC)
-        points = (
-            self.t.client("cloudwatch", self.p["StandbyRegion"])
-            .get_metric_statistics(
-                Namespace="AWS/RDS",
-                MetricName="ReplicaLag",
-                Dimensions=[{"Name": "DBInstanceIdentifier", "Value": name}],
-                StartTime=now - timedelta(minutes=5),
-                EndTime=now,
-                Period=60,
-                Statistics=["Maximum"],
-            )
-            .get("Datapoints", [])
-        )
+        lag = CloudWatch(self.t.client("cloudwatch", self.p["StandbyRegion"])).replica_lag(name, datetime.now(UTC))
         limit = int(self.p["MaxReplicaLagSeconds"])
-        if not points:
+        if lag is None:
             return Finding("replica-lag", BLOCKING, "no ReplicaLag datapoints in 5 minutes: a run would refuse")
-        lag = max(points, key=lambda p: p["Timestamp"])["Maximum"]
         status = OK if lag <= limit else BLOCKING
         return Finding("replica-lag", status, f"{lag:g} s (limit {limit} s)")
 
@@ -152,22 +139,19 @@ class Readiness:
         return Finding("alarm-wiring", BLOCKING, f"no rule sends {self.alarm_arn} in ALARM to the state machine")
 
     def records(self) -> list[Finding]:
-        route53 = self.t.client("route53", "us-east-1")
         zone = self.p["HostedZoneId"]
+        names, targets = _names(self.p["RecordNames"]), _names(self.p["StandbyTargets"])
+        current = Route53(self.t.client("route53", "us-east-1")).records(zone, tuple(names))
         findings = []
-        for name, target in zip(_names(self.p["RecordNames"]), _names(self.p["StandbyTargets"]), strict=False):
-            page = route53.list_resource_record_sets(HostedZoneId=zone, StartRecordName=name, MaxItems="10")
-            found = [
-                r
-                for r in page.get("ResourceRecordSets", [])
-                if r["Name"].lower().rstrip(".") == name and r["Type"] == "CNAME"
-            ]
-            if not found:
+        for name, target in zip(names, targets, strict=False):
+            record = current.get(name)
+            if record is None or record.type != "CNAME":
                 findings.append(Finding("records", BLOCKING, f"CNAME {name} not found in hosted zone {zone}"))
             else:
-                current = found[0]["ResourceRecords"][0]["Value"].lower().rstrip(".")
                 where = (
-                    "already points to the standby" if current == target else f"points to {current}; standby {target}"
+                    "already points to the standby"
+                    if record.value == target
+                    else f"points to {record.value}; standby {target}"
                 )
                 findings.append(Finding("records", OK, f"{name} {where}"))
         return findings

@@ -33,10 +33,6 @@ class DnsSyncTimeoutError(RegionshiftError):
     """The record change did not reach INSYNC within the plan's bound."""
 
 
-class RollbackError(RegionshiftError):
-    """Restoring what the run changed failed; a human must act."""
-
-
 class StateStoreError(RegionshiftError):
     """The run-state table could not be read or written."""
 

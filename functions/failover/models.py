@@ -15,14 +15,6 @@ from pydantic.alias_generators import to_camel
 from failover.settings import REGION_RE, normalise_record_name
 
 Outcome = Literal["FAILED_OVER", "NO_ACTION", "REFUSED", "ROLLED_BACK", "DEGRADED", "DRY_RUN"]
-OUTCOMES: tuple[Outcome, ...] = (
-    "FAILED_OVER",
-    "NO_ACTION",
-    "REFUSED",
-    "ROLLED_BACK",
-    "DEGRADED",
-    "DRY_RUN",
-)
 
 
 class Model(BaseModel):

@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import ValidationError
 
+from failover.adapters import replicates_from
 from failover.errors import DnsSyncTimeoutError, DnsUpdateError, PromotionTimeoutError
 from failover.models import (
     AlarmEvent,
@@ -185,18 +186,6 @@ def gate(doc: RunDocument, rt: Runtime, now: datetime) -> GateResult:
 # --- Assess: confirm the outage, the standby's readiness and the data-loss bound -----------------
 
 
-def _source_matches(source: str | None, settings: Settings) -> bool:
-    if source is None:
-        return False
-    if source == settings.primary_db_identifier:
-        return True
-    parts = source.split(":")
-    # arn:aws:rds:<region>:<account>:db:<identifier> for a cross-region replica
-    return (
-        len(parts) == 7 and parts[3] == settings.primary_region and parts[5:] == ["db", settings.primary_db_identifier]
-    )
-
-
 def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     assert doc.intake is not None
     settings, flags = rt.settings, doc.intake.flags
@@ -244,7 +233,7 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
         return decide("REFUSED", f"standby database {name} does not exist in {settings.standby_region}", replica)
     if replica.source is None:
         return decide("REFUSED", f"standby database {name} is not a read replica (already standalone)", replica)
-    if not _source_matches(replica.source, settings):
+    if not replicates_from(replica.source, settings.primary_region, settings.primary_db_identifier):
         return decide(
             "REFUSED",
             f"standby database {name} replicates from {replica.source}, not {settings.primary_db_identifier}",

@@ -149,14 +149,6 @@ class StateStore:
         )
 
     def operations(self, limit: int = 50) -> list[dict[str, str]]:
-        with translate(StateStoreError, "read operations"):
-            answer = self._client.query(
-                TableName=self._table,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": "OPS"}},
-                ScanIndexForward=False,
-                Limit=limit,
-            )
         return [
             {
                 "at": i["sk"]["S"].split("#")[0],
@@ -164,7 +156,7 @@ class StateStore:
                 "operator": i["operator"]["S"],
                 "reason": i["reason"]["S"],
             }
-            for i in answer.get("Items", [])
+            for i in self._newest("OPS", limit)
         ]
 
     # --- duplicate deliveries ---------------------------------------------------------------------
@@ -213,17 +205,22 @@ class StateStore:
 
     def audit(self, limit: int = 50) -> list[dict[str, Any]]:
         """The newest audit records first."""
-        with translate(StateStoreError, "read audit"):
+        return [json.loads(item["record"]["S"]) for item in self._newest("AUDIT", limit)]
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _newest(self, pk: str, limit: int) -> list[dict[str, Any]]:
+        """The items of one partition, newest (highest sort key) first."""
+        with translate(StateStoreError, f"read {pk.lower()}"):
             answer = self._client.query(
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": "AUDIT"}},
+                ExpressionAttributeValues={":pk": {"S": pk}},
                 ScanIndexForward=False,
                 Limit=limit,
             )
-        return [json.loads(item["record"]["S"]) for item in answer.get("Items", [])]
-
-    # --- plumbing -------------------------------------------------------------------------------
+        items: list[dict[str, Any]] = answer.get("Items", [])
+        return items
 
     def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
         with translate(StateStoreError, "read state"):

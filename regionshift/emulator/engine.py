@@ -41,24 +41,10 @@ class VirtualClock:
     def __init__(self) -> None:
         self._offset = 0.0
         self._lock = threading.Lock()
-        self._history: list[tuple[float, float]] = [(time.time(), 0.0)]  # (wall time, offset from then on)
 
     def advance(self, seconds: float) -> None:
-        # The boundary is taken before the jump: events stamped during the skipped wait (its exit)
-        # belong after it.
-        boundary = time.time()
         with self._lock:
             self._offset += max(0.0, float(seconds))
-            self._history.append((boundary, self._offset))
-
-    def virtual(self, wall: datetime) -> datetime:
-        """The virtual time of a wall-clock moment (e.g. an execution history event's timestamp)."""
-        stamp = wall.timestamp()
-        offset = 0.0
-        for at, value in self._history:
-            if at <= stamp:
-                offset = value
-        return wall + timedelta(seconds=offset)
 
     @property
     def offset(self) -> float:
@@ -105,7 +91,6 @@ class Invocation:
     error_type: str | None
     logs: str
     event: Any = None
-    result: Any = None
     peak_bytes: int = 0  # peak traced allocations while the handler ran (when tracemalloc is on)
 
 
@@ -295,7 +280,7 @@ class Engine:
             # The Lambda service failed the invoke (the handler never ran). The state machine sees
             # the error by this name, as it sees Lambda.ServiceException from the real service.
             now = self.recorder.elapsed()
-            self.recorder.invocations.append(Invocation(name, now, now, True, fault.error, "", event, None))
+            self.recorder.invocations.append(Invocation(name, now, now, True, fault.error, "", event))
             return json.dumps({"errorType": fault.error, "errorMessage": fault.message}), True, ""
         env = {
             **self.base_env,
@@ -335,9 +320,7 @@ class Engine:
             elif fault is not None:
                 self.recorder.clock.advance(fault.latency)
             self.recorder.invocations.append(
-                Invocation(
-                    name, started, self.recorder.elapsed(), errored, error_type, logs, event, json.loads(payload), peak
-                )
+                Invocation(name, started, self.recorder.elapsed(), errored, error_type, logs, event, peak)
             )
         return payload, errored, logs
 

@@ -10,7 +10,7 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -168,7 +168,7 @@ class World:
             standby_endpoint: STANDBY_REGION,
         }
         self.deployment = deployment
-        self._seed_control(deployment)
+        self._seed_control()
         engine.interceptors.extend(
             [self._faults, self._model_health, self._model_promotion, self._model_dns, self._model_lag]
         )
@@ -278,32 +278,17 @@ class World:
         assert self.deployment is not None
         return StateStore(_session_client("dynamodb", STANDBY_REGION), self.deployment.table_arn.rsplit("/", 1)[-1])
 
-    def _seed_control(self, deployment: Deployment) -> None:
+    def _seed_control(self) -> None:
         control = self.scenario.estate.control
         store = self.store()
         now = self.recorder.clock.now()
         if control.paused is not None:
             store.pause(control.paused.get("operator", "ops"), control.paused.get("reason", "maintenance"), now)
         if control.cooldown_seconds is not None:
-            from datetime import timedelta
-
             store.start_cooldown("earlier-run", "FAILED_OVER", now + timedelta(seconds=control.cooldown_seconds))
         if control.lock is not None:
-            from datetime import timedelta
-
-            # Written directly: a crashed run leaves exactly such an item behind.
-            dynamodb = _session_client("dynamodb", STANDBY_REGION)
-            until = now + timedelta(seconds=control.lock.lease_seconds)
-            dynamodb.put_item(
-                TableName=deployment.table_arn.rsplit("/", 1)[-1],
-                Item={
-                    "pk": {"S": "LOCK"},
-                    "sk": {"S": "LOCK"},
-                    "owner": {"S": control.lock.owner},
-                    "leaseUntil": {"N": str(int(until.timestamp()))},
-                    "acquiredAt": {"S": now.isoformat()},
-                },
-            )
+            # What a crashed run leaves behind (a negative lease has already expired).
+            store.acquire_lock(control.lock.owner, now, control.lock.lease_seconds)
 
     # --- behaviour moto does not model -------------------------------------------------------------
 
@@ -382,8 +367,6 @@ class World:
         return None
 
     def _put_lag(self, region: str, seconds: float) -> None:
-        from datetime import timedelta
-
         _session_client("cloudwatch", region).put_metric_data(
             Namespace="AWS/RDS",
             MetricData=[
