@@ -205,7 +205,7 @@ def _write_report(target: Any, arn: str, report_dir: Path | None) -> str | None:
     from regionshift import runreport
 
     with _aws_errors():
-        audit = next((a for a in target.store().audit(limit=200) if a.get("execution") == arn), None)
+        audit = target.store().audit_of(arn)
         data = runreport.build(executions.read(target.client("stepfunctions"), arn), audit)
     if report_dir is not None:
         for path in runreport.write(data, report_dir / arn.rsplit(":", 1)[-1]):
@@ -361,23 +361,30 @@ def status(
     with _aws_errors():
         store = target.store()
         last = store.audit(limit=1)
-        state = {
-            "lock": store.lock_holder() or None,
-            "paused": store.paused(),
-            "cooldown": store.cooldown(_now()),
-            "lastRun": {k: last[0][k] for k in ("execution", "outcome", "reason", "startedAt")} if last else None,
-        }
+        lock, paused, cooldown = store.lock_holder(), store.paused(), store.cooldown(_now())
+    run = last[0] if last else None
     if as_json:
+        state = {
+            "lock": lock.wire() if lock else None,
+            "paused": paused.wire() if paused else None,
+            "cooldown": cooldown.wire() if cooldown else None,
+            "lastRun": run.model_dump(
+                mode="json", by_alias=True, include={"execution", "outcome", "reason", "started_at"}
+            )
+            if run
+            else None,
+        }
         print(json.dumps(state, indent=2))
         return
-    lock, paused, cooldown, run = state["lock"], state["paused"], state["cooldown"], state["lastRun"]
     shown = {
-        "lock": f"held by {lock['owner']} until {lock['leaseUntil']}" if lock else "free",
-        "paused": f"yes, by {paused['operator']} at {paused['at']}: {paused['reason']}" if paused else "no",
+        "lock": f"held by {lock.owner} until {lock.lease_until.isoformat()}" if lock else "free",
+        "paused": f"yes, by {paused.operator} at {paused.at.isoformat()}: {paused.reason}" if paused else "no",
         "cooldown": (
-            f"until {cooldown['until']} after {cooldown['outcome']} run {cooldown['execution']}" if cooldown else "none"
+            f"until {cooldown.until.isoformat()} after {cooldown.outcome} run {cooldown.execution}"
+            if cooldown
+            else "none"
         ),
-        "last run": f"{run['outcome']} at {run['startedAt']}: {run['reason']}" if run else "none",
+        "last run": f"{run.outcome} at {run.started_at.isoformat()}: {run.reason}" if run else "none",
     }
     for key, text in shown.items():
         print(f"{key + ':':<10}{text}")
@@ -413,7 +420,7 @@ def resume(
     target = _target(stack, table, region, profile, endpoint_url)
     with _aws_errors():
         lifted = target.store().resume(operator, _now())
-    print(f"resumed (was paused by {lifted['operator']}: {lifted['reason']})" if lifted else "was not paused")
+    print(f"resumed (was paused by {lifted.operator}: {lifted.reason})" if lifted else "was not paused")
 
 
 @app.command()
@@ -433,7 +440,7 @@ def ack(
     if ended is None:
         print("no active cooldown")
     else:
-        print(f"cooldown after {ended['outcome']} run {ended['execution']} acknowledged by {operator}")
+        print(f"cooldown after {ended.outcome} run {ended.execution} acknowledged by {operator}")
 
 
 @app.command()
@@ -451,14 +458,14 @@ def history(
     with _aws_errors():
         records = target.store().audit(limit=limit)
     if as_json:
-        print(json.dumps(records, indent=2))
+        print(json.dumps([r.wire() for r in records], indent=2))
         return
     if not records:
         print("no runs recorded")
     for record in records:
-        trigger = record.get("trigger") or {}
-        who = trigger.get("alarmName") or trigger.get("operator") or "?"
-        print(f"{record['startedAt']}  {record['outcome']:<11}  {who:<30}  {record['reason']}")
+        trigger = record.trigger
+        who = (trigger.alarm_name or trigger.operator if trigger else None) or "?"
+        print(f"{record.started_at.isoformat()}  {record.outcome:<11}  {who:<30}  {record.reason}")
 
 
 def main() -> None:

@@ -11,15 +11,25 @@ from typing import Any
 
 import boto3
 
+from failover.models import Outcome
+from failover.state import AuditRecord, LockHolder
 from regionshift.emulator.engine import Engine, Recorder, VirtualClock
 from regionshift.emulator.scenario import Scenario, Step, Trigger
 from regionshift.emulator.world import ALARM_NAME, STANDBY_REGION, World, alarm_event
 from regionshift.execution import Execution, read
 
 # Outcomes from the most to the least consequential: the headline of a drill with several runs.
-SIGNIFICANCE = ("DEGRADED", "FAILED_OVER", "ROLLED_BACK", "DRY_RUN", "NO_ACTION", "REFUSED")
+SIGNIFICANCE = (
+    Outcome.DEGRADED,
+    Outcome.FAILED_OVER,
+    Outcome.ROLLED_BACK,
+    Outcome.DRY_RUN,
+    Outcome.NO_ACTION,
+    Outcome.REFUSED,
+)
 EXECUTION_DEADLINE_SECONDS = 120
-TERMINAL_ERRORS = {"Regionshift.RolledBack": "ROLLED_BACK", "Regionshift.Degraded": "DEGRADED"}
+# The Fail states' error names (statemachine/failover.asl.json) and the outcome each stands for.
+TERMINAL_ERRORS = {"Regionshift.RolledBack": Outcome.ROLLED_BACK, "Regionshift.Degraded": Outcome.DEGRADED}
 
 
 @dataclass
@@ -33,11 +43,11 @@ class Run:
     arn: str
     status: str = "RUNNING"
     states: list[StateEntry] = field(default_factory=list)
-    outcome: str | None = None
+    outcome: Outcome | None = None
     reason: str | None = None
     error: str | None = None
     cause: str | None = None
-    audit: dict[str, Any] | None = None
+    audit: AuditRecord | None = None
     virtual_seconds: float = 0.0
     execution: Execution | None = None  # the execution as read back once it ended
 
@@ -63,14 +73,14 @@ class DrillResult:
     before: dict[str, Any]
     notifications: list[dict[str, Any]]
     recorder: Recorder
-    audit: list[dict[str, Any]]
-    lock: dict[str, str] = field(default_factory=dict)
+    audit: list[AuditRecord]
+    lock: LockHolder | None = None
     effects: list[dict[str, str]] = field(default_factory=list)
     slack: dict[str, list[float]] = field(default_factory=dict)
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # execution ARN -> run report
 
     @property
-    def outcome(self) -> str | None:
+    def outcome(self) -> Outcome | None:
         outcomes = [r.outcome for r in self.runs if r.outcome]
         for candidate in SIGNIFICANCE:
             if candidate in outcomes:
@@ -134,7 +144,7 @@ class DrillResult:
             "retries": [round(r, 3) for r in self.recorder.retries],
             "waits": self.recorder.waits,
             "virtualSeconds": round(self.recorder.elapsed(), 1),
-            "audit": self.audit,
+            "audit": [a.wire() for a in self.audit],
         }
 
 
@@ -194,11 +204,11 @@ class Session:
             self.recorder.clock.advance(step.advance)
 
     def _conclude(self, runs: list[Run]) -> None:
-        by_execution = {record["execution"]: record for record in self.store.audit(limit=500)}
+        by_execution = {record.execution: record for record in self.store.audit(limit=500)}
         for r in runs:
             r.audit = by_execution.get(r.arn)
             if r.audit:
-                r.outcome, r.reason = r.audit["outcome"], r.audit["reason"]
+                r.outcome, r.reason = r.audit.outcome, r.audit.reason
             elif r.error in TERMINAL_ERRORS:
                 r.outcome, r.reason = TERMINAL_ERRORS[r.error], r.cause
 

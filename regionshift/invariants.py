@@ -9,10 +9,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from failover.models import Outcome
 from regionshift.drill import DrillResult, Run
 from regionshift.template import ROOT
 
-INACTIVE = ("REFUSED", "NO_ACTION", "DRY_RUN")
+# Outcomes of runs that must not have changed anything.
+INACTIVE = (Outcome.REFUSED, Outcome.NO_ACTION, Outcome.DRY_RUN)
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ def _asl() -> dict[str, Any]:
 
 
 def check(result: DrillResult) -> list[Invariant]:
-    degraded = any(r.outcome == "DEGRADED" for r in result.runs)
+    degraded = any(r.outcome == Outcome.DEGRADED for r in result.runs)
     return [
         _one_writer_serving(result, degraded),
         _dns_all_or_nothing(result, degraded),
@@ -80,9 +82,9 @@ def _outcome_matches_world(result: DrillResult) -> Invariant:
     # A promotion that took effect but has not finished yet still counts: it cannot be undone.
     promotion_effects = [e for e in result.effects if e["operation"] == "PromoteReadReplica"]
     outcomes = {r.outcome for r in result.runs}
-    if "FAILED_OVER" in outcomes:
+    if Outcome.FAILED_OVER in outcomes:
         held = moved and bool(promoted)
-    elif "DEGRADED" in outcomes:
+    elif Outcome.DEGRADED in outcomes:
         held = bool(promotion_effects)
     else:
         held = not moved and not promotion_effects
@@ -94,20 +96,20 @@ def _every_run_notified(result: DrillResult) -> Invariant:
     notified = {n["execution"]: n["outcome"] for n in result.notifications}
     missing = []
     for run in result.runs:
-        failure_recorded = bool(run.audit and run.audit.get("notificationError"))
+        failure_recorded = bool(run.audit and run.audit.notification_error)
         if notified.get(run.arn) != run.outcome and not failure_recorded:
             missing.append(run.arn.rsplit(":", 1)[-1])
     return Invariant("every-run-notified", not missing, f"not notified: {missing}" if missing else "")
 
 
 def _lock_released(result: DrillResult) -> Invariant:
-    owner = result.lock.get("owner")
+    owner = result.lock.owner if result.lock else None
     ours = {r.arn for r in result.runs}
     return Invariant("lock-released", owner not in ours, f"still held by {owner}" if owner in ours else "")
 
 
 def _every_run_audited(result: DrillResult) -> Invariant:
-    audited = [a["execution"] for a in result.audit]
+    audited = [a.execution for a in result.audit]
     bad = [r.arn.rsplit(":", 1)[-1] for r in result.runs if audited.count(r.arn) != 1]
     return Invariant("every-run-audited", not bad, f"not exactly one record: {bad}" if bad else "")
 

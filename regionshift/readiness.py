@@ -18,8 +18,16 @@ from regionshift.target import Target
 
 # The checks read the estate through the same adapters and rules as the steps.
 ensure_importable()
-from failover.adapters import CloudWatch, Rds, Route53, replicates_from  # noqa: E402
+from failover.adapters import CloudWatch, Rds, Route53  # noqa: E402
 from failover.errors import RegionshiftError  # noqa: E402
+from failover.rules import (  # noqa: E402
+    EXPECTED_RECORD_TYPE,
+    lag_problem,
+    lag_text,
+    record_problems,
+    standby_replica_problem,
+)
+from failover.settings import normalise_record_name  # noqa: E402
 
 OK, WARN, BLOCKING = "OK", "WARN", "BLOCKING"
 
@@ -32,7 +40,7 @@ class Finding:
 
 
 def _names(value: str) -> list[str]:
-    return [v.strip().lower().rstrip(".") for v in value.split(",") if v.strip()]
+    return [normalise_record_name(v) for v in value.split(",") if v.strip()]
 
 
 def _code(exc: ClientError) -> str:
@@ -70,28 +78,18 @@ class Readiness:
     def replica(self) -> list[Finding]:
         name, region = self.p["StandbyDbIdentifier"], self.p["StandbyRegion"]
         replica = Rds(self.t.client("rds", region)).describe(name)
-        expected = self.p["PrimaryDbIdentifier"]
-        findings = []
-        if not replica.exists:
-            return [Finding("replica", BLOCKING, f"standby database {name} not found in {region}")]
-        if replica.source is None:
-            findings.append(Finding("replica", BLOCKING, f"{name} is not a read replica (already standalone)"))
-        elif not replicates_from(replica.source, self.p["PrimaryRegion"], expected):
-            findings.append(Finding("replica", BLOCKING, f"{name} replicates from {replica.source}, not {expected}"))
-        elif replica.status != "available":
-            findings.append(Finding("replica", BLOCKING, f"{name} is {replica.status}"))
-        else:
-            findings.append(Finding("replica", OK, f"{name} replicates from {replica.source}"))
-        findings.append(self._lag(name))
-        return findings
+        problem = standby_replica_problem(replica, region, self.p["PrimaryRegion"], self.p["PrimaryDbIdentifier"])
+        if problem:
+            return [Finding("replica", BLOCKING, problem)]
+        return [Finding("replica", OK, f"{name} replicates from {replica.source}"), self._lag(name)]
 
     def _lag(self, name: str) -> Finding:
         lag = CloudWatch(self.t.client("cloudwatch", self.p["StandbyRegion"])).replica_lag(name, datetime.now(UTC))
         limit = int(self.p["MaxReplicaLagSeconds"])
-        if lag is None:
-            return Finding("replica-lag", BLOCKING, "no ReplicaLag datapoints in 5 minutes: a run would refuse")
-        status = OK if lag <= limit else BLOCKING
-        return Finding("replica-lag", status, f"{lag:g} s (limit {limit} s)")
+        problem = lag_problem(lag, limit)
+        if problem:
+            return Finding("replica-lag", BLOCKING, f"{problem}: a run would refuse")
+        return Finding("replica-lag", OK, f"{lag_text(lag)} (limit {limit} s)")
 
     def health_checks(self) -> list[Finding]:
         route53 = self.t.client("route53", "us-east-1")
@@ -142,12 +140,12 @@ class Readiness:
         zone = self.p["HostedZoneId"]
         names, targets = _names(self.p["RecordNames"]), _names(self.p["StandbyTargets"])
         current = Route53(self.t.client("route53", "us-east-1")).records(zone, tuple(names))
-        findings = []
-        for name, target in zip(names, targets, strict=False):
+        plan = dict(zip(names, targets, strict=False))
+        problems = record_problems(zone, plan, current)
+        findings = [Finding("records", BLOCKING, problem) for problem in problems]
+        for name, target in plan.items():
             record = current.get(name)
-            if record is None or record.type != "CNAME":
-                findings.append(Finding("records", BLOCKING, f"CNAME {name} not found in hosted zone {zone}"))
-            else:
+            if record is not None and record.type == EXPECTED_RECORD_TYPE:
                 where = (
                     "already points to the standby"
                     if record.value == target

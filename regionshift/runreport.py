@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from failover.state import AuditRecord
 from regionshift.execution import Execution, Visit
 
 COLOURS = {"done": "#2e7d32", "caught": "#c62828", "running": "#f9a825"}
@@ -29,13 +30,13 @@ def _last(visits: list[Visit], name: str) -> Visit | None:
     return found[-1] if found else None
 
 
-def recovery_breakdown(execution: Execution, audit: dict[str, Any] | None) -> dict[str, float | None]:
+def recovery_breakdown(execution: Execution, audit: AuditRecord | None) -> dict[str, float | None]:
     """Where the time went: detection (alarm to start), confirmation, promotion, DNS, notification."""
     visits = execution.visits
-    trigger = (audit or {}).get("trigger") or {}
+    trigger = audit.trigger if audit else None
     detection = None
-    if trigger.get("kind") == "alarm" and trigger.get("eventTime"):
-        detection = _seconds(datetime.fromisoformat(trigger["eventTime"]), execution.started)
+    if trigger is not None and trigger.kind == "alarm":
+        detection = _seconds(trigger.event_time, execution.started)
     assess, promote, update = _first(visits, "Assess"), _first(visits, "Promote"), _first(visits, "UpdateDns")
     last_assess = _last(visits, "AssessDecision")
     moved = _first(visits, "FailedOver")
@@ -51,22 +52,21 @@ def recovery_breakdown(execution: Execution, audit: dict[str, Any] | None) -> di
     return parts
 
 
-def build(execution: Execution, audit: dict[str, Any] | None) -> dict[str, Any]:
-    audit = audit or {}
-    decisions = audit.get("decisions") or {}
-    changes = audit.get("changes") or {}
+def build(execution: Execution, audit: AuditRecord | None) -> dict[str, Any]:
+    """The report document (also written as JSON): the audit record's facts beside the execution's timing."""
+    record = audit.wire() if audit else {}
     return {
         "execution": execution.arn,
         "status": execution.status,
-        "outcome": audit.get("outcome") or execution.error,
-        "reason": audit.get("reason") or execution.cause,
-        "trigger": audit.get("trigger") or execution.input,
-        "flags": audit.get("flags"),
-        "decisions": decisions,
-        "changes": changes,
-        "error": audit.get("error"),
-        "notification": audit.get("notification"),
-        "notificationError": audit.get("notificationError"),
+        "outcome": record.get("outcome") or execution.error,
+        "reason": record.get("reason") or execution.cause,
+        "trigger": record.get("trigger") or record.get("rawTrigger") or execution.input,
+        "flags": record.get("flags"),
+        "decisions": record.get("decisions") or {},
+        "changes": record.get("changes") or {},
+        "error": record.get("error"),
+        "notification": record.get("notification"),
+        "notificationError": record.get("notificationError"),
         "started": execution.started.isoformat(),
         "stopped": execution.stopped.isoformat() if execution.stopped else None,
         "recovery": recovery_breakdown(execution, audit),

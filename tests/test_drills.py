@@ -140,12 +140,12 @@ def test_duplicate_delivery_refuses_the_second_run(library_results: dict[str, Dr
 
 def test_every_run_writes_one_audit_record_and_releases_its_lock(library_results: dict[str, DrillResult]) -> None:
     for name, result in library_results.items():
-        audited = [a["execution"] for a in result.audit]
+        audited = [a.execution for a in result.audit]
         for run in result.runs:
             assert audited.count(run.arn) == 1, name
-            record = next(a for a in result.audit if a["execution"] == run.arn)
-            took_lock = (record["decisions"]["gate"] or {}).get("acquired", False)
-            assert record["lockReleased"] == took_lock, name
+            record = next(a for a in result.audit if a.execution == run.arn)
+            took_lock = record.decisions.gate.acquired if record.decisions.gate else False
+            assert record.lock_released == took_lock, name
 
 
 def test_cooldown_is_refused_until_acknowledged(library_results: dict[str, DrillResult]) -> None:
@@ -157,7 +157,7 @@ def test_cooldown_is_refused_until_acknowledged(library_results: dict[str, Drill
 def test_data_loss_override_is_recorded_and_notified(library_results: dict[str, DrillResult]) -> None:
     result = library_results["lag-override"]
     record = result.audit[0]
-    assert record["decisions"]["assess"]["dataLossAccepted"] is True
-    assert record["decisions"]["assess"]["replica"]["lagSeconds"] == 300
-    assert record["trigger"]["operator"] == "alice"
+    assert record.decisions.assess.data_loss_accepted is True
+    assert record.decisions.assess.replica.lag_seconds == 300
+    assert record.trigger.operator == "alice"
     assert "DATA LOSS ACCEPTED" in result.notifications[0]["message"]

@@ -9,6 +9,8 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
+from failover.models import Outcome, TriggerInfo
+from failover.state import AuditRecord
 from failover.store import StateStore
 from regionshift.cli import app
 from tests.conftest import create_run_table
@@ -37,32 +39,33 @@ def test_pause_then_resume_is_recorded(store: StateStore) -> None:
     result = cli("resume", *TABLE, "--operator", "bob")
     assert result.exit_code == 0 and "was paused by bob" in result.stdout
     assert json.loads(cli("status", *TABLE, "--json").stdout)["paused"] is None
-    assert [op["kind"] for op in store.operations()] == ["resume", "pause"]
+    assert [op.kind for op in store.operations()] == ["resume", "pause"]
 
 
 def test_ack_ends_the_cooldown(store: StateStore) -> None:
-    store.start_cooldown("run-1", "FAILED_OVER", datetime.now(UTC) + timedelta(hours=1))
+    store.start_cooldown("run-1", Outcome.FAILED_OVER, datetime.now(UTC) + timedelta(hours=1))
     assert "cooldown: until" in cli("status", *TABLE).stdout
     result = cli("ack", *TABLE, "--operator", "alice", "--reason", "primary rebuilt as replica")
     assert result.exit_code == 0 and "acknowledged by alice" in result.stdout
     assert json.loads(cli("status", *TABLE, "--json").stdout)["cooldown"] is None
     assert cli("ack", *TABLE, "--operator", "alice", "--reason", "again").stdout.strip() == "no active cooldown"
-    assert store.operations()[0]["kind"] == "ack"
+    assert store.operations()[0].kind == "ack"
 
 
 def test_history_lists_runs_newest_first(store: StateStore) -> None:
     for minute, outcome in ((1, "REFUSED"), (2, "FAILED_OVER")):
         started = datetime(2026, 11, 30, 3, minute, tzinfo=UTC)
         store.put_audit(
-            started,
-            f"run-{minute}",
-            {
-                "execution": f"run-{minute}",
-                "startedAt": started.isoformat(),
-                "outcome": outcome,
-                "reason": "r",
-                "trigger": {"operator": "alice"},
-            },
+            AuditRecord(
+                execution=f"run-{minute}",
+                started_at=started,
+                finished_at=started + timedelta(seconds=30),
+                plan="orders",
+                outcome=outcome,
+                reason="r",
+                trigger=TriggerInfo(kind="manual", event_time=started, operator="alice", reason="drill"),
+                lock_released=True,
+            )
         )
     lines = cli("history", *TABLE).stdout.splitlines()
     assert [line.split()[1] for line in lines] == ["FAILED_OVER", "REFUSED"]

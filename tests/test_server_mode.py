@@ -100,7 +100,7 @@ def _blocking(cli: Callable[..., Any]) -> list[dict[str, str]]:
 
 def test_check_finds_a_missing_replica() -> None:
     with emulated(replica={"exists": False}) as (_stack, cli):
-        assert any(f["check"] == "replica" and "not found" in f["detail"] for f in _blocking(cli))
+        assert any(f["check"] == "replica" and "does not exist" in f["detail"] for f in _blocking(cli))
 
 
 def test_check_finds_a_replica_of_the_wrong_source() -> None:

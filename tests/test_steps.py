@@ -9,12 +9,21 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from failover import steps
+from failover import notification
 from failover.clients import Clients
 from failover.errors import DnsUpdateError, PromotionError, PromotionTimeoutError, TransientAwsError
 from failover.models import IntakeInput, RunDocument
 from failover.runtime import Runtime
 from failover.settings import Settings
+from failover.state import RunFact
+from failover.steps.assess import assess as assess_step
+from failover.steps.finalize import finalize
+from failover.steps.gate import gate
+from failover.steps.intake import intake as intake_step
+from failover.steps.promote import promote
+from failover.steps.promotion_status import promotion_status
+from failover.steps.rollback import rollback
+from failover.steps.update_dns import update_dns
 from tests.conftest import NOW, PLAN_ENV, create_run_table
 
 SETTINGS = Settings.from_env(PLAN_ENV)
@@ -41,7 +50,7 @@ def alarm(**overrides: Any) -> dict[str, Any]:
 
 
 def intake(trigger: Any) -> Any:
-    return steps.intake(
+    return intake_step(
         IntakeInput.model_validate({"trigger": trigger, "execution": EXECUTION}), Runtime(SETTINGS, Clients()), NOW
     )
 
@@ -109,45 +118,45 @@ def aws() -> Any:
 
 
 def test_gate_takes_the_lock_and_a_second_run_is_refused(aws: Runtime) -> None:
-    first = steps.gate(document(), aws, NOW)
+    first = gate(document(), aws, NOW)
     other = document(execution={**EXECUTION, "id": EXECUTION["id"] + "-2"})
-    second = steps.gate(other, aws, NOW)
+    second = gate(other, aws, NOW)
     assert first.decision == "PROCEED" and first.acquired
     assert second.decision == "REFUSED" and not second.acquired
     assert "holds the lock" in second.reason
 
 
 def test_gate_is_idempotent_for_its_own_run(aws: Runtime) -> None:
-    steps.gate(document(), aws, NOW)
+    gate(document(), aws, NOW)
     # a retried Gate of the same run re-takes its own lock, but its event is already its own
-    again = steps.gate(document(), aws, NOW)
+    again = gate(document(), aws, NOW)
     assert again.decision == "PROCEED"
 
 
 def test_expired_lease_is_taken_over(aws: Runtime) -> None:
     aws.store.acquire_lock("crashed-run", NOW - timedelta(hours=2), lease_seconds=60)
-    assert steps.gate(document(), aws, NOW).decision == "PROCEED"
+    assert gate(document(), aws, NOW).decision == "PROCEED"
 
 
 def test_duplicate_event_is_refused_even_after_the_lock_is_released(aws: Runtime) -> None:
-    steps.gate(document(), aws, NOW)
+    gate(document(), aws, NOW)
     aws.store.release_lock(EXECUTION["id"])
     other = document(execution={**EXECUTION, "id": EXECUTION["id"] + "-2"})
-    result = steps.gate(other, aws, NOW)
+    result = gate(other, aws, NOW)
     assert result.decision == "REFUSED" and "duplicate delivery of event evt-1" in result.reason
     assert result.acquired  # Finalize releases it
 
 
 def test_pause_and_cooldown_refuse_until_lifted(aws: Runtime) -> None:
     aws.store.pause("bob", "maintenance", NOW)
-    assert "paused by bob" in steps.gate(document(), aws, NOW).reason
+    assert "paused by bob" in gate(document(), aws, NOW).reason
     aws.store.resume("bob", NOW)
     aws.store.release_lock(EXECUTION["id"])
     aws.store.start_cooldown("earlier", "FAILED_OVER", NOW + timedelta(minutes=30))
     manual = document(intake=intake({"operator": "a", "reason": "r"}).wire())
-    assert "cooldown" in steps.gate(manual, aws, NOW).reason
+    assert "cooldown" in gate(manual, aws, NOW).reason
     bypass = document(intake=intake({"operator": "a", "reason": "r", "bypassCooldown": True}).wire())
-    assert steps.gate(bypass, aws, NOW).decision == "PROCEED"
+    assert gate(bypass, aws, NOW).decision == "PROCEED"
     assert aws.store.acknowledge("alice", "checked", NOW) is not None
     assert aws.store.cooldown(NOW) is None
 
@@ -216,7 +225,7 @@ def assess(
         intake=intake(trigger or alarm()).wire(),
         assess={"at": NOW.isoformat(), "decision": "RECHECK", "reason": "", "probe": probe - 1} if probe > 1 else None,
     )
-    return steps.assess(doc, fake_runtime(FakeRoute53(failing), rds or FakeRds(), FakeCloudWatch(lag)), NOW)
+    return assess_step(doc, fake_runtime(FakeRoute53(failing), rds or FakeRds(), FakeCloudWatch(lag)), NOW)
 
 
 DOWN = {"hc-primary": 8, "hc-standby": 0}
@@ -287,18 +296,17 @@ class MemoryStore:
 
 
 def with_store(rt: Runtime, store: MemoryStore) -> Runtime:
-    rt.__dict__["store"] = store  # cached_property slot
-    return rt
+    return Runtime(rt.settings, rt._clients, store=store)  # type: ignore[arg-type]
 
 
 def test_promotion_is_idempotent() -> None:
     rds, store = FakeRds(), MemoryStore()
     rt = with_store(fake_runtime(rds=rds), store)
-    first = steps.promote(document(), rt, NOW)
-    again = steps.promote(document(), rt, NOW)  # a retry after a lost response
+    first = promote(document(), rt, NOW)
+    again = promote(document(), rt, NOW)  # a retry after a lost response
     assert (first.already_promoted, again.already_promoted) == (False, True)
     assert rds.promotions == 1
-    assert store.run_fact(EXECUTION["id"], steps.PROMOTION_REQUESTED)["identifier"] == "orders-standby"
+    assert store.run_fact(EXECUTION["id"], RunFact.PROMOTION_REQUESTED)["identifier"] == "orders-standby"
 
 
 def test_promotion_refused_by_rds_is_a_promotion_error() -> None:
@@ -309,7 +317,7 @@ def test_promotion_refused_by_rds_is_a_promotion_error() -> None:
             raise ClientError({"Error": {"Code": "InvalidParameterCombination", "Message": "no"}}, "PromoteReadReplica")
 
     with pytest.raises(PromotionError, match="InvalidParameterCombination"):
-        steps.promote(document(), with_store(fake_runtime(rds=Refusing()), MemoryStore()), NOW)
+        promote(document(), with_store(fake_runtime(rds=Refusing()), MemoryStore()), NOW)
 
 
 def test_throttling_is_transient() -> None:
@@ -320,7 +328,7 @@ def test_throttling_is_transient() -> None:
             raise ClientError({"Error": {"Code": "Throttling", "Message": "slow"}}, "PromoteReadReplica")
 
     with pytest.raises(TransientAwsError):
-        steps.promote(document(), with_store(fake_runtime(rds=Throttled()), MemoryStore()), NOW)
+        promote(document(), with_store(fake_runtime(rds=Throttled()), MemoryStore()), NOW)
 
 
 def test_promotion_polls_are_bounded() -> None:
@@ -328,12 +336,12 @@ def test_promotion_polls_are_bounded() -> None:
         promotion={"at": NOW.isoformat(), "identifier": "orders-standby", "alreadyPromoted": False, "polls": 178}
     )
     rt = fake_runtime(rds=FakeRds(status="modifying"))
-    assert steps.promotion_status(doc, rt, NOW).polls == 179
+    assert promotion_status(doc, rt, NOW).polls == 179
     doc = document(
         promotion={"at": NOW.isoformat(), "identifier": "orders-standby", "alreadyPromoted": False, "polls": 179}
     )
     with pytest.raises(PromotionTimeoutError, match="after 180 polls"):
-        steps.promotion_status(doc, rt, NOW)
+        promotion_status(doc, rt, NOW)
 
 
 # --- DNS and rollback on moto's Route 53 ---------------------------------------------------------
@@ -361,10 +369,14 @@ def zone() -> Any:
         )
         settings = Settings.from_env({**PLAN_ENV, "HOSTED_ZONE_ID": zone_id})
         store = MemoryStore()
-        rt = Runtime(settings, Clients())
-        rt.__dict__["store"] = store
-        rt.__dict__["rds"] = SimpleNamespace(describe=lambda _id: fake_rds_state(source=None))
+        rt = standby_says(Runtime(settings, Clients(), store=store), fake_rds_state(source=None))
         yield SimpleNamespace(rt=rt, store=store, route53=route53, zone_id=zone_id)
+
+
+def standby_says(rt: Runtime, state: Any) -> Runtime:
+    """The same runtime, with an RDS adapter that describes the standby as ``state``."""
+    rds = SimpleNamespace(describe=lambda _id: state)
+    return Runtime(rt.settings, rt._clients, store=rt._store, rds=rds)  # type: ignore[arg-type]
 
 
 def fake_rds_state(source: str | None, status: str = "available") -> Any:
@@ -379,16 +391,16 @@ def records(zone: Any) -> dict[str, str]:
 
 
 def test_dns_is_captured_then_moved_in_one_batch(zone: Any) -> None:
-    result = steps.update_dns(document(), zone.rt, NOW)
+    result = update_dns(document(), zone.rt, NOW)
     assert result.status == "PENDING" and len(result.changes) == 2
     assert records(zone) == dict(zip(SETTINGS.record_names, SETTINGS.standby_targets, strict=True))
-    captured = zone.store.run_fact(EXECUTION["id"], steps.CAPTURE_DNS)
+    captured = zone.store.run_fact(EXECUTION["id"], RunFact.DNS_BEFORE)
     assert {c["name"]: c["before"] for c in captured}["app.example.com"] == "app-primary.us-east-1.elb.amazonaws.com"
 
 
 def test_a_retried_dns_update_keeps_the_first_capture_and_waits_again(zone: Any) -> None:
-    steps.update_dns(document(), zone.rt, NOW)
-    again = steps.update_dns(document(), zone.rt, NOW)  # the first answer was lost
+    update_dns(document(), zone.rt, NOW)
+    again = update_dns(document(), zone.rt, NOW)  # the first answer was lost
     assert again.changes[0].before == "app-primary.us-east-1.elb.amazonaws.com"
     # the change is sent again so that there is a change to wait for: the lost one may be PENDING
     assert again.status == "PENDING" and again.change_id is not None
@@ -412,66 +424,64 @@ def test_missing_record_is_a_dns_error(zone: Any) -> None:
         },
     )
     with pytest.raises(DnsUpdateError, match=r"db\.example\.com"):
-        steps.update_dns(document(), zone.rt, NOW)
+        update_dns(document(), zone.rt, NOW)
 
 
 def test_rollback_restores_records_and_reports_degraded_after_promotion(zone: Any) -> None:
-    zone.store.save_run_fact(EXECUTION["id"], steps.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
+    zone.store.save_run_fact(EXECUTION["id"], RunFact.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
     before = records(zone)
-    steps.update_dns(document(), zone.rt, NOW)
+    update_dns(document(), zone.rt, NOW)
     failed = document(error={"Error": "DnsSyncTimeoutError", "Cause": json.dumps({"errorMessage": "still PENDING"})})
-    result = steps.rollback(failed, zone.rt, NOW)
+    result = rollback(failed, zone.rt, NOW)
     assert records(zone) == before
     assert result.outcome == "DEGRADED" and result.database_promoted
     assert "DnsSyncTimeoutError: still PENDING" in result.reason and len(result.restored) == 2
 
 
 def test_rollback_before_promotion_is_rolled_back(zone: Any) -> None:
-    zone.rt.__dict__["rds"] = SimpleNamespace(describe=lambda _id: fake_rds_state(source="orders-primary"))
-    result = steps.rollback(document(error={"Error": "PromotionError", "Cause": "no"}), zone.rt, NOW)
+    rt = standby_says(zone.rt, fake_rds_state(source="orders-primary"))
+    result = rollback(document(error={"Error": "PromotionError", "Cause": "no"}), rt, NOW)
     assert result.outcome == "ROLLED_BACK" and result.restored == []
 
 
 def test_requested_promotion_still_in_progress_counts_as_promoted(zone: Any) -> None:
-    zone.store.save_run_fact(EXECUTION["id"], steps.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
-    zone.rt.__dict__["rds"] = SimpleNamespace(
-        describe=lambda _id: fake_rds_state(source="orders-primary", status="modifying")
-    )
-    result = steps.rollback(document(error={"Error": "PromotionTimeoutError"}), zone.rt, NOW)
+    zone.store.save_run_fact(EXECUTION["id"], RunFact.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
+    rt = standby_says(zone.rt, fake_rds_state(source="orders-primary", status="modifying"))
+    result = rollback(document(error={"Error": "PromotionTimeoutError"}), rt, NOW)
     assert result.outcome == "DEGRADED"
 
 
 def test_a_retried_rollback_still_reports_what_it_restored(zone: Any) -> None:
-    steps.update_dns(document(), zone.rt, NOW)
+    update_dns(document(), zone.rt, NOW)
     failed = document(error={"Error": "DnsSyncTimeoutError"})
-    first = steps.rollback(failed, zone.rt, NOW)
-    again = steps.rollback(failed, zone.rt, NOW)
+    first = rollback(failed, zone.rt, NOW)
+    again = rollback(failed, zone.rt, NOW)
     assert len(first.restored) == 2 and again.restored == first.restored
 
 
 def test_a_standby_promoted_before_this_run_is_not_this_runs_promotion(zone: Any) -> None:
     # the standby is standalone (an earlier failover), this run failed before promoting anything
-    result = steps.rollback(document(error={"Error": "StateStoreError"}), zone.rt, NOW)
+    result = rollback(document(error={"Error": "StateStoreError"}), zone.rt, NOW)
     assert result.outcome == "ROLLED_BACK" and result.database_promoted is False
 
 
 def test_finalize_releases_the_lock_even_when_gate_failed_after_taking_it(aws: Runtime) -> None:
     aws.store.acquire_lock(EXECUTION["id"], NOW, 3600)
     doc = document(result={"outcome": "ROLLED_BACK", "reason": "Gate failed"})  # no gate section
-    assert steps.finalize(doc, aws, NOW).lock_released
-    assert aws.store.lock_holder() == {}
+    assert finalize(doc, aws, NOW).lock_released
+    assert aws.store.lock_holder() is None
 
 
 def test_finalize_never_releases_another_runs_lock(aws: Runtime) -> None:
     aws.store.acquire_lock("other-run", NOW, 3600)
     doc = document(result={"outcome": "REFUSED", "reason": "lock held"})
-    assert not steps.finalize(doc, aws, NOW).lock_released
-    assert aws.store.lock_holder()["owner"] == "other-run"
+    assert not finalize(doc, aws, NOW).lock_released
+    assert aws.store.lock_holder().owner == "other-run"
 
 
 def test_notification_links_the_report_where_a_location_is_configured() -> None:
     settings = Settings.from_env({**PLAN_ENV, "REPORT_BASE_URL": "s3://dr-reports/orders/"})
     doc = document(result={"outcome": "NO_ACTION", "reason": "healthy"})
-    lines = steps.summary_lines(doc, settings)
+    lines = notification.summary_lines(doc, settings)
     assert "Report: s3://dr-reports/orders/run-1/report.html" in lines
-    assert not any(line.startswith("Report:") for line in steps.summary_lines(doc, SETTINGS))
+    assert not any(line.startswith("Report:") for line in notification.summary_lines(doc, SETTINGS))

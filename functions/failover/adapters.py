@@ -97,17 +97,6 @@ class Route53:
             return str(self._client.get_change(Id=change_id)["ChangeInfo"]["Status"])
 
 
-def replicates_from(source: str | None, region: str, identifier: str) -> bool:
-    """Whether a replica's ``ReadReplicaSourceDBInstanceIdentifier`` names ``identifier`` in ``region``."""
-    if source is None:
-        return False
-    if source == identifier:
-        return True
-    parts = source.split(":")
-    # arn:aws:rds:<region>:<account>:db:<identifier> for a cross-region replica
-    return len(parts) == 7 and parts[3] == region and parts[5:] == ["db", identifier]
-
-
 class Rds:
     def __init__(self, client: Any) -> None:
         self._client = client

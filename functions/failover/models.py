@@ -6,15 +6,32 @@ ASL's ``ResultPath``. Field names are camelCase on the wire, snake_case in Pytho
 """
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from failover.settings import REGION_RE, normalise_record_name
 
-Outcome = Literal["FAILED_OVER", "NO_ACTION", "REFUSED", "ROLLED_BACK", "DEGRADED", "DRY_RUN"]
+class Outcome(StrEnum):
+    """How a run ended: the one vocabulary of runs, reports, notifications and drills."""
+
+    FAILED_OVER = "FAILED_OVER"
+    NO_ACTION = "NO_ACTION"
+    REFUSED = "REFUSED"
+    ROLLED_BACK = "ROLLED_BACK"
+    DEGRADED = "DEGRADED"
+    DRY_RUN = "DRY_RUN"
+
+    @property
+    def changed_writer(self) -> bool:
+        """The standby became the writer: the cooldown starts and the old primary must be fenced."""
+        return self in (Outcome.FAILED_OVER, Outcome.DEGRADED)
+
+    @property
+    def failed_execution(self) -> bool:
+        """The execution ends FAILED (so that Step Functions' failed-executions alarm pages someone)."""
+        return self in (Outcome.ROLLED_BACK, Outcome.DEGRADED)
 
 
 class Model(BaseModel):
@@ -24,67 +41,6 @@ class Model(BaseModel):
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
-
-
-# --- triggers ------------------------------------------------------------------------------------
-
-
-class AlarmState(BaseModel):
-    value: Literal["ALARM", "OK", "INSUFFICIENT_DATA"]
-    reason: str | None = None
-    timestamp: datetime | None = None
-
-
-class AlarmDetail(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    alarm_name: str
-    state: AlarmState
-    previous_state: AlarmState | None = None
-
-
-class AlarmEvent(EventBridgeModel):
-    """An EventBridge ``CloudWatch Alarm State Change`` event."""
-
-    source: Literal["aws.cloudwatch"]  # type: ignore[assignment]
-    detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")  # type: ignore[assignment]
-    detail: AlarmDetail  # type: ignore[assignment]
-    # A time without a zone cannot be compared with the clock: refused, not guessed.
-    time: AwareDatetime  # type: ignore[assignment]
-
-
-class ManualTrigger(Model):
-    """What an operator passes to start a run by hand (a drill or a planned switch).
-
-    The optional ``sourceRegion`` / ``targetRegion`` / ``replica`` / ``records`` fields are
-    assertions: a run refuses when they disagree with the deployed plan, so an operator cannot move
-    the wrong thing by mistake.
-    """
-
-    # Strict: "yes" or 1 is not a boolean here; an operator's intent must be unambiguous.
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
-
-    operator: Annotated[str, Field(min_length=1, max_length=128)]
-    reason: Annotated[str, Field(min_length=1, max_length=1000)]
-    dry_run: bool = False
-    accept_data_loss: bool = False
-    bypass_cooldown: bool = False
-    source_region: Annotated[str, Field(pattern=REGION_RE.pattern)] | None = None
-    target_region: Annotated[str, Field(pattern=REGION_RE.pattern)] | None = None
-    replica: Annotated[str, Field(min_length=1)] | None = None
-    records: list[str] | None = None
-
-    @field_validator("operator", "reason")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip()
-
-    @field_validator("records")
-    @classmethod
-    def _records(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [normalise_record_name(n) for n in value]
 
 
 # --- the run document ------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""What a step needs at run time: the validated plan and adapters over lazily created clients."""
+"""What a step needs at run time: the validated plan and adapters over lazily created clients.
 
-from functools import cached_property
+Tests and the emulator pass their own adapters to the constructor; otherwise each is built on first
+use from the shared client cache.
+"""
 
 from failover.adapters import CloudWatch, Rds, Route53, Sns
 from failover.clients import Clients
@@ -16,30 +18,51 @@ def region_of(arn: str) -> str:
 
 
 class Runtime:
-    def __init__(self, settings: Settings, clients: Clients) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clients: Clients,
+        *,
+        route53: Route53 | None = None,
+        rds: Rds | None = None,
+        cloudwatch: CloudWatch | None = None,
+        sns: Sns | None = None,
+        store: StateStore | None = None,
+    ) -> None:
         self.settings = settings
         self._clients = clients
+        self._route53, self._rds, self._cloudwatch, self._sns, self._store = route53, rds, cloudwatch, sns, store
 
-    @cached_property
+    @property
     def route53(self) -> Route53:
-        return Route53(self._clients.get("route53", ROUTE53_REGION))
+        if self._route53 is None:
+            self._route53 = Route53(self._clients.get("route53", ROUTE53_REGION))
+        return self._route53
 
-    @cached_property
+    @property
     def rds(self) -> Rds:
-        return Rds(self._clients.get("rds", self.settings.standby_region))
+        if self._rds is None:
+            self._rds = Rds(self._clients.get("rds", self.settings.standby_region))
+        return self._rds
 
-    @cached_property
+    @property
     def cloudwatch(self) -> CloudWatch:
-        return CloudWatch(self._clients.get("cloudwatch", self.settings.standby_region))
+        if self._cloudwatch is None:
+            self._cloudwatch = CloudWatch(self._clients.get("cloudwatch", self.settings.standby_region))
+        return self._cloudwatch
 
-    @cached_property
+    @property
     def sns(self) -> Sns:
-        return Sns(self._clients.get("sns", region_of(self.settings.topic_arn)))
+        if self._sns is None:
+            self._sns = Sns(self._clients.get("sns", region_of(self.settings.topic_arn)))
+        return self._sns
 
-    @cached_property
+    @property
     def store(self) -> StateStore:
-        arn = self.settings.table_arn
-        return StateStore(self._clients.get("dynamodb", region_of(arn)), arn.rsplit("/", 1)[-1])
+        if self._store is None:
+            arn = self.settings.table_arn
+            self._store = StateStore(self._clients.get("dynamodb", region_of(arn)), arn.rsplit("/", 1)[-1])
+        return self._store
 
 
 _clients = Clients()

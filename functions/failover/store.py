@@ -12,6 +12,8 @@ from botocore.exceptions import ClientError
 
 from failover.clients import translate
 from failover.errors import StateStoreError
+from failover.models import Outcome
+from failover.state import AuditRecord, Cooldown, LockHolder, OperationKind, OperatorAction, Pause, RunFact
 
 LOCK = {"pk": {"S": "LOCK"}, "sk": {"S": "LOCK"}}
 PAUSE = {"pk": {"S": "CONTROL"}, "sk": {"S": "PAUSE"}}
@@ -34,7 +36,7 @@ class StateStore:
 
     # --- run lock -----------------------------------------------------------------------------
 
-    def acquire_lock(self, owner: str, now: datetime, lease_seconds: int) -> tuple[bool, dict[str, str]]:
+    def acquire_lock(self, owner: str, now: datetime, lease_seconds: int) -> tuple[bool, LockHolder | None]:
         """Take the lock unless another live run holds it. Returns (acquired, current holder).
 
         Re-acquiring one's own lock succeeds, so a retried step is harmless; an expired lease is
@@ -57,17 +59,18 @@ class StateStore:
                 )
         except ClientError:
             return False, self.lock_holder()
-        return True, {"owner": owner, "leaseUntil": _iso(lease_until)}
+        return True, LockHolder(owner=owner, lease_until=lease_until, acquired_at=now)
 
-    def lock_holder(self) -> dict[str, str]:
+    def lock_holder(self) -> LockHolder | None:
         item = self._get(LOCK)
         if not item:
-            return {}
-        return {
-            "owner": item["owner"]["S"],
-            "leaseUntil": _iso(datetime.fromtimestamp(int(item["leaseUntil"]["N"]), tz=UTC)),
-            "acquiredAt": item.get("acquiredAt", {}).get("S", ""),
-        }
+            return None
+        acquired = item.get("acquiredAt", {}).get("S")
+        return LockHolder(
+            owner=item["owner"]["S"],
+            lease_until=datetime.fromtimestamp(int(item["leaseUntil"]["N"]), tz=UTC),
+            acquired_at=datetime.fromisoformat(acquired) if acquired else None,
+        )
 
     def release_lock(self, owner: str) -> bool:
         """Release the lock if ``owner`` still holds it; ``False`` if it did not."""
@@ -90,22 +93,22 @@ class StateStore:
         self._put({**PAUSE, "operator": {"S": operator}, "reason": {"S": reason}, "at": {"S": _iso(now)}})
         self.record_operation("pause", operator, reason, now)
 
-    def resume(self, operator: str, now: datetime) -> dict[str, str] | None:
+    def resume(self, operator: str, now: datetime) -> Pause | None:
         """Lift the pause; returns the pause that was lifted (``None`` if there was none)."""
         lifted = self.paused()
         with translate(StateStoreError, "resume"):
             self._client.delete_item(TableName=self._table, Key=PAUSE)
         if lifted:
-            self.record_operation("resume", operator, f"lifted pause: {lifted['reason']}", now)
+            self.record_operation("resume", operator, f"lifted pause: {lifted.reason}", now)
         return lifted
 
-    def paused(self) -> dict[str, str] | None:
+    def paused(self) -> Pause | None:
         item = self._get(PAUSE)
         if not item:
             return None
-        return {"operator": item["operator"]["S"], "reason": item["reason"]["S"], "at": item["at"]["S"]}
+        return Pause(operator=item["operator"]["S"], reason=item["reason"]["S"], at=item["at"]["S"])
 
-    def start_cooldown(self, execution_id: str, outcome: str, until: datetime) -> None:
+    def start_cooldown(self, execution_id: str, outcome: Outcome, until: datetime) -> None:
         self._put(
             {
                 **COOLDOWN,
@@ -115,28 +118,28 @@ class StateStore:
             }
         )
 
-    def cooldown(self, now: datetime) -> dict[str, str] | None:
+    def cooldown(self, now: datetime) -> Cooldown | None:
         """The active cooldown, or ``None`` when there is none, it expired or it was acknowledged."""
         item = self._get(COOLDOWN)
         if not item or int(item["until"]["N"]) <= int(now.timestamp()):
             return None
-        return {
-            "until": _iso(datetime.fromtimestamp(int(item["until"]["N"]), tz=UTC)),
-            "execution": item["execution"]["S"],
-            "outcome": item["outcome"]["S"],
-        }
+        return Cooldown(
+            until=datetime.fromtimestamp(int(item["until"]["N"]), tz=UTC),
+            execution=item["execution"]["S"],
+            outcome=Outcome(item["outcome"]["S"]),
+        )
 
-    def acknowledge(self, operator: str, reason: str, now: datetime) -> dict[str, str] | None:
+    def acknowledge(self, operator: str, reason: str, now: datetime) -> Cooldown | None:
         """End the active cooldown; the acknowledgement is kept in the audit trail."""
         active = self.cooldown(now)
         if active is None:
             return None
         with translate(StateStoreError, "acknowledge cooldown"):
             self._client.delete_item(TableName=self._table, Key=COOLDOWN)
-        self.record_operation("ack", operator, f"{reason} (cooldown after {active['execution']})", now)
+        self.record_operation("ack", operator, f"{reason} (cooldown after {active.execution})", now)
         return active
 
-    def record_operation(self, kind: str, operator: str, reason: str, now: datetime) -> None:
+    def record_operation(self, kind: OperationKind, operator: str, reason: str, now: datetime) -> None:
         """Keep an operator's action (pause, resume, ack) beside the run audit records."""
         self._put(
             {
@@ -148,14 +151,14 @@ class StateStore:
             }
         )
 
-    def operations(self, limit: int = 50) -> list[dict[str, str]]:
+    def operations(self, limit: int = 50) -> list[OperatorAction]:
         return [
-            {
-                "at": i["sk"]["S"].split("#")[0],
-                "kind": i["kind"]["S"],
-                "operator": i["operator"]["S"],
-                "reason": i["reason"]["S"],
-            }
+            OperatorAction(
+                at=i["sk"]["S"].split("#")[0],
+                kind=i["kind"]["S"],
+                operator=i["operator"]["S"],
+                reason=i["reason"]["S"],
+            )
             for i in self._newest("OPS", limit)
         ]
 
@@ -183,29 +186,33 @@ class StateStore:
 
     # --- what a run changed (kept outside the run's own state, so a failed step cannot lose it) ---
 
-    def save_run_fact(self, execution_id: str, fact: str, value: Any) -> None:
+    def save_run_fact(self, execution_id: str, fact: RunFact, value: Any) -> None:
         self._put({"pk": {"S": f"RUN#{execution_id}"}, "sk": {"S": fact}, "value": {"S": json.dumps(value)}})
 
-    def run_fact(self, execution_id: str, fact: str) -> Any:
+    def run_fact(self, execution_id: str, fact: RunFact) -> Any:
         item = self._get({"pk": {"S": f"RUN#{execution_id}"}, "sk": {"S": fact}})
         return json.loads(item["value"]["S"]) if item else None
 
     # --- audit ---------------------------------------------------------------------------------
 
-    def put_audit(self, started_at: datetime, execution_id: str, record: dict[str, Any]) -> None:
+    def put_audit(self, record: AuditRecord) -> None:
         self._put(
             {
                 "pk": {"S": "AUDIT"},
-                "sk": {"S": f"{_iso(started_at)}#{execution_id}"},
-                "execution": {"S": execution_id},
-                "outcome": {"S": str(record.get("outcome"))},
-                "record": {"S": json.dumps(record, default=str)},
+                "sk": {"S": f"{_iso(record.started_at)}#{record.execution}"},
+                "execution": {"S": record.execution},
+                "outcome": {"S": record.outcome},
+                "record": {"S": record.model_dump_json(by_alias=True)},
             }
         )
 
-    def audit(self, limit: int = 50) -> list[dict[str, Any]]:
+    def audit(self, limit: int = 50) -> list[AuditRecord]:
         """The newest audit records first."""
-        return [json.loads(item["record"]["S"]) for item in self._newest("AUDIT", limit)]
+        return [AuditRecord.model_validate_json(item["record"]["S"]) for item in self._newest("AUDIT", limit)]
+
+    def audit_of(self, execution_id: str, limit: int = 200) -> AuditRecord | None:
+        """The audit record of one execution among the newest ``limit``, if it was written."""
+        return next((record for record in self.audit(limit) if record.execution == execution_id), None)
 
     # --- plumbing -------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Lambda entry point of the assess step."""
 
-from failover import steps
-from failover.handler import lambda_step
+from failover.entrypoint import lambda_step
 from failover.models import RunDocument
+from failover.steps.assess import assess
 
-handler = lambda_step(RunDocument, steps.assess)
+handler = lambda_step(RunDocument, assess)

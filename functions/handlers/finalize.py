@@ -1,7 +1,7 @@
 """Lambda entry point of the finalize step."""
 
-from failover import steps
-from failover.handler import lambda_step
+from failover.entrypoint import lambda_step
 from failover.models import RunDocument
+from failover.steps.finalize import finalize
 
-handler = lambda_step(RunDocument, steps.finalize)
+handler = lambda_step(RunDocument, finalize)

@@ -1,7 +1,7 @@
 """Lambda entry point of the notify step."""
 
-from failover import steps
-from failover.handler import lambda_step
+from failover.entrypoint import lambda_step
 from failover.models import RunDocument
+from failover.steps.notify import notify
 
-handler = lambda_step(RunDocument, steps.notify)
+handler = lambda_step(RunDocument, notify)

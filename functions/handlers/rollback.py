@@ -1,7 +1,7 @@
 """Lambda entry point of the rollback step."""
 
-from failover import steps
-from failover.handler import lambda_step
+from failover.entrypoint import lambda_step
 from failover.models import RunDocument
+from failover.steps.rollback import rollback
 
-handler = lambda_step(RunDocument, steps.rollback)
+handler = lambda_step(RunDocument, rollback)

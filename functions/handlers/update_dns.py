@@ -1,7 +1,7 @@
 """Lambda entry point of the update dns step."""
 
-from failover import steps
-from failover.handler import lambda_step
+from failover.entrypoint import lambda_step
 from failover.models import RunDocument
+from failover.steps.update_dns import update_dns
 
-handler = lambda_step(RunDocument, steps.update_dns)
+handler = lambda_step(RunDocument, update_dns)

@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
+from failover.models import Outcome
 
-Outcome = Literal["FAILED_OVER", "NO_ACTION", "REFUSED", "ROLLED_BACK", "DEGRADED", "DRY_RUN"]
+LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
 
 
 class Strict(BaseModel):

@@ -1,0 +1,105 @@
+"""The words of a run: the notification's subject and body, from the run document."""
+
+import json
+
+from failover.models import Outcome, RunDocument, StepError
+from failover.settings import Settings
+
+
+def error_text(error: StepError | None) -> str:
+    if error is None:
+        return "unknown error"
+    cause = error.cause or ""
+    try:
+        parsed = json.loads(cause)
+        cause = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
+    except ValueError:
+        pass
+    return f"{error.error}: {cause}" if cause else error.error
+
+
+def timeline(doc: RunDocument) -> list[tuple[str, float]]:
+    """Seconds from the start of the run to each step's result."""
+    start = doc.execution.started_at
+    stamps = [
+        ("intake", doc.intake.at if doc.intake else None),
+        ("gate", doc.gate.at if doc.gate else None),
+        ("assess", doc.assess.at if doc.assess else None),
+        ("promoted", doc.promotion.at if doc.promotion else None),
+        ("dns", doc.dns.at if doc.dns else None),
+        ("result", doc.result.at if doc.result else None),
+    ]
+    return [(name, (at - start).total_seconds()) for name, at in stamps if at is not None]
+
+
+def subject(doc: RunDocument, settings: Settings) -> str:
+    assert doc.result is not None
+    regions = f"{settings.primary_region} -> {settings.standby_region}"
+    return f"[Regionshift {settings.plan_name}] {doc.result.outcome}: {regions}"
+
+
+def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
+    result = doc.result
+    assert result is not None
+    lines = [
+        f"Outcome: {result.outcome}",
+        f"Reason: {result.reason}",
+        f"Plan: {settings.plan_name} ({settings.primary_region} -> {settings.standby_region})",
+        f"Execution: {doc.execution.id}",
+    ]
+    trigger = doc.intake.trigger if doc.intake else None
+    if trigger:
+        who = f"alarm {trigger.alarm_name}" if trigger.kind == "alarm" else f"operator {trigger.operator}"
+        lines.append(f"Trigger: {who} at {trigger.event_time.isoformat()}")
+    if doc.intake and doc.intake.flags.dry_run:
+        lines.append("Dry run: no change was made.")
+    if doc.assess:
+        a = doc.assess
+        lines.append(f"Assessment (probe {a.probe}): {a.reason}")
+        if a.data_loss_accepted:
+            lines.append("DATA LOSS ACCEPTED by operator override (recorded in the audit trail).")
+    if doc.promotion:
+        p = doc.promotion
+        lines.append(f"Database: promoted {p.identifier}{' (already standalone)' if p.already_promoted else ''}")
+    if doc.dns:
+        for c in doc.dns.changes:
+            lines.append(f"DNS: {c.name} {c.type} {c.before} -> {c.after}")
+    for c in result.restored:
+        lines.append(f"DNS restored: {c.name} {c.type} {c.before} -> {c.after}")
+    if result.rollback_error:
+        lines.append(f"ROLLBACK FAILED: {error_text(result.rollback_error)}")
+    if result.outcome == Outcome.DRY_RUN:
+        lines.append(f"Would promote {settings.standby_db_identifier} in {settings.standby_region}")
+        for name, target in settings.records.items():
+            lines.append(f"Would point {name} at {target}")
+    if result.outcome.changed_writer and settings.cooldown_seconds:
+        lines.append(
+            f"Automatic runs are blocked for {settings.cooldown_seconds} s or until acknowledged (regionshift ack)."
+        )
+    if result.outcome.changed_writer:
+        lines.append(
+            f"The old primary {settings.primary_db_identifier} in {settings.primary_region} must not take writes "
+            "again: fence it before it comes back."
+        )
+    if settings.report_base_url:
+        name = doc.execution.id.rsplit(":", 1)[-1]
+        lines.append(f"Report: {settings.report_base_url.rstrip('/')}/{name}/report.html")
+    steps = timeline(doc)
+    if steps:
+        lines.append("Timeline: " + ", ".join(f"{step} +{secs:.0f}s" for step, secs in steps))
+    return lines
+
+
+def body(doc: RunDocument, settings: Settings) -> str:
+    assert doc.result is not None
+    details = {
+        "outcome": doc.result.outcome,
+        "reason": doc.result.reason,
+        "execution": doc.execution.id,
+        "primaryRegion": settings.primary_region,
+        "standbyRegion": settings.standby_region,
+        "changes": [c.wire() for c in doc.dns.changes] if doc.dns else [],
+        "restored": [c.wire() for c in doc.result.restored],
+        "timeline": dict(timeline(doc)),
+    }
+    return "\n".join(summary_lines(doc, settings)) + "\n\nDetails:\n" + json.dumps(details, indent=2, default=str)

@@ -1,0 +1,94 @@
+"""What the run table holds, typed: the lock, the pause switch, the cooldown, operator actions, the
+facts a run keeps outside its own document, and the audit record.
+
+The Lambdas write these and the operator tools read them back: this module is their one definition.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from failover.models import (
+    AssessResult,
+    DnsState,
+    Flags,
+    GateResult,
+    Model,
+    NotifyResult,
+    Outcome,
+    PromotionState,
+    RecordChange,
+    StepError,
+    TriggerInfo,
+)
+
+
+class RunFact(StrEnum):
+    """Facts a run saves in the table before acting, so that a failed or retried step cannot lose them."""
+
+    PROMOTION_REQUESTED = "promotion-requested"
+    DNS_BEFORE = "dns-before"
+    DNS_RESTORED = "dns-restored"
+
+
+class LockHolder(Model):
+    owner: str
+    lease_until: datetime
+    acquired_at: datetime | None = None
+
+
+class Pause(Model):
+    operator: str
+    reason: str
+    at: datetime
+
+
+class Cooldown(Model):
+    until: datetime
+    execution: str
+    outcome: Outcome
+
+
+OperationKind = Literal["pause", "resume", "ack"]
+
+
+class OperatorAction(Model):
+    at: datetime
+    kind: OperationKind
+    operator: str
+    reason: str
+
+
+class Decisions(Model):
+    intake: str | None = None
+    gate: GateResult | None = None
+    assess: AssessResult | None = None
+
+
+class Changes(Model):
+    promotion: PromotionState | None = None
+    dns: DnsState | None = None
+    restored: list[RecordChange] = []
+
+
+class AuditRecord(Model):
+    """One run, as Finalize records it and as `history`, `status` and the run reports read it."""
+
+    execution: str
+    started_at: datetime
+    finished_at: datetime
+    plan: str
+    outcome: Outcome
+    reason: str
+    trigger: TriggerInfo | None = None
+    # When the trigger could not be parsed: a bounded excerpt of what arrived, for the investigation.
+    raw_trigger: str | None = None
+    flags: Flags | None = None
+    decisions: Decisions = Decisions()
+    changes: Changes = Changes()
+    error: StepError | None = None
+    rollback_error: StepError | None = None
+    notification: NotifyResult | None = None
+    notification_error: StepError | None = None
+    lock_released: bool
+    cooldown_until: datetime | None = None

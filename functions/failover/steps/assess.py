@@ -1,0 +1,78 @@
+"""Assess: confirm the outage, the standby's readiness and the data-loss bound."""
+
+from datetime import datetime
+
+from failover.models import AssessResult, CheckerVotes, ReplicaState, RunDocument
+from failover.rules import lag_problem, lag_text, standby_replica_problem
+from failover.runtime import Runtime
+
+
+def _votes(v: CheckerVotes) -> str:
+    return f"{v.healthy}/{v.healthy + v.failing} checkers healthy"
+
+
+def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
+    assert doc.intake is not None
+    settings, flags = rt.settings, doc.intake.flags
+    probe = (doc.assess.probe if doc.assess else 0) + 1
+    primary = rt.route53.checker_votes(settings.primary_health_check_id, settings.healthy_checker_percent)
+    standby = rt.route53.checker_votes(settings.standby_health_check_id, settings.healthy_checker_percent)
+
+    def decide(decision: str, reason: str, replica: ReplicaState | None = None, accepted: bool = False) -> AssessResult:
+        return AssessResult(
+            at=now,
+            decision=decision,  # type: ignore[arg-type]
+            reason=reason,
+            probe=probe,
+            primary=primary,
+            standby=standby,
+            replica=replica,
+            data_loss_accepted=accepted,
+        )
+
+    if primary.verdict == "HEALTHY":
+        return decide(
+            "NO_ACTION",
+            f"primary {settings.primary_region} is healthy ({_votes(primary)}, "
+            f"needs {settings.healthy_checker_percent}%)" + (f" on re-probe {probe - 1}" if probe > 1 else ""),
+        )
+    if primary.verdict == "UNKNOWN":
+        return decide("REFUSED", f"no checker observations for the primary's health check {primary.health_check_id}")
+    if standby.verdict != "HEALTHY":
+        return decide(
+            "REFUSED",
+            f"standby {settings.standby_region} is not healthy either ({_votes(standby)}): moving traffic helps nobody",
+        )
+    if probe <= settings.confirm_probes:
+        return decide(
+            "RECHECK",
+            f"primary unhealthy ({_votes(primary)}) on probe {probe}; "
+            f"re-probing in {settings.confirm_interval_seconds} s",
+        )
+    replica = rt.rds.describe(settings.standby_db_identifier)
+    problem = standby_replica_problem(
+        replica, settings.standby_region, settings.primary_region, settings.primary_db_identifier
+    )
+    if problem:
+        return decide("REFUSED", problem, replica)
+    lag = rt.cloudwatch.replica_lag(settings.standby_db_identifier, now)
+    replica = replica.model_copy(update={"lag_seconds": lag})
+    limit = settings.max_replica_lag_seconds
+    too_far = lag_problem(lag, limit)
+    if too_far:
+        trigger = doc.intake.trigger
+        if trigger is not None and trigger.kind == "manual" and flags.accept_data_loss:
+            return decide(
+                "PROCEED",
+                f"replica lag {lag_text(lag)} exceeds {limit} s; "
+                f"data loss accepted by {trigger.operator}: {trigger.reason}",
+                replica,
+                accepted=True,
+            )
+        return decide("REFUSED", too_far, replica)
+    return decide(
+        "PROCEED",
+        f"primary down ({_votes(primary)}) after {probe} probe(s); standby healthy; "
+        f"replica lag {lag_text(lag)} within {limit} s",
+        replica,
+    )

@@ -1,0 +1,113 @@
+"""Intake: validate and normalise the trigger, or refuse it with the reason."""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from failover.models import Flags, IntakeInput, IntakeResult, PlanSummary, TriggerInfo, Waits
+from failover.runtime import Runtime
+from failover.settings import Settings
+from failover.triggers import AlarmEvent, ManualTrigger
+
+# An alarm event stamped this far in the future is not trusted (clock skew beyond this is a fault).
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+
+type Result = Callable[..., IntakeResult]
+
+
+def describe_validation(exc: ValidationError, limit: int = 5) -> str:
+    parts = []
+    for err in exc.errors()[:limit]:
+        where = ".".join(str(p) for p in err["loc"]) or "input"
+        parts.append(f"{where}: {err['msg']}")
+    more = len(exc.errors()) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def intake(inp: IntakeInput, rt: Runtime, now: datetime) -> IntakeResult:
+    """Never raises on bad input: it refuses with the reason."""
+    settings = rt.settings
+
+    def result(
+        decision: str, reason: str, trigger: TriggerInfo | None = None, flags: Flags | None = None
+    ) -> IntakeResult:
+        return IntakeResult(
+            at=now,
+            decision=decision,  # type: ignore[arg-type]
+            reason=reason,
+            trigger=trigger,
+            flags=flags or Flags(),
+            waits=Waits(
+                confirm_interval_seconds=settings.confirm_interval_seconds,
+                promotion_poll_seconds=settings.promotion_poll_seconds,
+                dns_poll_seconds=settings.dns_poll_seconds,
+            ),
+            plan=PlanSummary(
+                name=settings.plan_name,
+                primary_region=settings.primary_region,
+                standby_region=settings.standby_region,
+                primary_db=settings.primary_db_identifier,
+                standby_db=settings.standby_db_identifier,
+                records=settings.records,
+            ),
+        )
+
+    raw = inp.trigger
+    if not isinstance(raw, dict):
+        return result("REFUSED", f"bad input: the trigger must be a JSON object, not {type(raw).__name__}")
+    if "detail-type" in raw or raw.get("source") == "aws.cloudwatch":
+        return _alarm_intake(raw, settings, now, result)
+    try:
+        manual = ManualTrigger.model_validate(raw)
+    except ValidationError as exc:
+        return result("REFUSED", f"bad input: {describe_validation(exc)}")
+    mismatch = _plan_mismatch(manual, settings)
+    if mismatch:
+        return result("REFUSED", f"bad input: {mismatch}")
+    trigger = TriggerInfo(kind="manual", event_time=now, operator=manual.operator, reason=manual.reason)
+    flags = Flags(
+        dry_run=manual.dry_run,
+        accept_data_loss=manual.accept_data_loss,
+        bypass_cooldown=manual.bypass_cooldown,
+    )
+    what = "dry run" if manual.dry_run else "manual failover"
+    return result("PROCEED", f"{what} requested by {manual.operator}: {manual.reason}", trigger, flags)
+
+
+def _alarm_intake(raw: dict[str, Any], settings: Settings, now: datetime, result: Result) -> IntakeResult:
+    try:
+        event = AlarmEvent.model_validate(raw)
+    except ValidationError as exc:
+        return result("REFUSED", f"bad input: not a CloudWatch alarm event: {describe_validation(exc)}")
+    trigger = TriggerInfo(kind="alarm", event_id=event.id, event_time=event.time, alarm_name=event.detail.alarm_name)
+    if settings.alarm_arn not in event.resources:
+        return result("REFUSED", f"bad input: alarm {event.resources} is not this plan's alarm", trigger)
+    if event.detail.state.value != "ALARM":
+        return result("REFUSED", f"alarm state is {event.detail.state.value}, not ALARM", trigger)
+    age = now - event.time
+    if age > timedelta(seconds=settings.max_event_age_seconds):
+        return result(
+            "REFUSED",
+            f"stale event: raised {int(age.total_seconds())} s ago, limit {settings.max_event_age_seconds} s",
+            trigger,
+        )
+    if -age > MAX_FUTURE_SKEW:
+        return result("REFUSED", f"bad input: event time {event.time.isoformat()} is in the future", trigger)
+    return result("PROCEED", f"alarm {event.detail.alarm_name} entered ALARM", trigger)
+
+
+def _plan_mismatch(manual: ManualTrigger, settings: Settings) -> str | None:
+    if manual.source_region and manual.target_region and manual.source_region == manual.target_region:
+        return f"source and target region are both {manual.source_region}"
+    if manual.source_region and manual.source_region != settings.primary_region:
+        return f"sourceRegion {manual.source_region} is not the plan's primary region {settings.primary_region}"
+    if manual.target_region and manual.target_region != settings.standby_region:
+        return f"targetRegion {manual.target_region} is not the plan's standby region {settings.standby_region}"
+    if manual.replica and manual.replica != settings.standby_db_identifier:
+        return f"replica {manual.replica} is not the plan's standby database {settings.standby_db_identifier}"
+    if manual.records is not None and set(manual.records) != set(settings.record_names):
+        # An assertion, not a selection: a run always moves every record of the plan together.
+        return f"records {sorted(manual.records)} are not the plan's records {sorted(settings.record_names)}"
+    return None
