@@ -49,22 +49,58 @@ def test_rule_matches_only_this_alarm_in_alarm_state() -> None:
     assert "${AlarmName}" in pattern["resources"][0]["Fn::Sub"]
 
 
+# State machine logging goes through CloudWatch Logs log deliveries, which have no resource-level
+# permissions; Step Functions documents exactly these actions on "*" ("Logging Step Functions
+# executions in CloudWatch Logs", https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).
+LOG_DELIVERY = {
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+
 def _statements() -> list[tuple[str, dict]]:
+    """Every IAM statement of both stacks: functions, state machine, roles and managed policies."""
+    detector = cfn.load(cfn.ROOT / "detector.yaml")["Resources"]
     found = []
-    for logical_id, function in FUNCTIONS.items():
-        for policy in function["Properties"].get("Policies", []):
-            for statement in policy.get("Statement", []):
+    for logical_id, resource in [*RESOURCES.items(), *detector.items()]:
+        props = resource.get("Properties", {})
+        if resource["Type"] in {"AWS::Serverless::Function", "AWS::Serverless::StateMachine"}:
+            documents = props.get("Policies", [])
+        elif resource["Type"] == "AWS::IAM::ManagedPolicy":
+            documents = [props["PolicyDocument"]]
+        elif resource["Type"] == "AWS::IAM::Role":
+            documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
+        else:
+            continue
+        for document in documents:
+            for statement in document.get("Statement", []):
                 found.append((logical_id, statement))
     return found
+
+
+def test_iam_statements_cover_every_policy_holder() -> None:
+    holders = {logical_id for logical_id, _ in _statements()}
+    assert {"FailoverStateMachine", "ReaderPolicy", "OperatorPolicy", "ForwardRole", "PromoteFunction"} <= holders
 
 
 def test_no_mutating_action_has_a_wildcard_resource() -> None:
     for logical_id, statement in _statements():
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        mutating = [a for a in actions if not READ_ONLY.match(a)]
+        mutating = [a for a in actions if not READ_ONLY.match(a) and a not in LOG_DELIVERY]
         if mutating:
             assert "*" not in resources, (logical_id, mutating)
+
+
+def test_log_delivery_actions_are_granted_to_the_state_machine_alone() -> None:
+    holders = {logical_id for logical_id, s in _statements() if LOG_DELIVERY & set(s["Action"])}
+    assert holders == {"FailoverStateMachine"}
 
 
 def test_dns_changes_are_limited_to_the_plan_records_and_upsert() -> None:
