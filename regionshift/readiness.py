@@ -12,14 +12,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from regionshift import rto
-from regionshift.lambda_code import ensure_importable
-from regionshift.target import Target
-
 # The checks read the estate through the same adapters and rules as the steps.
-ensure_importable()
-from failover.adapters import CloudWatch, Rds, Route53, replicates_from  # noqa: E402
-from failover.errors import RegionshiftError  # noqa: E402
+from failover.adapters import CloudWatch, Rds, Route53, replicates_from
+from failover.errors import RegionshiftError
+from regionshift import rto
+from regionshift.target import Target
 
 OK, WARN, BLOCKING = "OK", "WARN", "BLOCKING"
 
