@@ -11,7 +11,7 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_ENV := AWS_DEFAULT_REGION=us-west-2 SAM_CLI_TELEMETRY=0
 SCENARIO ?= primary-outage
 
-.PHONY: help setup drill chaos bench bench-quick test validate lint typecheck unit build clean
+.PHONY: help setup drill chaos bench bench-quick test validate lint typecheck unit package-check build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found (install it, or set PYTHON313=/path/to/python3.13)"; exit 1; }
 	$(PYTHON313) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,emulator]'
 	touch $@
 
 # The SAM CLI pins its own boto3: it gets a virtualenv of its own.
@@ -55,13 +55,16 @@ lint: $(VENV)/.installed ## ruff (lint and format check) and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+package-check: $(VENV)/.installed ## Build the wheel; install it in a clean virtualenv; run the CLI from there
+	PYTHON=$(PYTHON313) tests/package/check_wheel.sh
+
 unit: $(VENV)/.installed ## The pytest suite alone
 	$(VENV)/bin/pytest
 
-test: validate build lint unit chaos bench-quick ## Every check: validation, build, lint, the test suite, the chaos drills
+test: validate build lint package-check unit chaos bench-quick ## Every check: validation, build, lint, the test suite, the chaos drills
 
 build: $(SAM_VENV)/.installed ## sam build (pure Python, no Docker)
 	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_ENV) $(SAM) build
 
 clean: ## Remove virtualenvs and build output
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam build

@@ -12,14 +12,16 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
+import handlers as handler_package
 from regionshift import rto
 from regionshift import template as cfn
 from regionshift.emulator.scenario import Scenario
-from regionshift.lambda_code import FUNCTIONS_DIR
 
-RESULTS = cfn.ROOT / "bench" / "results.json"
+# In a checkout next to the template it measures; installed, in the working directory.
+RESULTS = (cfn.checkout() or Path.cwd()) / "bench" / "results.json"
 COLD_START_TARGET = 1.3
 SLACK_TARGET_SECONDS = 5.0
 
@@ -36,6 +38,9 @@ print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 def _lambda_env() -> dict[str, str]:
     document = cfn.load()
+    # The directory holding the handler packages, as the deployment package does: functions/ in a
+    # checkout, site-packages when installed. On the path first, as Lambda puts its task root.
+    task_root = str(Path(handler_package.__file__).resolve().parent.parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
     # What the Lambda runtime sets before the handler module is imported. LAMBDA_TASK_ROOT matters:
     # without it the X-Ray SDK believes it is outside Lambda and builds its sampling clients.
@@ -45,8 +50,8 @@ def _lambda_env() -> dict[str, str]:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
             "AWS_REGION": "us-west-2",
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
-            "LAMBDA_TASK_ROOT": str(FUNCTIONS_DIR),
-            "PYTHONPATH": str(FUNCTIONS_DIR),
+            "LAMBDA_TASK_ROOT": task_root,
+            "PYTHONPATH": task_root,
         }
     )
     env["POWERTOOLS_LOG_LEVEL"] = str(document["Parameters"]["LogLevel"]["Default"])

@@ -1,5 +1,6 @@
 """The ``regionshift`` command."""
 
+import importlib.util
 import json
 import logging
 import os
@@ -40,6 +41,10 @@ def _root() -> None:
 
 
 def _quiet_moto() -> None:
+    """Every emulator command starts here: moto comes with the `emulator` extra only."""
+    if importlib.util.find_spec("moto") is None:
+        print("regionshift: this command needs the emulator: pip install 'regionshift[emulator]'", file=sys.stderr)
+        raise typer.Exit(EXIT_USAGE)
     # moto's interpreter logs every caught error at ERROR; a drill reports them itself.
     if not os.environ.get("REGIONSHIFT_DEBUG"):
         logging.getLogger("moto").setLevel(logging.CRITICAL)
@@ -329,9 +334,6 @@ def _aws_errors() -> Iterator[None]:
     """Turn an AWS failure into one line on stderr and exit status 3."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from regionshift.lambda_code import ensure_importable
-
-    ensure_importable()
     from failover.errors import RegionshiftError
 
     try:

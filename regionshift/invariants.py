@@ -6,12 +6,11 @@ Checked by the drill runner itself and reported per scenario (``regionshift chao
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from failover.models import Outcome
 from regionshift.drill import DrillResult, Run
-from regionshift.template import ROOT
+from regionshift.template import stack_root
 
 # Outcomes of runs that must not have changed anything.
 INACTIVE = (Outcome.REFUSED, Outcome.NO_ACTION, Outcome.DRY_RUN)
@@ -26,7 +25,7 @@ class Invariant:
 
 @lru_cache(maxsize=1)
 def _asl() -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((ROOT / Path("statemachine/failover.asl.json")).read_text())
+    document: dict[str, Any] = json.loads((stack_root() / "statemachine/failover.asl.json").read_text())
     return document
 
 

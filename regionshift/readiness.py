@@ -12,22 +12,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from regionshift import rto
-from regionshift.lambda_code import ensure_importable
-from regionshift.target import Target
-
 # The checks read the estate through the same adapters and rules as the steps.
-ensure_importable()
-from failover.adapters import CloudWatch, Rds, Route53  # noqa: E402
-from failover.errors import RegionshiftError  # noqa: E402
-from failover.rules import (  # noqa: E402
-    EXPECTED_RECORD_TYPE,
-    lag_problem,
-    lag_text,
-    record_problems,
-    standby_replica_problem,
-)
-from failover.settings import normalise_record_name  # noqa: E402
+from failover.adapters import CloudWatch, Rds, Route53
+from failover.errors import RegionshiftError
+from failover.rules import EXPECTED_RECORD_TYPE, lag_problem, lag_text, record_problems, standby_replica_problem
+from failover.settings import normalise_record_name
+from regionshift import rto
+from regionshift.target import Target
 
 OK, WARN, BLOCKING = "OK", "WARN", "BLOCKING"
 

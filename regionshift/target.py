@@ -8,8 +8,6 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from regionshift.lambda_code import ensure_importable
-
 
 class TargetError(Exception):
     """The stack, table or credentials could not be used; the message is one line for the operator."""
@@ -28,7 +26,6 @@ class Target:
         return self.session.client(service, region_name=region, endpoint_url=self.endpoint_url)
 
     def store(self) -> Any:
-        ensure_importable()
         from failover.store import StateStore
 
         return StateStore(self.client("dynamodb"), self.table)

@@ -11,8 +11,22 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "template.yaml"
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def checkout() -> Path | None:
+    """The source checkout regionshift runs from (an editable install), or None when installed from a wheel."""
+    root = _PACKAGE.parent
+    return root if (root / "template.yaml").is_file() and (root / "pyproject.toml").is_file() else None
+
+
+def stack_root() -> Path:
+    """Where ``template.yaml``, ``detector.yaml`` and ``statemachine/`` are read from.
+
+    A checkout's own files, so a drill always runs what would be deployed; installed from a wheel,
+    the copy setup.py packaged as ``regionshift/stack``.
+    """
+    return checkout() or _PACKAGE / "stack"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -57,8 +71,9 @@ for _tag in (
     _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
 
 
-def load(path: Path = TEMPLATE) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
+def load(path: Path | None = None) -> dict[str, Any]:
+    """The SAM template (``template.yaml`` unless another template is named)."""
+    with (path or stack_root() / "template.yaml").open(encoding="utf-8") as handle:
         document: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     return document
 
@@ -189,9 +204,9 @@ def state_machine(document: dict[str, Any]) -> tuple[str, dict[str, Any], dict[s
     raise ResolveError("template has no AWS::Serverless::StateMachine")
 
 
-def definition(props: dict[str, Any], ctx: Context, root: Path = ROOT) -> str:
+def definition(props: dict[str, Any], ctx: Context) -> str:
     """The ASL text with its DefinitionSubstitutions applied, as CloudFormation would."""
-    text = (root / props["DefinitionUri"]).read_text(encoding="utf-8")
+    text = (stack_root() / props["DefinitionUri"]).read_text(encoding="utf-8")
     substitutions = resolve(props.get("DefinitionSubstitutions", {}), ctx)
     for name, value in substitutions.items():
         text = text.replace("${" + name + "}", str(value))

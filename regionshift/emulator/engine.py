@@ -28,8 +28,6 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from regionshift.lambda_code import ensure_importable
-
 # Services whose state is the application estate; a mutating call on one of them is a "mutation".
 ESTATE_SERVICES = frozenset({"rds", "route53"})
 READ_PREFIXES = ("Describe", "Get", "List")
@@ -188,7 +186,6 @@ class Engine:
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
         from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-        ensure_importable()
         from failover import clock, runtime
 
         runtime.reset_clients()

@@ -382,7 +382,7 @@ class World:
 
     def _create_alarm(self, parameters: dict[str, Any]) -> None:
         """The health-check alarm as detector.yaml declares it, in the alarm's region."""
-        detector = cfn.load(cfn.ROOT / "detector.yaml")
+        detector = cfn.load(cfn.stack_root() / "detector.yaml")
         ctx = cfn.Context(parameters=parameters, region=parameters["AlarmRegion"], account=ACCOUNT)
         props = cfn.resolve(detector["Resources"]["PrimaryUnhealthyAlarm"]["Properties"], ctx)
         _session_client("cloudwatch", parameters["AlarmRegion"]).put_metric_alarm(**props)
