@@ -11,7 +11,9 @@ from typing import Any
 
 import boto3
 
+from regionshift.emulator import iam
 from regionshift.emulator.engine import Engine, Recorder, VirtualClock
+from regionshift.emulator.iam import Authorization
 from regionshift.emulator.scenario import Scenario, Step, Trigger
 from regionshift.emulator.world import ALARM_NAME, STANDBY_REGION, World, alarm_event
 from regionshift.execution import Execution, read
@@ -68,6 +70,7 @@ class DrillResult:
     effects: list[dict[str, str]] = field(default_factory=list)
     slack: dict[str, list[float]] = field(default_factory=dict)
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # execution ARN -> run report
+    denied: list[Authorization] = field(default_factory=list)  # calls the functions' roles did not allow
 
     @property
     def outcome(self) -> str | None:
@@ -107,6 +110,9 @@ class DrillResult:
         for run in self.runs:
             if run.status == "RUNNING":
                 found.append(f"execution {run.arn} did not finish")
+        # A call the template's role does not allow would fail on AWS: the drill is wrong whatever the outcome.
+        for d in self.denied:
+            found.append(f"AccessDenied: {d.function} may not {d.action} on {d.resource}")
         return found
 
     @property
@@ -135,6 +141,7 @@ class DrillResult:
             "waits": self.recorder.waits,
             "virtualSeconds": round(self.recorder.elapsed(), 1),
             "audit": self.audit,
+            "denied": [{"function": d.function, "action": d.action, "resource": d.resource} for d in self.denied],
         }
 
 
@@ -218,6 +225,7 @@ class Session:
             lock=self.store.lock_holder(),
             effects=self.world.effects,
             slack=self.world.slack,
+            denied=[d for guard in iam.guards(self.engine.interceptors) for d in guard.denied],
         )
 
 
