@@ -48,19 +48,21 @@ class Role:
     def grants(self) -> set["Grant"]:
         """Every (statement, action, resource) an Allow statement names."""
         return {
-            Grant(i, action, resource)
+            Grant(i, action, r)
             for i, s in enumerate(self.statements)
             if s.effect == "Allow"
             for action in s.actions
-            for resource in s.resources
+            for r in range(len(s.resources))
         }
 
 
 @dataclass(frozen=True)
 class Grant:
+    """One action on one resource of one statement (indices, so that grants compare across estates)."""
+
     statement: int
     action: str
-    resource: str
+    resource: int
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -68,7 +70,7 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in items)
 
 
-def _statement(raw: dict[str, Any], where: str) -> Statement:
+def parse_statement(raw: dict[str, Any], where: str = "policy") -> Statement:
     unknown = set(raw) - {"Sid", "Effect", "Action", "Resource", "Condition"}
     if unknown:
         # NotAction, NotResource, Principal...: not modelled, so refuse rather than mis-evaluate.
@@ -115,7 +117,7 @@ def roles(document: dict[str, Any], ctx: cfn.Context, stack: str = "regionshift"
                 # A managed policy name or a SAM policy template: not modelled, so refuse loudly.
                 raise IamModelError(f"{where}: only inline policy documents (Statement) are evaluated")
             resolved = cfn.resolve(policy["Statement"], ctx)
-            statements += [_statement(s, where) for s in (resolved if isinstance(resolved, list) else [resolved])]
+            statements += [parse_statement(s, where) for s in (resolved if isinstance(resolved, list) else [resolved])]
         found[logical_id] = Role(logical_id, f"{stack}-{logical_id}Role", tuple(statements))
     return found
 
@@ -346,7 +348,7 @@ def evaluate(statements: tuple[Statement, ...], request: Request) -> Decision:
     allowed: list[Grant] = []
     for index, statement in enumerate(statements):
         actions = [a for a in statement.actions if _glob(a, re.IGNORECASE).match(request.action)]
-        resources = [r for r in statement.resources if _glob(r).match(request.resource)]
+        resources = [i for i, r in enumerate(statement.resources) if _glob(r).match(request.resource)]
         if not actions or not resources or not _conditions_hold(statement, request.context):
             continue
         if statement.effect == "Deny":
