@@ -13,7 +13,9 @@ import boto3
 
 from failover.models import Outcome
 from failover.state import AuditRecord, LockHolder
+from regionshift.emulator import iam
 from regionshift.emulator.engine import Engine, Recorder, VirtualClock
+from regionshift.emulator.iam import Authorization
 from regionshift.emulator.scenario import Scenario, Step, Trigger
 from regionshift.emulator.world import ALARM_NAME, STANDBY_REGION, World, alarm_event
 from regionshift.execution import Execution, read
@@ -78,6 +80,7 @@ class DrillResult:
     effects: list[dict[str, str]] = field(default_factory=list)
     slack: dict[str, list[float]] = field(default_factory=dict)
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # execution ARN -> run report
+    denied: list[Authorization] = field(default_factory=list)  # calls the functions' roles did not allow
 
     @property
     def outcome(self) -> Outcome | None:
@@ -117,6 +120,9 @@ class DrillResult:
         for run in self.runs:
             if run.status == "RUNNING":
                 found.append(f"execution {run.arn} did not finish")
+        # A call the template's role does not allow would fail on AWS: the drill is wrong whatever the outcome.
+        for d in self.denied:
+            found.append(f"AccessDenied: {d.function} may not {d.action} on {d.resource}")
         return found
 
     @property
@@ -145,6 +151,7 @@ class DrillResult:
             "waits": self.recorder.waits,
             "virtualSeconds": round(self.recorder.elapsed(), 1),
             "audit": [a.wire() for a in self.audit],
+            "denied": [{"function": d.function, "action": d.action, "resource": d.resource} for d in self.denied],
         }
 
 
@@ -228,6 +235,7 @@ class Session:
             lock=self.store.lock_holder(),
             effects=self.world.effects,
             slack=self.world.slack,
+            denied=[d for guard in iam.guards(self.engine.interceptors) for d in guard.denied],
         )
 
 

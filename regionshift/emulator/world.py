@@ -17,6 +17,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from regionshift import template as cfn
+from regionshift.emulator import iam
 from regionshift.emulator.engine import ESTATE_SERVICES, READ_PREFIXES, Engine, Recorder, untracked
 from regionshift.emulator.scenario import Fault, HealthPoint, Scenario
 
@@ -237,6 +238,8 @@ class World:
             ctx.attrs[(spec.logical_id, "Arn")] = arn
             functions[name] = spec.logical_id
         engine.handlers = functions
+        # First: AWS authorizes a call against the function's role before anything else happens to it.
+        engine.interceptors.insert(0, iam.Guard.from_template(document, ctx, functions))
 
         logical_id, props, pattern = cfn.state_machine(document)
         sfn = _session_client("stepfunctions", region)

@@ -1,0 +1,277 @@
+"""IAM in the emulator: the evaluator, and each function's role against what its code calls."""
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from regionshift import drill
+from regionshift import template as cfn
+from regionshift.emulator import iam
+from regionshift.emulator import scenario as scenarios
+from regionshift.emulator.scenario import Step
+
+ZONE = "arn:aws:route53:::hostedzone/Z1"
+TABLE = "arn:aws:dynamodb:us-west-2:123456789012:table/runs"
+
+# What each function's code calls, per the Service Authorization Reference (the emulator maps each
+# call to these); the template grants exactly these and the drills below use every one of them.
+NEEDED = {
+    "IntakeFunction": set(),
+    "GateFunction": {"dynamodb:GetItem", "dynamodb:PutItem"},
+    "AssessFunction": {"route53:GetHealthCheckStatus", "rds:DescribeDBInstances", "cloudwatch:GetMetricStatistics"},
+    "PromoteFunction": {"rds:PromoteReadReplica", "rds:DescribeDBInstances", "dynamodb:PutItem"},
+    "PromotionStatusFunction": {"rds:DescribeDBInstances"},
+    "UpdateDnsFunction": {
+        "route53:ListResourceRecordSets",
+        "route53:ChangeResourceRecordSets",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+    },
+    "DnsStatusFunction": {"route53:GetChange"},
+    "RollbackFunction": {
+        "route53:ListResourceRecordSets",
+        "route53:ChangeResourceRecordSets",
+        "rds:DescribeDBInstances",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+    },
+    # SNS encrypts with the topic's customer managed key on the publisher's behalf.
+    "NotifyFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
+    "FinalizeFunction": {"dynamodb:PutItem", "dynamodb:DeleteItem"},
+}
+# Between them these take every step path: failover, DNS rollback, and a promotion whose response is lost.
+COVERING = ("primary-outage", "dns-fails", "lost-promote-response")
+
+
+def statements(*raw: dict[str, Any]) -> tuple[iam.Statement, ...]:
+    return tuple(iam.parse_statement(r) for r in raw)
+
+
+def allow(action: Any, resource: Any, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    found = {"Effect": "Allow", "Action": action, "Resource": resource}
+    if condition:
+        found["Condition"] = condition
+    return found
+
+
+def change(*names: str, action: str = "UPSERT", rtype: str = "CNAME") -> iam.Request:
+    params = {
+        "HostedZoneId": "Z1",
+        "ChangeBatch": {
+            "Changes": [{"Action": action, "ResourceRecordSet": {"Name": n, "Type": rtype}} for n in names]
+        },
+    }
+    (request,) = iam.requests("route53", "ChangeResourceRecordSets", params, "us-east-1", "123456789012")
+    return request
+
+
+DNS_CONDITION = {
+    "ForAllValues:StringEquals": {
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["app.example.com", "db.example.com"],
+        "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
+        "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+    }
+}
+
+
+# --- the evaluator ----------------------------------------------------------------------------------
+
+
+def test_an_allow_matching_action_and_resource_allows() -> None:
+    # Given a role that may read the table
+    role = statements(allow(["dynamodb:GetItem"], TABLE))
+    # When it reads the table (action names are case-insensitive)
+    decision = iam.evaluate(role, iam.Request("dynamodb:getitem", TABLE))
+    # Then the request is allowed by that grant
+    assert decision.allowed and decision.grants == (iam.Grant(0, "dynamodb:GetItem", 0),)
+
+
+def test_anything_not_allowed_is_implicitly_denied() -> None:
+    role = statements(allow("dynamodb:GetItem", TABLE))
+    assert not iam.evaluate(role, iam.Request("dynamodb:PutItem", TABLE)).allowed
+    other = iam.evaluate(role, iam.Request("dynamodb:GetItem", TABLE + "-other"))
+    assert not other.allowed and not other.explicit_deny
+
+
+def test_an_explicit_deny_wins_over_any_allow() -> None:
+    role = statements(allow("dynamodb:*", "*"), {"Effect": "Deny", "Action": "dynamodb:DeleteItem", "Resource": TABLE})
+    decision = iam.evaluate(role, iam.Request("dynamodb:DeleteItem", TABLE))
+    assert not decision.allowed and decision.explicit_deny
+    assert iam.evaluate(role, iam.Request("dynamodb:PutItem", TABLE)).allowed
+
+
+def test_wildcards_match_actions_and_resources_but_resources_are_case_sensitive() -> None:
+    role = statements(allow("rds:Describe*", "arn:aws:rds:us-west-2:123456789012:db:orders-?tandby"))
+    db = "arn:aws:rds:us-west-2:123456789012:db:orders-standby"
+    assert iam.evaluate(role, iam.Request("rds:DescribeDBInstances", db)).allowed
+    assert not iam.evaluate(role, iam.Request("rds:DescribeDBInstances", db.upper())).allowed
+    assert not iam.evaluate(role, iam.Request("rds:PromoteReadReplica", db)).allowed
+
+
+def test_route53_names_are_normalised_before_the_condition_is_evaluated() -> None:
+    # Given the DNS grant limited to the plan's records
+    role = statements(allow("route53:ChangeResourceRecordSets", ZONE, DNS_CONDITION))
+    # When the request spells a name in upper case with a trailing dot, Route 53 still matches it
+    assert iam.evaluate(role, change("App.Example.COM.", "db.example.com")).allowed
+    # But a record outside the plan, another type or another action is refused
+    assert not iam.evaluate(role, change("app.example.com", "www.example.com")).allowed
+    assert not iam.evaluate(role, change("app.example.com", rtype="A")).allowed
+    assert not iam.evaluate(role, change("app.example.com", action="DELETE")).allowed
+
+
+def test_normalised_names_escape_other_characters_as_octal() -> None:
+    assert iam.normalise_record_name("*.Example.com.") == "\\052.example.com"
+    assert iam.normalise_record_name("\\052.example.com") == "\\052.example.com"
+
+
+def test_set_operators_follow_iam_semantics_for_multivalued_keys() -> None:
+    names = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+    any_app = statements(allow("route53:*", "*", {"ForAnyValue:StringLike": {names: ["app.*"]}}))
+    all_app = statements(allow("route53:*", "*", {"ForAllValues:StringLike": {names: ["app.*"]}}))
+    mixed = change("app.example.com", "db.example.com")
+    assert iam.evaluate(any_app, mixed).allowed
+    assert not iam.evaluate(all_app, mixed).allowed
+    # ForAllValues holds on a request without the key; ForAnyValue does not.
+    get = iam.Request("route53:GetChange", "arn:aws:route53:::change/C1")
+    assert iam.evaluate(all_app, get).allowed
+    assert not iam.evaluate(any_app, get).allowed
+
+
+def test_null_and_single_valued_operators_on_a_missing_key() -> None:
+    actions = "route53:ChangeResourceRecordSetsActions"
+    absent = statements(allow("route53:*", "*", {"Null": {actions: "true"}}))
+    negated = statements(allow("route53:*", "*", {"StringNotEquals": {actions: "DELETE"}}))
+    get = iam.Request("route53:GetChange", "arn:aws:route53:::change/C1")
+    assert iam.evaluate(absent, get).allowed
+    assert not iam.evaluate(absent, change("app.example.com")).allowed
+    assert iam.evaluate(negated, get).allowed
+
+
+def test_an_unsupported_operator_or_key_is_refused_loudly() -> None:
+    with pytest.raises(iam.IamModelError):
+        iam.parse_statement(allow("*", "*", {"NumericLessThan": {"route53:ChangeResourceRecordSetsActions": "1"}}))
+    with pytest.raises(iam.IamModelError):
+        iam.parse_statement(allow("*", "*", {"StringEquals": {"aws:SourceIp": "10.0.0.1"}}))
+    with pytest.raises(iam.IamModelError):
+        iam.parse_statement({"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"})
+
+
+def test_a_denied_call_fails_as_the_service_answers() -> None:
+    # Given a role without any grant
+    guard = iam.Guard({"Fn": iam.Role("Fn", "regionshift-FnRole", ())}, {"regionshift-Fn": "Fn"}, "123456789012", {})
+    # When it publishes, reads the table and describes the replica
+    calls = [
+        ("sns", "Publish", {"TopicArn": "arn:aws:sns:us-west-2:123456789012:t"}, "AuthorizationError", 403),
+        ("dynamodb", "GetItem", {"TableName": "runs"}, "AccessDeniedException", 400),
+        ("rds", "DescribeDBInstances", {"DBInstanceIdentifier": "orders-standby"}, "AccessDenied", 403),
+    ]
+    for service, operation, params, code, status in calls:
+        with pytest.raises(ClientError) as denied:
+            guard("regionshift-Fn", service, operation, "us-west-2", params)
+        # Then each answers with its own code, status and the message AWS gives
+        error = denied.value.response
+        assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (code, status)
+        assert error["Error"]["Message"].startswith(
+            "User: arn:aws:sts::123456789012:assumed-role/regionshift-FnRole/regionshift-Fn is not authorized"
+        )
+    assert len(guard.denied) == 3
+
+
+def test_an_unmodelled_call_is_refused_loudly() -> None:
+    with pytest.raises(iam.IamModelError):
+        iam.requests("s3", "GetObject", {}, "us-west-2", "123456789012")
+
+
+# --- the template's roles against the drills ----------------------------------------------------------
+
+
+def _ctx() -> cfn.Context:
+    document = cfn.load()
+    parameters = {**cfn.parameter_defaults(document), "RecordNames": ["app.example.com"]}
+    ctx = cfn.Context(parameters=parameters, region="us-west-2")
+    for name in ("PrimaryRegion", "StandbyRegion", "PrimaryDbIdentifier", "StandbyDbIdentifier", "HostedZoneId"):
+        ctx.parameters.setdefault(name, "x")
+    for name in ("PrimaryHealthCheckId", "StandbyHealthCheckId"):
+        ctx.parameters.setdefault(name, name)
+    ctx.refs["NotificationTopic"] = "arn:aws:sns:us-west-2:123456789012:topic"
+    ctx.attrs[("RunTable", "Arn")] = TABLE
+    ctx.attrs[("NotificationKey", "Arn")] = "arn:aws:kms:us-west-2:123456789012:key/k"
+    return ctx
+
+
+def test_each_function_is_granted_exactly_the_actions_its_code_calls() -> None:
+    granted = {name: {g.action for g in role.grants()} for name, role in iam.roles(cfn.load(), _ctx()).items()}
+    assert granted == NEEDED
+
+
+def test_record_names_must_be_given_in_normalised_form() -> None:
+    # The condition compares parameter values with normalised names: other spellings are refused at deploy.
+    import re
+
+    pattern = cfn.load()["Parameters"]["RecordNames"]["AllowedPattern"]
+    for name in ("app.example.com", "db-1.example.com"):
+        assert re.match(pattern, name) and iam.normalise_record_name(name) == name
+    for name in ("App.example.com", "app.example.com.", "*.example.com", "app"):
+        assert not re.match(pattern, name)
+
+
+def _drill(name: str) -> tuple[drill.DrillResult, iam.Guard]:
+    scenario = scenarios.load(name)
+    with drill.Session(scenario) as session:
+        for step in [Step(trigger=scenario.trigger), *scenario.then]:
+            session.step(step)
+        (guard,) = iam.guards(session.engine.interceptors)
+        return session.result(), guard
+
+
+@pytest.fixture(scope="module")
+def covered() -> dict[tuple[str, iam.Grant], str]:
+    """(function, grant) -> the first covering drill that used it; every covering drill passes."""
+    used: dict[tuple[str, iam.Grant], str] = {}
+    for name in COVERING:
+        result, guard = _drill(name)
+        assert result.passed, (name, result.problems)
+        assert not guard.denied
+        for authorization in guard.log:
+            for grant in authorization.grants:
+                used.setdefault((authorization.function, grant), name)
+    return used
+
+
+def test_every_grant_is_used_by_a_drill(covered: dict[tuple[str, iam.Grant], str]) -> None:
+    for name, role in iam.roles(cfn.load(), _ctx()).items():
+        unused = {g for g in role.grants() if (name, g) not in covered}
+        assert not unused, (name, unused)
+
+
+@pytest.mark.parametrize("function", sorted(n for n, actions in NEEDED.items() if actions))
+def test_removing_any_grant_fails_a_drill_with_access_denied(
+    function: str, covered: dict[tuple[str, iam.Grant], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = cfn.load
+    for (name, grant), scenario in sorted(covered.items(), key=str):
+        if name != function:
+            continue
+        # Given the template without this one grant (one action, or one of several resources)
+        role = iam.roles(original(), _ctx())[function]
+        several = len(role.statements[grant.statement].resources) > 1
+        changed = iam.without_grant(
+            original(),
+            function,
+            grant.statement,
+            action=None if several else grant.action,
+            resource=grant.resource if several else None,
+        )
+        monkeypatch.setattr(
+            cfn, "load", lambda path=cfn.TEMPLATE, c=changed: c if path == cfn.TEMPLATE else original(path)
+        )
+        # When the drill that uses it runs
+        result, _ = _drill(scenario)
+        # Then it fails, and says the call was denied
+        assert not result.passed, (function, grant)
+        assert any(p.startswith(f"AccessDenied: {function} ") for p in result.problems), (function, grant)
+        assert any(
+            c.function == f"regionshift-{function}" and c.error in iam.ACCESS_DENIED_CODES
+            for c in result.recorder.calls
+        ), (function, grant)
