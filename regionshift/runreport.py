@@ -124,8 +124,6 @@ def _change_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows.append((f"database {promotion['identifier']}", "read replica", "standalone writer"))
     for change in (changes.get("dns") or {}).get("changes", []):
         rows.append((f"{change['name']} {change['type']}", str(change["before"]), change["after"]))
-    for change in changes.get("restored", []):
-        rows.append((f"{change['name']} {change['type']} (restored)", str(change["before"]), change["after"]))
     return rows
 
 

@@ -95,16 +95,21 @@ def test_promotion_failure_rolls_back_without_touching_dns(library_results: dict
     assert data["execution"]["error"] == "Regionshift.RolledBack"
 
 
-def test_dns_failure_restores_records_and_pages_a_human(library_results: dict[str, DrillResult]) -> None:
+def test_dns_failure_after_the_promotion_leaves_dns_moved_and_pages_a_human(
+    library_results: dict[str, DrillResult],
+) -> None:
+    # Given a promotion and a DNS change that never reaches INSYNC
     result = library_results["dns-fails"]
     data = result.wire()
-    assert data["world"]["dns"] == data["before"]["dns"]
+    # Then no record is pointed back at the old primary: two writers would take traffic
+    assert data["world"]["dns"] != data["before"]["dns"]
     assert {d["id"]: d["role"] for d in data["world"]["databases"]}["orders-standby"] == "primary"
     changes = [m for m in data["mutations"] if m["operation"] == "ChangeResourceRecordSets"]
-    assert len(changes) == 2  # the move, then the restore
+    assert len(changes) == 1  # the move, never a move back
     assert data["notifications"][0]["outcome"] == "DEGRADED"
     message = result.notifications[0]["message"]
-    assert "A human must act" in message and "DNS restored" in message
+    assert "A human must act" in message and "fence the old primary" in message
+    assert "DNS moved to us-west-2: app.example.com, db.example.com" in message
     assert data["execution"]["error"] == "Regionshift.Degraded"
 
 

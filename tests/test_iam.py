@@ -19,9 +19,14 @@ TABLE = "arn:aws:dynamodb:us-west-2:123456789012:table/runs"
 NEEDED = {
     "IntakeFunction": set(),
     "GateFunction": {"dynamodb:GetItem", "dynamodb:PutItem"},
-    "AssessFunction": {"route53:GetHealthCheckStatus", "rds:DescribeDBInstances", "cloudwatch:GetMetricStatistics"},
+    "AssessFunction": {
+        "route53:GetHealthCheckStatus",
+        "route53:ListResourceRecordSets",
+        "rds:DescribeDBInstances",
+        "cloudwatch:GetMetricStatistics",
+    },
     "PromoteFunction": {"rds:PromoteReadReplica", "rds:DescribeDBInstances", "dynamodb:PutItem"},
-    "PromotionStatusFunction": {"rds:DescribeDBInstances"},
+    "PromotionStatusFunction": {"rds:DescribeDBInstances", "route53:GetHealthCheckStatus"},
     "UpdateDnsFunction": {
         "route53:ListResourceRecordSets",
         "route53:ChangeResourceRecordSets",
@@ -31,10 +36,8 @@ NEEDED = {
     "DnsStatusFunction": {"route53:GetChange"},
     "RollbackFunction": {
         "route53:ListResourceRecordSets",
-        "route53:ChangeResourceRecordSets",
         "rds:DescribeDBInstances",
         "dynamodb:GetItem",
-        "dynamodb:PutItem",
     },
     # SNS encrypts with the topic's customer managed key on the publisher's behalf.
     "NotifyFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},

@@ -50,9 +50,11 @@ def alarm(**overrides: Any) -> dict[str, Any]:
 
 
 def intake(trigger: Any) -> Any:
-    return intake_step(
+    output = intake_step(
         IntakeInput.model_validate({"trigger": trigger, "execution": EXECUTION}), Runtime(SETTINGS, Clients()), NOW
     )
+    assert output.execution.id == EXECUTION["id"]
+    return output.intake
 
 
 def document(**sections: Any) -> RunDocument:
@@ -164,9 +166,26 @@ def test_pause_and_cooldown_refuse_until_lifted(aws: Runtime) -> None:
 # --- Assess (fake clients: moto's health-check status is always one healthy checker) -----------
 
 
+PRIMARY_VALUES = {
+    "app.example.com": "app-primary.us-east-1.elb.amazonaws.com",
+    "db.example.com": "orders-primary.abc.us-east-1.rds.amazonaws.com",
+}
+STANDBY_ENDPOINT = "orders-standby.abc.us-west-2.rds.amazonaws.com"
+
+
 class FakeRoute53:
-    def __init__(self, failing: dict[str, int], checkers: int = 8) -> None:
+    def __init__(self, failing: dict[str, int], checkers: int = 8, values: dict[str, str] | None = None) -> None:
         self.failing, self.checkers = failing, checkers
+        self.values = PRIMARY_VALUES if values is None else values
+
+    def list_resource_record_sets(self, HostedZoneId: str, StartRecordName: str, **_: Any) -> dict[str, Any]:
+        value = self.values.get(StartRecordName)
+        sets = (
+            []
+            if value is None
+            else [{"Name": StartRecordName + ".", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": value}]}]
+        )
+        return {"ResourceRecordSets": sets}
 
     def get_health_check_status(self, HealthCheckId: str) -> dict[str, Any]:
         failing = self.failing[HealthCheckId]
@@ -188,7 +207,11 @@ class FakeRds:
             from botocore.exceptions import ClientError
 
             raise ClientError({"Error": {"Code": "DBInstanceNotFound", "Message": "nope"}}, "DescribeDBInstances")
-        instance = {"DBInstanceIdentifier": DBInstanceIdentifier, "DBInstanceStatus": self.status}
+        instance = {
+            "DBInstanceIdentifier": DBInstanceIdentifier,
+            "DBInstanceStatus": self.status,
+            "Endpoint": {"Address": STANDBY_ENDPOINT},
+        }
         if self.source:
             instance["ReadReplicaSourceDBInstanceIdentifier"] = self.source
         return {"DBInstances": [instance]}
@@ -427,21 +450,34 @@ def test_missing_record_is_a_dns_error(zone: Any) -> None:
         update_dns(document(), zone.rt, NOW)
 
 
-def test_rollback_restores_records_and_reports_degraded_after_promotion(zone: Any) -> None:
+def test_after_the_promotion_rollback_never_points_dns_back(zone: Any) -> None:
+    # Given a promoted standby and DNS already moved, when a later step fails
     zone.store.save_run_fact(EXECUTION["id"], RunFact.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
-    before = records(zone)
     update_dns(document(), zone.rt, NOW)
+    moved = records(zone)
     failed = document(error={"Error": "DnsSyncTimeoutError", "Cause": json.dumps({"errorMessage": "still PENDING"})})
     result = rollback(failed, zone.rt, NOW)
-    assert records(zone) == before
+    # Then DNS stays on the standby, and the page names what moved and what to do
+    assert records(zone) == moved
     assert result.outcome == "DEGRADED" and result.database_promoted
-    assert "DnsSyncTimeoutError: still PENDING" in result.reason and len(result.restored) == 2
+    assert result.moved == ["app.example.com", "db.example.com"] and result.not_moved == []
+    assert "DnsSyncTimeoutError: still PENDING" in result.reason and "fence the old primary" in result.reason
+
+
+def test_a_promotion_with_no_dns_moved_lists_every_record_as_not_moved(zone: Any) -> None:
+    zone.store.save_run_fact(EXECUTION["id"], RunFact.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
+    before = records(zone)
+    result = rollback(document(error={"Error": "StandbyUnhealthyError", "Cause": "standby unhealthy"}), zone.rt, NOW)
+    assert records(zone) == before
+    assert result.outcome == "DEGRADED" and result.moved == []
+    assert result.not_moved == ["app.example.com", "db.example.com"]
+    assert "not moved: app.example.com, db.example.com" in result.reason
 
 
 def test_rollback_before_promotion_is_rolled_back(zone: Any) -> None:
     rt = standby_says(zone.rt, fake_rds_state(source="orders-primary"))
     result = rollback(document(error={"Error": "PromotionError", "Cause": "no"}), rt, NOW)
-    assert result.outcome == "ROLLED_BACK" and result.restored == []
+    assert result.outcome == "ROLLED_BACK" and result.database_promoted is False
 
 
 def test_requested_promotion_still_in_progress_counts_as_promoted(zone: Any) -> None:
@@ -451,12 +487,13 @@ def test_requested_promotion_still_in_progress_counts_as_promoted(zone: Any) -> 
     assert result.outcome == "DEGRADED"
 
 
-def test_a_retried_rollback_still_reports_what_it_restored(zone: Any) -> None:
+def test_a_retried_rollback_reports_the_same(zone: Any) -> None:
+    zone.store.save_run_fact(EXECUTION["id"], RunFact.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
     update_dns(document(), zone.rt, NOW)
     failed = document(error={"Error": "DnsSyncTimeoutError"})
     first = rollback(failed, zone.rt, NOW)
     again = rollback(failed, zone.rt, NOW)
-    assert len(first.restored) == 2 and again.restored == first.restored
+    assert first.model_copy(update={"at": None}) == again.model_copy(update={"at": None})
 
 
 def test_a_standby_promoted_before_this_run_is_not_this_runs_promotion(zone: Any) -> None:

@@ -117,6 +117,7 @@ class Rds:
             exists=True,
             status=instance.get("DBInstanceStatus"),
             source=instance.get("ReadReplicaSourceDBInstanceIdentifier"),
+            endpoint=(instance.get("Endpoint") or {}).get("Address"),
         )
 
     def promote(self, identifier: str) -> bool:

@@ -8,8 +8,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from failover import clock, runtime
-from failover.models import Model
+from failover.errors import RegionshiftError
+from failover.models import CAUSE_LIMIT, Model
 from failover.observability import logger, metrics, tracer
+
+# Room is left for the rest of Lambda's error document (type, request id, stack trace).
+MESSAGE_LIMIT = CAUSE_LIMIT // 2
 
 type Step[InputT: BaseModel] = Callable[[InputT, runtime.Runtime, datetime], Model]
 type Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -26,7 +30,14 @@ def lambda_step[InputT: BaseModel](model: type[InputT], step: Step[InputT]) -> H
         execution = getattr(parsed, "execution", None)
         if execution is not None:
             logger.append_keys(execution=execution.id)
-        return step(parsed, runtime.current(), clock.now()).wire()
+        try:
+            return step(parsed, runtime.current(), clock.now()).wire()
+        except RegionshiftError as exc:
+            # The message becomes the Catch's Cause, carried in the run document: keep it bounded.
+            message = str(exc)
+            if len(message) <= MESSAGE_LIMIT:
+                raise
+            raise type(exc)(message[: MESSAGE_LIMIT - 1] + "\u2026") from exc
 
     handler.__name__ = f"{step.__name__}_handler"
     return handler

@@ -7,10 +7,29 @@ ASL's ``ResultPath``. Field names are camelCase on the wire, snake_case in Pytho
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+# Step Functions fails a state whose input or output exceeds 256 KiB (States.DataLimitExceeded, which
+# States.ALL cannot catch). Every field that can grow has a bound, so the run document stays small
+# whatever AWS or an operator sends: https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
+REASON_LIMIT = 2000
+CAUSE_LIMIT = 4096
+EXCERPT_LIMIT = 1024
+
+
+def _clip(limit: int) -> AfterValidator:
+    def clip(text: str) -> str:
+        return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+    return AfterValidator(clip)
+
+
+Reason = Annotated[str, _clip(REASON_LIMIT)]
+Cause = Annotated[str, _clip(CAUSE_LIMIT)]
+Excerpt = Annotated[str, _clip(EXCERPT_LIMIT)]
 
 
 class Outcome(StrEnum):
@@ -53,11 +72,11 @@ class Execution(Model):
 
 class TriggerInfo(Model):
     kind: Literal["alarm", "manual"]
-    event_id: str | None = None
+    event_id: Excerpt | None = None
     event_time: datetime
-    alarm_name: str | None = None
-    operator: str | None = None
-    reason: str | None = None
+    alarm_name: Excerpt | None = None
+    operator: Excerpt | None = None
+    reason: Reason | None = None
 
 
 class Flags(Model):
@@ -80,7 +99,6 @@ class PlanSummary(Model):
     standby_region: str
     primary_db: str
     standby_db: str
-    records: dict[str, str]
 
 
 class IntakeInput(Model):
@@ -91,17 +109,26 @@ class IntakeInput(Model):
 class IntakeResult(Model):
     at: datetime
     decision: Literal["PROCEED", "REFUSED"]
-    reason: str
+    reason: Reason
     trigger: TriggerInfo | None = None
+    # A trigger that could not be parsed is kept only as a bounded excerpt, for the audit.
+    raw_excerpt: Excerpt | None = None
     flags: Flags = Flags()
     waits: Waits
     plan: PlanSummary
 
 
+class IntakeOutput(Model):
+    """Intake's result replaces the whole document: from here on, the raw trigger is gone."""
+
+    execution: Execution
+    intake: IntakeResult
+
+
 class GateResult(Model):
     at: datetime
     decision: Literal["PROCEED", "REFUSED"]
-    reason: str
+    reason: Reason
     acquired: bool
     lease_until: datetime | None = None
 
@@ -119,18 +146,21 @@ class ReplicaState(Model):
     exists: bool
     status: str | None = None
     source: str | None = None
+    endpoint: str | None = None
     lag_seconds: float | None = None
 
 
 class AssessResult(Model):
     at: datetime
     decision: Literal["PROCEED", "NO_ACTION", "REFUSED", "RECHECK"]
-    reason: str
+    reason: Reason
     probe: int
     primary: CheckerVotes | None = None
     standby: CheckerVotes | None = None
     replica: ReplicaState | None = None
     data_loss_accepted: bool = False
+    # What was verified before the point of no return (one line per check), shown by a dry run too.
+    verified: list[Reason] = []
 
 
 class PromotionState(Model):
@@ -140,6 +170,10 @@ class PromotionState(Model):
     available: bool = False
     status: str | None = None
     polls: int = 0
+    # Looked at once the database is a writer, before DNS moves: None until then.
+    standby_healthy: bool | None = None
+    standby_probes: int = 0
+    standby_votes: str | None = None
 
 
 class RecordChange(Model):
@@ -163,31 +197,32 @@ class StepError(Model):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    error: str = Field(alias="Error")
-    cause: str | None = Field(default=None, alias="Cause")
+    error: Excerpt = Field(alias="Error")
+    cause: Cause | None = Field(default=None, alias="Cause")
 
 
 class RunResult(Model):
     at: datetime | None = None
     outcome: Outcome
-    reason: str
-    restored: list[RecordChange] = []
+    reason: Reason
     database_promoted: bool | None = None
+    # After a promotion DNS only moves forward: which plan records point at the standby, which do not.
+    moved: list[str] = []
+    not_moved: list[str] = []
     rollback_error: StepError | None = None
 
 
 class NotifyResult(Model):
     published: bool
     message_id: str | None = None
-    subject: str
-    error: str | None = None
+    subject: Excerpt
+    error: Reason | None = None
 
 
 class RunDocument(Model):
     """The whole document as Notify and Finalize see it: every section optional but the first."""
 
     execution: Execution
-    trigger: Any = None
     intake: IntakeResult | None = None
     gate: GateResult | None = None
     assess: AssessResult | None = None
@@ -201,6 +236,6 @@ class RunDocument(Model):
 
 class FinalizeResult(Model):
     outcome: Outcome
-    reason: str
+    reason: Reason
     lock_released: bool
     cooldown_until: datetime | None = None

@@ -58,14 +58,18 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
         lines.append(f"Assessment (probe {a.probe}): {a.reason}")
         if a.data_loss_accepted:
             lines.append("DATA LOSS ACCEPTED by operator override (recorded in the audit trail).")
+        lines.extend(f"Verified before promoting: {check}" for check in a.verified)
     if doc.promotion:
         p = doc.promotion
         lines.append(f"Database: promoted {p.identifier}{' (already standalone)' if p.already_promoted else ''}")
+        if p.standby_votes:
+            lines.append(f"Standby after the promotion: {p.standby_votes}")
     if doc.dns:
         for c in doc.dns.changes:
             lines.append(f"DNS: {c.name} {c.type} {c.before} -> {c.after}")
-    for c in result.restored:
-        lines.append(f"DNS restored: {c.name} {c.type} {c.before} -> {c.after}")
+    if result.database_promoted and (result.moved or result.not_moved):
+        lines.append(f"DNS moved to {settings.standby_region}: {', '.join(result.moved) or 'none'}")
+        lines.append(f"DNS NOT moved (left as it stands): {', '.join(result.not_moved) or 'none'}")
     if result.rollback_error:
         lines.append(f"ROLLBACK FAILED: {error_text(result.rollback_error)}")
     if result.outcome == Outcome.DRY_RUN:
@@ -99,7 +103,8 @@ def body(doc: RunDocument, settings: Settings) -> str:
         "primaryRegion": settings.primary_region,
         "standbyRegion": settings.standby_region,
         "changes": [c.wire() for c in doc.dns.changes] if doc.dns else [],
-        "restored": [c.wire() for c in doc.result.restored],
+        "moved": doc.result.moved,
+        "notMoved": doc.result.not_moved,
         "timeline": dict(timeline(doc)),
     }
     return "\n".join(summary_lines(doc, settings)) + "\n\nDetails:\n" + json.dumps(details, indent=2, default=str)

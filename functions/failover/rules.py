@@ -58,3 +58,31 @@ def record_problems(zone_id: str, records: Mapping[str, str], current: Mapping[s
         elif found.type != EXPECTED_RECORD_TYPE:
             problems.append(f"{name} in hosted zone {zone_id} is a {found.type} record, not {EXPECTED_RECORD_TYPE}")
     return problems
+
+
+def _labels(hostname: str) -> list[str]:
+    return hostname.lower().removesuffix(".").split(".")
+
+
+def record_target_problems(
+    records: Mapping[str, str], current: Mapping[str, Record], primary_region: str, standby: ReplicaState
+) -> list[str]:
+    """Before the point of no return: every record must point into the primary region (or already at its
+    standby target), and a target that names the standby database must be that database's endpoint."""
+    problems = []
+    for name, target in records.items():
+        found = current.get(name)
+        if found is None or found.value == target:
+            continue
+        if primary_region not in _labels(found.value):
+            problems.append(
+                f"{name} points to {found.value}, neither into {primary_region} nor at its standby target {target}:"
+                " someone changed it; moving it could take traffic from a region this plan does not know"
+            )
+        if _labels(target)[0] == standby.identifier and standby.endpoint and target != standby.endpoint:
+            problems.append(
+                f"{name} would point to {target}, but {standby.identifier}'s endpoint is {standby.endpoint}"
+            )
+    if standby.endpoint is None:
+        problems.append(f"the endpoint of {standby.identifier} is not known: traffic could not reach it")
+    return problems

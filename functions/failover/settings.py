@@ -24,6 +24,8 @@ EXECUTION_TIMEOUT_SECONDS = 3600
 # Time a run needs besides its waits: invocations, retries' backoff, rollback and notification.
 RUN_OVERHEAD_SECONDS = 300
 PositiveInt = Annotated[int, Field(ge=1)]
+# A bound on what one run moves, so that its document stays well inside Step Functions' payload limit.
+MAX_RECORDS = 50
 
 
 def normalise_record_name(name: str) -> str:
@@ -82,6 +84,8 @@ class Settings(BaseModel):
         names = tuple(normalise_record_name(n) for n in value)
         if not names:
             raise ValueError("at least one record name is required")
+        if len(names) > MAX_RECORDS:
+            raise ValueError(f"at most {MAX_RECORDS} records per plan (the run document must stay far below 256 KiB)")
         if len(set(names)) != len(names):
             raise ValueError("record names must be unique")
         return names
@@ -112,7 +116,8 @@ class Settings(BaseModel):
     @property
     def longest_run_seconds(self) -> int:
         return (
-            self.confirm_probes * self.confirm_interval_seconds
+            # the outage is confirmed, then the standby may be looked at as often after the promotion
+            2 * self.confirm_probes * self.confirm_interval_seconds
             + self.promotion_max_polls * self.promotion_poll_seconds
             + self.dns_max_polls * self.dns_poll_seconds
             + RUN_OVERHEAD_SECONDS

@@ -11,13 +11,14 @@ from typing import Literal
 from failover.models import (
     AssessResult,
     DnsState,
+    Excerpt,
     Flags,
     GateResult,
     Model,
     NotifyResult,
     Outcome,
     PromotionState,
-    RecordChange,
+    Reason,
     StepError,
     TriggerInfo,
 )
@@ -28,7 +29,6 @@ class RunFact(StrEnum):
 
     PROMOTION_REQUESTED = "promotion-requested"
     DNS_BEFORE = "dns-before"
-    DNS_RESTORED = "dns-restored"
 
 
 class LockHolder(Model):
@@ -68,7 +68,6 @@ class Decisions(Model):
 class Changes(Model):
     promotion: PromotionState | None = None
     dns: DnsState | None = None
-    restored: list[RecordChange] = []
 
 
 class AuditRecord(Model):
@@ -79,10 +78,10 @@ class AuditRecord(Model):
     finished_at: datetime
     plan: str
     outcome: Outcome
-    reason: str
+    reason: Reason
     trigger: TriggerInfo | None = None
     # When the trigger could not be parsed: a bounded excerpt of what arrived, for the investigation.
-    raw_trigger: str | None = None
+    raw_trigger: Excerpt | None = None
     flags: Flags | None = None
     decisions: Decisions = Decisions()
     changes: Changes = Changes()

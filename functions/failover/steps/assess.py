@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from failover.models import AssessResult, CheckerVotes, ReplicaState, RunDocument
-from failover.rules import lag_problem, lag_text, standby_replica_problem
+from failover.rules import lag_problem, lag_text, record_problems, record_target_problems, standby_replica_problem
 from failover.runtime import Runtime
 
 
@@ -18,7 +18,13 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     primary = rt.route53.checker_votes(settings.primary_health_check_id, settings.healthy_checker_percent)
     standby = rt.route53.checker_votes(settings.standby_health_check_id, settings.healthy_checker_percent)
 
-    def decide(decision: str, reason: str, replica: ReplicaState | None = None, accepted: bool = False) -> AssessResult:
+    def decide(
+        decision: str,
+        reason: str,
+        replica: ReplicaState | None = None,
+        accepted: bool = False,
+        verified: list[str] | None = None,
+    ) -> AssessResult:
         return AssessResult(
             at=now,
             decision=decision,  # type: ignore[arg-type]
@@ -28,6 +34,7 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
             standby=standby,
             replica=replica,
             data_loss_accepted=accepted,
+            verified=verified or [],
         )
 
     if primary.verdict == "HEALTHY":
@@ -59,20 +66,39 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     replica = replica.model_copy(update={"lag_seconds": lag})
     limit = settings.max_replica_lag_seconds
     too_far = lag_problem(lag, limit)
+    accepted = False
     if too_far:
         trigger = doc.intake.trigger
-        if trigger is not None and trigger.kind == "manual" and flags.accept_data_loss:
-            return decide(
-                "PROCEED",
-                f"replica lag {lag_text(lag)} exceeds {limit} s; "
-                f"data loss accepted by {trigger.operator}: {trigger.reason}",
-                replica,
-                accepted=True,
-            )
-        return decide("REFUSED", too_far, replica)
+        if not (trigger is not None and trigger.kind == "manual" and flags.accept_data_loss):
+            return decide("REFUSED", too_far, replica)
+        accepted = True
+        lag_note = (
+            f"replica lag {lag_text(lag)} exceeds {limit} s; data loss accepted by {trigger.operator}: {trigger.reason}"
+        )
+    else:
+        lag_note = f"replica lag {lag_text(lag)} within {limit} s"
+    # The point of no return comes next: everything the run needs after the promotion is checked now.
+    current = rt.route53.records(settings.hosted_zone_id, settings.record_names)
+    problems = record_problems(settings.hosted_zone_id, settings.records, current) + record_target_problems(
+        settings.records, current, settings.primary_region, replica
+    )
+    if problems:
+        return decide("REFUSED", "not safe to promote: " + "; ".join(problems), replica, accepted)
+    verified = [
+        f"standby {settings.standby_region} healthy ({_votes(standby)})",
+        f"{replica.identifier} replicates from {settings.primary_db_identifier}, available at {replica.endpoint}",
+        lag_note,
+        *(
+            f"{name} {current[name].type} {current[name].value} -> {target}"
+            + (" (already there)" if current[name].value == target else "")
+            for name, target in settings.records.items()
+        ),
+    ]
     return decide(
         "PROCEED",
-        f"primary down ({_votes(primary)}) after {probe} probe(s); standby healthy; "
-        f"replica lag {lag_text(lag)} within {limit} s",
+        f"primary down ({_votes(primary)}) after {probe} probe(s); standby healthy; {lag_note}; "
+        f"{len(settings.records)} record(s) verified",
         replica,
+        accepted,
+        verified,
     )

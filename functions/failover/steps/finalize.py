@@ -1,6 +1,5 @@
 """Finalize: write the audit record, start the cooldown where due, release the lock, count the outcome."""
 
-import json
 from datetime import datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -10,16 +9,13 @@ from failover.observability import NAMESPACE, logger, metrics
 from failover.runtime import Runtime
 from failover.state import AuditRecord, Changes, Decisions
 
-# What of an unparsed trigger the audit keeps: enough to investigate, never the whole payload.
-RAW_TRIGGER_EXCERPT = 2048
-
 
 def audit_record(
     doc: RunDocument, finished_at: datetime, plan: str, released: bool, cooldown_until: datetime | None
 ) -> AuditRecord:
     assert doc.result is not None
     trigger = doc.intake.trigger if doc.intake else None
-    raw = None if trigger else json.dumps(doc.trigger, default=str)[:RAW_TRIGGER_EXCERPT]
+    raw = doc.intake.raw_excerpt if doc.intake else None
     return AuditRecord(
         execution=doc.execution.id,
         started_at=doc.execution.started_at,
@@ -31,7 +27,7 @@ def audit_record(
         raw_trigger=raw,
         flags=doc.intake.flags if doc.intake else None,
         decisions=Decisions(intake=doc.intake.reason if doc.intake else None, gate=doc.gate, assess=doc.assess),
-        changes=Changes(promotion=doc.promotion, dns=doc.dns, restored=doc.result.restored),
+        changes=Changes(promotion=doc.promotion, dns=doc.dns),
         error=doc.error,
         rollback_error=doc.result.rollback_error,
         notification=doc.notification,

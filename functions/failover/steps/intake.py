@@ -1,12 +1,22 @@
 """Intake: validate and normalise the trigger, or refuse it with the reason."""
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from failover.models import Flags, IntakeInput, IntakeResult, PlanSummary, TriggerInfo, Waits
+from failover.models import (
+    EXCERPT_LIMIT,
+    Flags,
+    IntakeInput,
+    IntakeOutput,
+    IntakeResult,
+    PlanSummary,
+    TriggerInfo,
+    Waits,
+)
 from failover.runtime import Runtime
 from failover.settings import Settings
 from failover.triggers import AlarmEvent, ManualTrigger
@@ -26,9 +36,21 @@ def describe_validation(exc: ValidationError, limit: int = 5) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
-def intake(inp: IntakeInput, rt: Runtime, now: datetime) -> IntakeResult:
+def intake(inp: IntakeInput, rt: Runtime, now: datetime) -> IntakeOutput:
+    """The run document from here on: the execution and the parsed trigger, never the raw one."""
+    return IntakeOutput(execution=inp.execution, intake=evaluate(inp.trigger, rt.settings, now))
+
+
+def _excerpt(raw: Any) -> str:
+    try:
+        text = json.dumps(raw, default=str)
+    except ValueError:  # a circular structure cannot come from JSON, but refuse to fail on it
+        text = repr(raw)
+    return text[:EXCERPT_LIMIT]
+
+
+def evaluate(raw: Any, settings: Settings, now: datetime) -> IntakeResult:
     """Never raises on bad input: it refuses with the reason."""
-    settings = rt.settings
 
     def result(
         decision: str, reason: str, trigger: TriggerInfo | None = None, flags: Flags | None = None
@@ -38,6 +60,7 @@ def intake(inp: IntakeInput, rt: Runtime, now: datetime) -> IntakeResult:
             decision=decision,  # type: ignore[arg-type]
             reason=reason,
             trigger=trigger,
+            raw_excerpt=None if trigger else _excerpt(raw),
             flags=flags or Flags(),
             waits=Waits(
                 confirm_interval_seconds=settings.confirm_interval_seconds,
@@ -50,11 +73,9 @@ def intake(inp: IntakeInput, rt: Runtime, now: datetime) -> IntakeResult:
                 standby_region=settings.standby_region,
                 primary_db=settings.primary_db_identifier,
                 standby_db=settings.standby_db_identifier,
-                records=settings.records,
             ),
         )
 
-    raw = inp.trigger
     if not isinstance(raw, dict):
         return result("REFUSED", f"bad input: the trigger must be a JSON object, not {type(raw).__name__}")
     if "detail-type" in raw or raw.get("source") == "aws.cloudwatch":

@@ -1,8 +1,14 @@
-"""Rollback: restore the records this run changed and say honestly what could not be undone."""
+"""Rollback: decide the honest outcome of a failed run, and never undo a promotion's consequences.
+
+Before the promotion is requested nothing has changed (DNS moves only after it), so the run is
+ROLLED_BACK. Once it is requested there is no going back: pointing a record at the old primary would
+give two writers traffic. DNS is left as it stands and the run is DEGRADED, with a page that says
+exactly which records moved, which did not, and what to do.
+"""
 
 from datetime import datetime
 
-from failover.models import Outcome, RecordChange, RunDocument, RunResult
+from failover.models import Outcome, RunDocument, RunResult
 from failover.notification import error_text
 from failover.runtime import Runtime
 from failover.state import RunFact
@@ -11,50 +17,42 @@ from failover.state import RunFact
 def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
     settings, run = rt.settings, doc.execution.id
     failure = error_text(doc.error)
-    captured = [RecordChange.model_validate(c) for c in rt.store.run_fact(run, RunFact.DNS_BEFORE) or []]
-    already = rt.store.run_fact(run, RunFact.DNS_RESTORED)
-    restored: list[RecordChange] = [RecordChange.model_validate(c) for c in already or []]
-    if captured and already is None:
-        current = rt.route53.records(settings.hosted_zone_id, tuple(c.name for c in captured))
-        back = [
-            RecordChange(name=c.name, type=c.type, before=current[c.name].value, after=c.before, ttl=c.ttl)
-            for c in captured
-            if c.before is not None and c.name in current and current[c.name].value != c.before
-        ]
-        if back:
-            rt.route53.upsert(settings.hosted_zone_id, back, f"Regionshift rollback {run}")
-        # Kept, so that a retried rollback still reports what it restored.
-        rt.store.save_run_fact(run, RunFact.DNS_RESTORED, [c.wire() for c in back])
-        restored = back
-    # Only this run's own promotion counts: a standby promoted before it is not this run's doing.
-    requested = rt.store.run_fact(run, RunFact.PROMOTION_REQUESTED) is not None
-    promoted = False
-    if requested:
+    # Only this run's own request counts: a standby promoted before it is not this run's doing. A
+    # request RDS never acted on leaves an available replica: nothing changed, so nothing to undo.
+    db = None
+    if rt.store.run_fact(run, RunFact.PROMOTION_REQUESTED) is not None:
         db = rt.rds.describe(settings.standby_db_identifier)
-        promoted = db.exists and (db.source is None or db.status != "available")
-    dns_note = (
-        f"restored {len(restored)} record(s) to their previous targets"
-        if restored
-        else "no DNS record had been changed"
-    )
-    if promoted:
+    if db is None or not (db.exists and (db.source is None or db.status != "available")):
         return RunResult(
             at=now,
-            outcome=Outcome.DEGRADED,
+            outcome=Outcome.ROLLED_BACK,
             reason=(
-                f"{failure}. The standby database {settings.standby_db_identifier} in {settings.standby_region} "
-                f"was promoted and cannot become a replica again; {dns_note}. A human must act: either point "
-                f"traffic at {settings.standby_region} by hand, or keep the old primary and rebuild the replica."
+                f"{failure}. The standby database was not promoted and no DNS record was changed; "
+                f"traffic stays on {settings.primary_region}."
             ),
-            restored=restored,
-            database_promoted=True,
+            database_promoted=False,
         )
+    current = rt.route53.records(settings.hosted_zone_id, settings.record_names)
+    targets = settings.records
+    moved = sorted(name for name, target in targets.items() if name in current and current[name].value == target)
+    not_moved = sorted(name for name in settings.record_names if name not in moved)
+    state = "is now a standalone writer" if db.source is None and db.status == "available" else f"is {db.status}"
+    todo = (
+        f"once {settings.standby_region} serves, point {', '.join(not_moved)} at it by hand (targets in the plan)"
+        if not_moved
+        else f"check the application in {settings.standby_region}"
+    )
     return RunResult(
         at=now,
-        outcome=Outcome.ROLLED_BACK,
+        outcome=Outcome.DEGRADED,
         reason=(
-            f"{failure}. The standby database was not promoted; {dns_note}. Traffic stays on {settings.primary_region}."
+            f"{failure}. The standby database {settings.standby_db_identifier} in {settings.standby_region} was "
+            f"promoted and {state}; it cannot become a replica again, so DNS was left as it stands "
+            f"(moved: {', '.join(moved) or 'none'}; not moved: {', '.join(not_moved) or 'none'}). "
+            f"A human must act: {todo}, and fence the old primary {settings.primary_db_identifier} in "
+            f"{settings.primary_region} so that it never takes writes again."
         ),
-        restored=restored,
-        database_promoted=False,
+        database_promoted=True,
+        moved=moved,
+        not_moved=not_moved,
     )
