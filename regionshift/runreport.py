@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from regionshift.execution import Execution, Visit
+from regionshift.execution import ExecutionHistory, Visit
 
 COLOURS = {"done": "#2e7d32", "caught": "#c62828", "running": "#f9a825"}
 WAIT_COLOUR = "#90a4ae"
@@ -29,7 +29,7 @@ def _last(visits: list[Visit], name: str) -> Visit | None:
     return found[-1] if found else None
 
 
-def recovery_breakdown(execution: Execution, audit: dict[str, Any] | None) -> dict[str, float | None]:
+def recovery_breakdown(execution: ExecutionHistory, audit: dict[str, Any] | None) -> dict[str, float | None]:
     """Where the time went: detection (alarm to start), confirmation, promotion, DNS, notification."""
     visits = execution.visits
     trigger = (audit or {}).get("trigger") or {}
@@ -51,7 +51,7 @@ def recovery_breakdown(execution: Execution, audit: dict[str, Any] | None) -> di
     return parts
 
 
-def build(execution: Execution, audit: dict[str, Any] | None) -> dict[str, Any]:
+def build(execution: ExecutionHistory, audit: dict[str, Any] | None) -> dict[str, Any]:
     audit = audit or {}
     decisions = audit.get("decisions") or {}
     changes = audit.get("changes") or {}
