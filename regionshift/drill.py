@@ -1,7 +1,6 @@
 """Run a drill scenario on the embedded emulator and describe what happened."""
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -14,11 +13,13 @@ import boto3
 from failover.models import Outcome
 from failover.state import AuditRecord, LockHolder
 from regionshift.emulator import iam
-from regionshift.emulator.engine import Engine, Recorder, VirtualClock
+from regionshift.emulator import stack as emulator
+from regionshift.emulator.deploy import ALARM_NAME, STANDBY_REGION
+from regionshift.emulator.engine import Recorder
+from regionshift.emulator.estate import alarm_event
 from regionshift.emulator.iam import Authorization
 from regionshift.emulator.scenario import Scenario, Step, Trigger
-from regionshift.emulator.world import ALARM_NAME, STANDBY_REGION, World, alarm_event
-from regionshift.execution import Execution, read
+from regionshift.execution import ExecutionHistory, Visit, follow
 
 # Outcomes from the most to the least consequential: the headline of a drill with several runs.
 SIGNIFICANCE = (
@@ -34,24 +35,22 @@ EXECUTION_DEADLINE_SECONDS = 120
 TERMINAL_ERRORS = {"Regionshift.RolledBack": Outcome.ROLLED_BACK, "Regionshift.Degraded": Outcome.DEGRADED}
 
 
-@dataclass
-class StateEntry:
-    name: str
-    at: float  # virtual seconds since the execution started
+# Called with each state a run enters, as the drill follows it.
+OnState = Callable[["Run", Visit], None]
 
 
 @dataclass
 class Run:
     arn: str
     status: str = "RUNNING"
-    states: list[StateEntry] = field(default_factory=list)
+    states: list[Visit] = field(default_factory=list)
     outcome: Outcome | None = None
     reason: str | None = None
     error: str | None = None
     cause: str | None = None
     audit: AuditRecord | None = None
     virtual_seconds: float = 0.0
-    execution: Execution | None = None  # the execution as read back once it ended
+    execution: ExecutionHistory | None = None  # the execution as read back once it ended
 
     def wire(self) -> dict[str, Any]:
         return {
@@ -158,30 +157,23 @@ class DrillResult:
 class Session:
     """One emulated estate, provisioned once, on which triggers can be fired one after another."""
 
-    def __init__(self, scenario: Scenario, on_state: Callable[[Run, StateEntry], None] | None = None) -> None:
+    def __init__(self, scenario: Scenario, on_state: OnState | None = None) -> None:
         self.scenario = scenario
         self.on_state = on_state
-        self.recorder = Recorder(VirtualClock())
-        self.engine = Engine(self.recorder, base_env={"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"})
         self.runs: list[Run] = []
-        self._stack = ExitStack()
+        self._context = ExitStack()
 
     def __enter__(self) -> "Session":
-        from moto import mock_aws
-
-        self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-        self._stack.enter_context(self.engine.installed())
-        self.world = World(self.scenario, self.recorder)
-        self.deployment = self.world.provision(self.engine)
-        self.engine.lambda_faults = self.world.lambda_fault
-        self.before = {"databases": self.world.databases(), "dns": self.world.dns()}
-        self.world.trigger_offset = self.recorder.clock.offset
+        self.stack = self._context.enter_context(emulator.start(self.scenario))
+        self.recorder = self.stack.recorder
+        self.deployment = self.stack.deployment
+        self.before = self.deployment.snapshot()
         self.sfn = boto3.client("stepfunctions", region_name=STANDBY_REGION)
-        self.store = self.world.store()
+        self.store = self.deployment.store()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+        self._context.close()
 
     def start(self, documents: list[Any]) -> list[Run]:
         """Start one execution per input document at once, and follow them to the end."""
@@ -192,7 +184,7 @@ class Session:
                 stateMachineArn=self.deployment.state_machine_arn, name=name, input=json.dumps(document)
             )["executionArn"]
             started.append(Run(arn))
-        _follow(self.sfn, started, self.on_state)
+        self._follow(started)
         self.runs.extend(started)
         self._conclude(started)
         return started
@@ -200,7 +192,7 @@ class Session:
     def step(self, step: Step) -> None:
         now = self.recorder.clock.now()
         if step.trigger is not None:
-            self.start(_trigger_inputs(step.trigger, self.world, self.deployment.parameters))
+            self.start(_trigger_inputs(step.trigger, self.stack))
         elif step.ack is not None:
             self.store.acknowledge(step.ack.operator, step.ack.reason, now)
         elif step.pause is not None:
@@ -209,6 +201,26 @@ class Session:
             self.store.resume("drill-operator", now)
         elif step.advance is not None:
             self.recorder.clock.advance(step.advance)
+
+    def _follow(self, runs: list[Run]) -> None:
+        by_arn = {r.arn: r for r in runs}
+
+        def show(execution: ExecutionHistory) -> None:
+            _show_new_states(by_arn[execution.arn], execution, self.on_state)
+
+        # Polling competes with the executions for the interpreter: read the history while running
+        # only when someone watches, and not too often.
+        watched = show if self.on_state else None
+        final = follow(self.sfn, list(by_arn), watched, 0.05 if watched else 0.02, EXECUTION_DEADLINE_SECONDS)
+        for r in runs:
+            execution = final.get(r.arn)
+            if execution is None or not execution.finished:
+                continue  # still RUNNING at the deadline: the drill reports it
+            r.states = list(execution.visits)  # as they ended (a watcher was shown each already)
+            r.execution = execution
+            r.status, r.error, r.cause = execution.status, execution.error, execution.cause
+            if execution.stopped is not None:
+                r.virtual_seconds = (execution.stopped - execution.started).total_seconds()
 
     def _conclude(self, runs: list[Run]) -> None:
         by_execution = {record.execution: record for record in self.store.audit(limit=500)}
@@ -227,19 +239,19 @@ class Session:
             reports=reports,
             scenario=self.scenario,
             runs=self.runs,
-            world={"databases": self.world.databases(), "dns": self.world.dns()},
+            world=self.deployment.snapshot(),
             before=self.before,
-            notifications=self.world.notifications(),
+            notifications=self.deployment.notifications(),
             recorder=self.recorder,
             audit=self.store.audit(limit=500),
             lock=self.store.lock_holder(),
-            effects=self.world.effects,
-            slack=self.world.slack,
-            denied=[d for guard in iam.guards(self.engine.interceptors) for d in guard.denied],
+            effects=self.stack.estate.effects,
+            slack=self.stack.estate.slack,
+            denied=[d for guard in iam.guards(self.stack.engine.interceptors) for d in guard.denied],
         )
 
 
-def run(scenario: Scenario, on_state: Callable[[Run, StateEntry], None] | None = None) -> DrillResult:
+def run(scenario: Scenario, on_state: OnState | None = None) -> DrillResult:
     """Provision the estate, fire the trigger(s), wait for every run, read the world back."""
     with Session(scenario, on_state) as session:
         for step in [Step(trigger=scenario.trigger), *scenario.then]:
@@ -247,17 +259,17 @@ def run(scenario: Scenario, on_state: Callable[[Run, StateEntry], None] | None =
         return session.result()
 
 
-def _trigger_inputs(trigger: Trigger, world: World, parameters: dict[str, Any]) -> list[Any]:
+def _trigger_inputs(trigger: Trigger, stack: emulator.EmulatedStack) -> list[Any]:
     """The execution inputs the trigger produces; an alarm goes through the template's own rule."""
     if trigger.manual is not None:
         return [trigger.manual] * trigger.copies
     if trigger.raw_given:
         return [trigger.raw] * trigger.copies
     alarm = trigger.alarm
-    assert alarm is not None and world.deployment is not None
+    assert alarm is not None
     name = alarm.alarm_name or ALARM_NAME
-    alarm_arn = f"arn:aws:cloudwatch:{parameters['AlarmRegion']}:123456789012:alarm:{name}"
-    at = world.recorder.clock.now() - timedelta(seconds=alarm.age_seconds)
+    alarm_arn = f"arn:aws:cloudwatch:{stack.deployment.parameters['AlarmRegion']}:123456789012:alarm:{name}"
+    at = stack.recorder.clock.now() - timedelta(seconds=alarm.age_seconds)
     event = alarm_event(alarm_arn, name, alarm.state, at, alarm.event_id or str(uuid.uuid4()))
     events = boto3.client("events", region_name=STANDBY_REGION)
     events.put_events(
@@ -272,7 +284,7 @@ def _trigger_inputs(trigger: Trigger, world: World, parameters: dict[str, Any]) 
         ]
     )
     sqs = boto3.client("sqs", region_name=STANDBY_REGION)
-    delivered = sqs.receive_message(QueueUrl=world.deployment.event_queue, MaxNumberOfMessages=10).get("Messages", [])
+    delivered = sqs.receive_message(QueueUrl=stack.deployment.event_queue, MaxNumberOfMessages=10).get("Messages", [])
     inputs = []
     for message in delivered:
         routed = json.loads(message["Body"])
@@ -283,37 +295,9 @@ def _trigger_inputs(trigger: Trigger, world: World, parameters: dict[str, Any]) 
     return inputs
 
 
-def _follow(sfn: Any, runs: list[Run], on_state: Callable[[Run, StateEntry], None] | None) -> None:
-    deadline = time.monotonic() + EXECUTION_DEADLINE_SECONDS
-    pending = list(runs)
-    # Polling competes with the executions for the interpreter: read the history while running only
-    # when someone watches, and not too often.
-    interval = 0.05 if on_state else 0.02
-    while pending and time.monotonic() < deadline:
-        for r in list(pending):
-            watched = read(sfn, r.arn) if on_state else None
-            if watched is not None:
-                _show_new_states(r, watched, on_state)
-            status = watched.status if watched else sfn.describe_execution(executionArn=r.arn)["status"]
-            if status != "RUNNING":
-                _finish(r, watched or read(sfn, r.arn), on_state)
-                pending.remove(r)
-        if pending:
-            time.sleep(interval)
-
-
-def _show_new_states(r: Run, execution: Execution, on_state: Callable[[Run, StateEntry], None] | None) -> None:
+def _show_new_states(r: Run, execution: ExecutionHistory, on_state: OnState | None) -> None:
     # The emulator stamps history events in virtual time.
     for visit in execution.visits[len(r.states) :]:
-        entry = StateEntry(visit.name, max(0.0, (visit.entered - execution.started).total_seconds()))
-        r.states.append(entry)
+        r.states.append(visit)
         if on_state:
-            on_state(r, entry)
-
-
-def _finish(r: Run, execution: Execution, on_state: Callable[[Run, StateEntry], None] | None) -> None:
-    _show_new_states(r, execution, on_state)
-    r.execution = execution
-    r.status, r.error, r.cause = execution.status, execution.error, execution.cause
-    if execution.stopped is not None:
-        r.virtual_seconds = (execution.stopped - execution.started).total_seconds()
+            on_state(r, visit)

@@ -6,7 +6,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from regionshift.drill import DrillResult, Run, StateEntry
+from regionshift.drill import DrillResult, Run
+from regionshift.execution import Visit
 
 OUTCOME_STYLE = {
     "FAILED_OVER": "bold green",
@@ -19,7 +20,7 @@ OUTCOME_STYLE = {
 
 
 def state_printer(console: Console) -> Any:
-    def show(run: Run, entry: StateEntry) -> None:
+    def show(run: Run, entry: Visit) -> None:
         console.print(f"  [dim]+{entry.at:6.1f}s[/dim]  {entry.name}  [dim]{run.arn.rsplit(':', 1)[-1]}[/dim]")
 
     return show

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from failover.state import AuditRecord
-from regionshift.execution import Execution, Visit
+from regionshift.execution import ExecutionHistory, Visit
 
 COLOURS = {"done": "#2e7d32", "caught": "#c62828", "running": "#f9a825"}
 WAIT_COLOUR = "#90a4ae"
@@ -30,7 +30,7 @@ def _last(visits: list[Visit], name: str) -> Visit | None:
     return found[-1] if found else None
 
 
-def recovery_breakdown(execution: Execution, audit: AuditRecord | None) -> dict[str, float | None]:
+def recovery_breakdown(execution: ExecutionHistory, audit: AuditRecord | None) -> dict[str, float | None]:
     """Where the time went: detection (alarm to start), confirmation, promotion, DNS, notification."""
     visits = execution.visits
     trigger = audit.trigger if audit else None
@@ -52,7 +52,7 @@ def recovery_breakdown(execution: Execution, audit: AuditRecord | None) -> dict[
     return parts
 
 
-def build(execution: Execution, audit: AuditRecord | None) -> dict[str, Any]:
+def build(execution: ExecutionHistory, audit: AuditRecord | None) -> dict[str, Any]:
     """The report document (also written as JSON): the audit record's facts beside the execution's timing."""
     record = audit.wire() if audit else {}
     return {

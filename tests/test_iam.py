@@ -266,9 +266,7 @@ def test_removing_any_grant_fails_a_drill_with_access_denied(
             action=None if several else grant.action,
             resource=grant.resource if several else None,
         )
-        monkeypatch.setattr(
-            cfn, "load", lambda path=cfn.TEMPLATE, c=changed: c if path == cfn.TEMPLATE else original(path)
-        )
+        monkeypatch.setattr(cfn, "load", lambda path=None, c=changed: c if path is None else original(path))
         # When the drill that uses it runs
         result, _ = _drill(scenario)
         # Then it fails, and says the call was denied

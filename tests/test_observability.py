@@ -10,7 +10,7 @@ from failover.observability import NAMESPACE
 from regionshift import template as cfn
 
 DOCUMENT = cfn.load()
-DETECTOR = cfn.load(cfn.ROOT / "detector.yaml")
+DETECTOR = cfn.load(cfn.stack_root() / "detector.yaml")
 RESOURCES = DOCUMENT["Resources"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 STATE_MACHINE_ID, STATE_MACHINE, PATTERN = cfn.state_machine(DOCUMENT)
@@ -108,7 +108,7 @@ def test_a_run_that_ends_badly_pages_on_its_first_occurrence(metric: str) -> Non
 
 
 def test_rolled_back_degraded_and_failed_rollback_end_as_failed_executions() -> None:
-    asl = json.loads((cfn.ROOT / STATE_MACHINE["DefinitionUri"]).read_text())
+    asl = json.loads((cfn.stack_root() / STATE_MACHINE["DefinitionUri"]).read_text())
     fails = {name for name, state in asl["States"].items() if state["Type"] == "Fail"}
     assert {"RolledBack", "Degraded", "RollbackFailedEnd"} <= fails
 
@@ -222,7 +222,7 @@ def test_operator_writes_cover_the_keys_the_cli_writes() -> None:
     from failover import store
 
     assert {store.PAUSE["pk"]["S"], store.COOLDOWN["pk"]["S"]} == {"CONTROL"}
-    source = (cfn.ROOT / "functions" / "failover" / "store.py").read_text()
+    source = (cfn.stack_root() / "functions" / "failover" / "store.py").read_text()
     assert '"pk": {"S": "OPS"}' in source
     # Then no other partition is writable by people: LOCK, EVENT, RUN# and AUDIT stay the functions'
     statements = _policy("OperatorPolicy")

@@ -21,7 +21,7 @@ runner = CliRunner()
 
 
 @contextmanager
-def emulated(**estate: Any) -> Iterator[tuple[server.EmulatedStack, Callable[..., Any]]]:
+def emulated(**estate: Any) -> Iterator[tuple[server.ServedStack, Callable[..., Any]]]:
     chosen = scenarios.Scenario.model_validate(
         {
             "name": "server",
@@ -40,7 +40,7 @@ def emulated(**estate: Any) -> Iterator[tuple[server.EmulatedStack, Callable[...
         yield stack, cli
 
 
-def client(stack: server.EmulatedStack, service: str, region: str = "us-west-2") -> Any:
+def client(stack: server.ServedStack, service: str, region: str = "us-west-2") -> Any:
     return boto3.client(service, region_name=region, endpoint_url=stack.endpoint_url)
 
 
@@ -110,7 +110,7 @@ def test_check_finds_a_replica_of_the_wrong_source() -> None:
 
 def test_check_finds_a_missing_health_check() -> None:
     with emulated() as (stack, cli):
-        check_id = stack.world.deployment.parameters["StandbyHealthCheckId"]
+        check_id = stack.deployment.parameters["StandbyHealthCheckId"]
         client(stack, "route53", "us-east-1").delete_health_check(HealthCheckId=check_id)
         assert [f["check"] for f in _blocking(cli)] == ["standby-health-check"]
 
@@ -124,7 +124,7 @@ def test_check_finds_an_alarm_not_wired_to_the_rule() -> None:
 def test_check_finds_a_missing_record() -> None:
     with emulated() as (stack, cli):
         route53 = client(stack, "route53", "us-east-1")
-        zone = stack.world.deployment.parameters["HostedZoneId"]
+        zone = stack.deployment.parameters["HostedZoneId"]
         record = next(
             r
             for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
@@ -140,7 +140,7 @@ def test_check_finds_a_missing_record() -> None:
 def test_check_finds_a_topic_without_subscribers() -> None:
     with emulated() as (stack, cli):
         sns = client(stack, "sns")
-        for subscription in sns.list_subscriptions_by_topic(TopicArn=stack.world.deployment.topic_arn)["Subscriptions"]:
+        for subscription in sns.list_subscriptions_by_topic(TopicArn=stack.deployment.topic_arn)["Subscriptions"]:
             sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
         assert [f["check"] for f in _blocking(cli)] == ["notification-topic"]
 

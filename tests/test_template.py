@@ -66,7 +66,7 @@ LOG_DELIVERY = {
 
 def _statements() -> list[tuple[str, dict]]:
     """Every IAM statement of both stacks: functions, state machine, roles and managed policies."""
-    detector = cfn.load(cfn.ROOT / "detector.yaml")["Resources"]
+    detector = cfn.load(cfn.stack_root() / "detector.yaml")["Resources"]
     found = []
     for logical_id, resource in [*RESOURCES.items(), *detector.items()]:
         props = resource.get("Properties", {})

@@ -1,12 +1,7 @@
 """The embedded emulator's machinery: virtual time, in-process Lambda handlers, call interception.
 
-moto executes the real ASL; three of its internals are replaced while the emulator runs (moto is
-pinned exactly because of this):
-
-* ``LambdaFunction._invoke_lambda`` (its only Docker call) runs the real handler in-process;
-* the Retry interval sleep and the Wait state's wait advance a virtual clock instead of sleeping;
-* ``BaseClient._make_api_call`` sees every AWS call a handler makes, to record it, to inject the
-  scenario's faults and to model what moto does not (time-varying health, promotion, DNS sync).
+moto executes the real ASL; the moto internals replaced so that it runs the real handlers in virtual
+time, and why, are listed in ``patches.py``. This module is what those replacements call.
 """
 
 import contextvars
@@ -14,7 +9,6 @@ import importlib
 import io
 import json
 import os
-import sys
 import threading
 import time
 import tracemalloc
@@ -116,7 +110,7 @@ class _Invocation:
 _CURRENT: contextvars.ContextVar[_Invocation | None] = contextvars.ContextVar("regionshift_invocation", default=None)
 
 
-class _StdoutRouter(io.TextIOBase):
+class StdoutRouter(io.TextIOBase):
     """Send a handler's prints (Powertools logs and metrics) to its invocation's log buffer."""
 
     def __init__(self, real: Any) -> None:
@@ -163,7 +157,7 @@ AfterHook = Callable[[str, str, str, str, dict[str, Any], dict[str, Any]], None]
 
 
 class Engine:
-    """Install the patches, run handlers in-process, and record what they did."""
+    """Run handlers in-process, route their AWS calls through the interceptors, record what they did."""
 
     # Handlers share the process environment and stdout: one runs at a time. The run lock, the
     # thing concurrency tests exercise, is a DynamoDB conditional write and does not depend on this.
@@ -175,87 +169,16 @@ class Engine:
         self.interceptors: list[Interceptor] = []
         self.after_hooks: list[AfterHook] = []
         self.lambda_faults: Callable[[str], Any] = lambda _name: None
-        self.handlers: dict[str, str] = {}  # function name -> logical id
 
-    # --- patches ------------------------------------------------------------------------------
+    # --- the handlers' runtime -----------------------------------------------------------------
 
     @contextmanager
-    def installed(self) -> Iterator["Engine"]:
-        from moto.awslambda import models as lambda_models
-        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-        from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
-        from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-
+    def handler_runtime(self) -> Iterator["Engine"]:
+        """What handlers need besides the patches (``patches.applied``): fresh clients, the virtual
+        clock as their clock."""
         from failover import clock, runtime
 
         runtime.reset_clients()
-
-        engine = self
-
-        class _RetryTime:
-            @staticmethod
-            def sleep(seconds: float) -> None:
-                engine.recorder.retries.append(float(seconds))
-                engine.recorder.clock.advance(seconds)
-
-            def __getattr__(self, name: str) -> Any:
-                return getattr(time, name)
-
-        def virtual_wait(_self: Any, env: Any, wait_seconds: int) -> None:
-            engine.recorder.waits.append(float(wait_seconds))
-            engine.recorder.clock.advance(wait_seconds)
-
-        def invoke(function: Any, event: Any = None) -> tuple[str, bool, str]:
-            return engine._invoke(function, event)
-
-        original_environment = ExecutionWorker._get_evaluation_environment
-
-        def evaluation_environment(worker: Any) -> Any:
-            # moto puts a datetime in $$.Execution.StartTime; Step Functions gives an ISO 8601 string.
-            env = original_environment(worker)
-            execution = env.states.context_object.context_object_data["Execution"]
-            started = execution.get("StartTime")
-            if isinstance(started, datetime):
-                execution["StartTime"] = started.isoformat()
-            return env
-
-        from moto.events import models as events_models
-        from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
-
-        original_send = events_models.Rule.send_to_targets
-
-        def send_to_targets(rule: Any, *args: Any, **kwargs: Any) -> Any:
-            # moto's EventBridge cannot start a state machine (it raises); the drill starts the
-            # execution from the rule's other target, a queue, so the state machine target is skipped.
-            kept = rule.targets
-            rule.targets = [t for t in kept if ":states:" not in t["Arn"]]
-            try:
-                return original_send(rule, *args, **kwargs)
-            finally:
-                rule.targets = kept
-
-        original_call = BaseClient._make_api_call
-
-        def make_api_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            current = _CURRENT.get()
-            if current is None:
-                return original_call(client, operation, params)
-            return engine._api_call(current, client, operation, params, original_call)
-
-        patches: list[tuple[Any, str, Any]] = [
-            (lambda_models.LambdaFunction, "_invoke_lambda", invoke),
-            (retrier_decl, "time", _RetryTime()),
-            (wait_function.WaitFunction, "_wait_interval", virtual_wait),
-            (BaseClient, "_make_api_call", make_api_call),
-            (ExecutionWorker, "_get_evaluation_environment", evaluation_environment),
-            (sys, "stdout", _StdoutRouter(sys.stdout)),
-            (events_models.Rule, "send_to_targets", send_to_targets),
-            # Execution history in virtual time: a skipped 30 s wait shows as 30 s in timelines.
-            (EventManager, "_get_current_timestamp", staticmethod(self.recorder.clock.now)),
-        ]
-        saved = [(target, name, getattr(target, name)) for target, name, _ in patches]
-        for target, name, value in patches:
-            setattr(target, name, value)
         # Steps that publish no metric make Powertools warn on every invocation; noise in a drill.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         clock.use(self.recorder.clock.now)
@@ -263,12 +186,11 @@ class Engine:
             yield self
         finally:
             clock.use(None)
-            for target, name, value in reversed(saved):
-                setattr(target, name, value)
 
     # --- Lambda -------------------------------------------------------------------------------
 
-    def _invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
+    def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
+        """Run moto's Lambda function's real handler in-process, as moto's ``_invoke_lambda`` answers."""
         name = function.function_name
         if isinstance(event, str | bytes):
             event = json.loads(event or "{}")
@@ -323,16 +245,13 @@ class Engine:
 
     # --- AWS calls made by handlers -----------------------------------------------------------
 
-    def _api_call(
-        self,
-        invocation: _Invocation,
-        client: BaseClient,
-        operation: str,
-        params: dict[str, Any],
-        original: Callable[..., Any],
-    ) -> Any:
+    def api_call(self, client: BaseClient, operation: str, params: dict[str, Any], original: Callable[..., Any]) -> Any:
+        """A botocore call: passed through unless a handler makes it (then recorded and intercepted)."""
         from botocore.exceptions import ClientError
 
+        invocation = _CURRENT.get()
+        if invocation is None:
+            return original(client, operation, params)
         service = client.meta.service_model.service_name
         region = client.meta.region_name or ""
         function = invocation.function

@@ -6,26 +6,25 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
 from unittest import mock
 
 import boto3
 
 from regionshift import template as cfn
-from regionshift.emulator.engine import Engine, Recorder, VirtualClock
+from regionshift.emulator.deploy import STANDBY_REGION, Deployment
 from regionshift.emulator.scenario import Scenario
-from regionshift.emulator.world import STANDBY_REGION, World
+from regionshift.emulator.stack import MOTO_CONFIG, EmulatedStack, start
 
 STACK_NAME = "regionshift-emulated"
 
 
 @dataclass
-class EmulatedStack:
+class ServedStack(EmulatedStack):
+    """An emulated stack behind an endpoint, findable by its name."""
+
     endpoint_url: str
     stack_name: str
-    world: World
-    recorder: Recorder
 
 
 def _free_port() -> int:
@@ -35,8 +34,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(scenario: Scenario, port: int | None = None) -> Iterator[EmulatedStack]:
-    """Start moto's server on loopback, provision the scenario's estate on it, register the stack."""
+def moto_server(port: int | None = None) -> Iterator[dict[str, str]]:
+    """moto's server on loopback, empty; yields the environment that points clients at it."""
     import logging
 
     import requests
@@ -59,21 +58,23 @@ def serve(scenario: Scenario, port: int | None = None) -> Iterator[EmulatedStack
         try:
             # moto's backends live in the process: start from, and leave, an empty account.
             requests.post(f"{url}/moto-api/reset", timeout=5)
-            requests.post(f"{url}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=5)
-            recorder = Recorder(VirtualClock())
-            engine = Engine(recorder, base_env={"POWERTOOLS_TRACE_DISABLED": "true", **environment})
-            with engine.installed():
-                world = World(scenario, recorder)
-                deployment = world.provision(engine)
-                engine.lambda_faults = world.lambda_fault
-                _register_stack(deployment.parameters, deployment)
-                yield EmulatedStack(url, STACK_NAME, world, recorder)
+            requests.post(f"{url}/moto-api/config", json=MOTO_CONFIG, timeout=5)
+            yield environment
         finally:
             requests.post(f"{url}/moto-api/reset", timeout=5)
             server.stop()
 
 
-def _register_stack(parameters: dict[str, Any], deployment: Any) -> None:
+@contextmanager
+def serve(scenario: Scenario, port: int | None = None) -> Iterator[ServedStack]:
+    """The scenario's estate on moto's server, registered as a CloudFormation stack."""
+    with start(scenario, moto_server(port)) as emulated:
+        _register_stack(emulated.deployment)
+        parts = {f.name: getattr(emulated, f.name) for f in fields(emulated)}
+        yield ServedStack(**parts, endpoint_url=emulated.environment["AWS_ENDPOINT_URL"], stack_name=STACK_NAME)
+
+
+def _register_stack(deployment: Deployment) -> None:
     """A stack whose parameters are the plan and whose outputs name the emulated resources."""
     names = list(cfn.load()["Parameters"])
     template = {
@@ -92,7 +93,7 @@ def _register_stack(parameters: dict[str, Any], deployment: Any) -> None:
     }
     values = [
         {"ParameterKey": k, "ParameterValue": ",".join(v) if isinstance(v, list) else str(v)}
-        for k, v in parameters.items()
+        for k, v in deployment.parameters.items()
     ]
     boto3.client("cloudformation", region_name=STANDBY_REGION).create_stack(
         StackName=STACK_NAME, TemplateBody=json.dumps(template), Parameters=values

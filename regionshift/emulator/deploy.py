@@ -1,0 +1,295 @@
+"""The emulated two-region estate as deployed on moto: the application's databases, records and
+health checks, and the orchestrator's stack from ``template.yaml`` (and the alarm from
+``detector.yaml``); read back after a run through the same resources.
+
+Topology: the primary region serves traffic; the standby region holds the cross-region read replica
+and the whole orchestrator (functions, state machine, table, topic), so that running it never needs
+the failed region. Route 53 and its health checks are global (served from us-east-1).
+"""
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from regionshift import template as cfn
+from regionshift.emulator import iam
+from regionshift.emulator.patches import ACCOUNT
+from regionshift.emulator.scenario import Scenario
+
+PRIMARY_REGION = "us-east-1"
+STANDBY_REGION = "us-west-2"
+ZONE = "example.com"
+PRIMARY_DB = "orders-primary"
+STANDBY_DB = "orders-standby"
+FOREIGN_DB = "reporting-db"
+ALARM_NAME = "regionshift-primary-unhealthy"
+APP_RECORD = f"app.{ZONE}"
+DB_RECORD = f"db.{ZONE}"
+
+
+def _client(service: str, region: str) -> Any:
+    return boto3.client(service, region_name=region)
+
+
+@dataclass
+class Deployment:
+    """Where the emulated stack's pieces are, and what they hold now."""
+
+    parameters: dict[str, Any]
+    state_machine_arn: str
+    topic_arn: str
+    table_arn: str
+    notification_queue: str
+    event_queue: str
+    functions: dict[str, str]  # function name -> logical id
+    targets: dict[str, str]  # DNS target -> region
+    guard: iam.Guard  # each function's role from the template, as AWS evaluates it
+
+    def store(self) -> Any:
+        from failover.store import StateStore
+
+        return StateStore(_client("dynamodb", STANDBY_REGION), self.table_arn.rsplit("/", 1)[-1])
+
+    def databases(self) -> list[dict[str, Any]]:
+        found = []
+        for region in (PRIMARY_REGION, STANDBY_REGION):
+            for instance in _client("rds", region).describe_db_instances()["DBInstances"]:
+                source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
+                found.append(
+                    {
+                        "id": instance["DBInstanceIdentifier"],
+                        "region": region,
+                        "role": "replica" if source else "primary",
+                        "status": instance.get("DBInstanceStatus"),
+                        "source": source,
+                    }
+                )
+        return found
+
+    def dns(self) -> list[dict[str, Any]]:
+        zone = self.parameters["HostedZoneId"]
+        names = {n.lower().rstrip(".") for n in self.parameters["RecordNames"]}
+        records = []
+        for rrset in _client("route53", "us-east-1").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]:
+            name = rrset["Name"].lower().rstrip(".")
+            if name in names and rrset.get("ResourceRecords"):
+                target = rrset["ResourceRecords"][0]["Value"].lower().rstrip(".")
+                records.append(
+                    {"name": name, "type": rrset["Type"], "target": target, "region": self.targets.get(target)}
+                )
+        return sorted(records, key=lambda r: r["name"])
+
+    def snapshot(self) -> dict[str, Any]:
+        """The estate's databases and records, as a drill compares them before and after."""
+        return {"databases": self.databases(), "dns": self.dns()}
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Every notification published so far (drained from the topic's queue subscription)."""
+        sqs = _client("sqs", STANDBY_REGION)
+        found = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.notification_queue, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                envelope = json.loads(message["Body"])
+                attributes = envelope.get("MessageAttributes", {})
+                text = envelope.get("Message", "")
+                execution = next((line[11:] for line in text.splitlines() if line.startswith("Execution: ")), None)
+                found.append(
+                    {
+                        "subject": envelope.get("Subject"),
+                        "outcome": attributes.get("outcome", {}).get("Value"),
+                        "execution": execution,
+                        "message": text,
+                    }
+                )
+                sqs.delete_message(QueueUrl=self.notification_queue, ReceiptHandle=message["ReceiptHandle"])
+        return found
+
+
+def deploy(scenario: Scenario) -> Deployment:
+    """Create the scenario's estate and the orchestrator's stack on moto (its parameters: the plan)."""
+    replica = scenario.estate.replica
+    rds_primary = _client("rds", PRIMARY_REGION)
+    rds_standby = _client("rds", STANDBY_REGION)
+    role = _client("iam", "us-east-1").create_role(RoleName="regionshift-emulated", AssumeRolePolicyDocument="{}")[
+        "Role"
+    ]["Arn"]
+
+    primary = _create_db(rds_primary, PRIMARY_DB)
+    source_arn = primary["DBInstanceArn"]
+    if replica.source != "primary":
+        source_arn = _create_db(rds_primary, replica.source or FOREIGN_DB)["DBInstanceArn"]
+    standby_endpoint = None
+    if replica.exists:
+        created = rds_standby.create_db_instance_read_replica(
+            DBInstanceIdentifier=STANDBY_DB,
+            SourceDBInstanceIdentifier=source_arn,
+            DBInstanceClass="db.r6g.large",
+        )["DBInstance"]
+        standby_endpoint = created["Endpoint"]["Address"] if "Endpoint" in created else None
+    primary_endpoint = primary["Endpoint"]["Address"]
+    standby_endpoint = standby_endpoint or f"{STANDBY_DB}.emulated.{STANDBY_REGION}.rds.amazonaws.com"
+
+    route53 = _client("route53", "us-east-1")
+    zone_id = route53.create_hosted_zone(Name=ZONE, CallerReference="regionshift")["HostedZone"]["Id"].split("/")[-1]
+    app_primary = f"app-primary.{PRIMARY_REGION}.elb.amazonaws.com"
+    app_standby = f"app-standby.{STANDBY_REGION}.elb.amazonaws.com"
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={"Changes": [_upsert(APP_RECORD, app_primary), _upsert(DB_RECORD, primary_endpoint)]},
+    )
+    checks = {}
+    for label, fqdn in (("primary", app_primary), ("standby", app_standby)):
+        checks[label] = route53.create_health_check(
+            CallerReference=f"regionshift-{label}",
+            HealthCheckConfig={
+                "Type": "HTTPS",
+                "FullyQualifiedDomainName": fqdn,
+                "Port": 443,
+                "ResourcePath": "/health",
+            },
+        )["HealthCheck"]["Id"]
+
+    document = cfn.load()
+    parameters = {
+        **cfn.parameter_defaults(document),
+        "PrimaryRegion": PRIMARY_REGION,
+        "StandbyRegion": STANDBY_REGION,
+        "PrimaryDbIdentifier": PRIMARY_DB,
+        "StandbyDbIdentifier": STANDBY_DB,
+        "HostedZoneId": zone_id,
+        "RecordNames": [APP_RECORD, DB_RECORD],
+        "StandbyTargets": [app_standby, standby_endpoint],
+        "PrimaryHealthCheckId": checks["primary"],
+        "StandbyHealthCheckId": checks["standby"],
+        "AlarmName": ALARM_NAME,
+        **scenario.plan,
+    }
+    targets = {
+        app_primary: PRIMARY_REGION,
+        primary_endpoint: PRIMARY_REGION,
+        app_standby: STANDBY_REGION,
+        standby_endpoint: STANDBY_REGION,
+    }
+    deployment = _deploy_stack(document, parameters, role, targets)
+    _create_alarm(parameters)
+    return deployment
+
+
+def _create_db(client: Any, identifier: str) -> dict[str, Any]:
+    instance: dict[str, Any] = client.create_db_instance(
+        DBInstanceIdentifier=identifier,
+        DBInstanceClass="db.r6g.large",
+        Engine="postgres",
+        MasterUsername="admin",
+        MasterUserPassword="emulated-only",
+        AllocatedStorage=100,
+    )["DBInstance"]
+    return instance
+
+
+def _deploy_stack(
+    document: dict[str, Any], parameters: dict[str, Any], role: str, targets: dict[str, str]
+) -> Deployment:
+    """template.yaml's resources, as CloudFormation would create them in the standby region."""
+    region = STANDBY_REGION
+    ctx = cfn.Context(parameters=parameters, region=region, account=ACCOUNT)
+    sns = _client("sns", region)
+    sqs = _client("sqs", region)
+    topic_arn = sns.create_topic(Name="regionshift-notifications")["TopicArn"]
+    ctx.refs["NotificationTopic"] = topic_arn
+    notification_queue = sqs.create_queue(QueueName="regionshift-notifications-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=notification_queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    table_props = document["Resources"]["RunTable"]["Properties"]
+    table = _client("dynamodb", region).create_table(
+        TableName="regionshift-runs",
+        AttributeDefinitions=table_props["AttributeDefinitions"],
+        KeySchema=table_props["KeySchema"],
+        BillingMode=table_props["BillingMode"],
+    )["TableDescription"]
+    ctx.refs["RunTable"] = table["TableName"]
+    ctx.attrs[("RunTable", "Arn")] = table["TableArn"]
+    key = _client("kms", region).create_key(Description="emulated notification key")["KeyMetadata"]
+    ctx.refs["NotificationKey"] = key["KeyId"]
+    ctx.attrs[("NotificationKey", "Arn")] = key["Arn"]
+
+    lam = _client("lambda", region)
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("README.txt", "handlers run in-process from functions/")
+    functions: dict[str, str] = {}
+    for spec in cfn.functions(document, ctx):
+        name = f"regionshift-{spec.logical_id}"
+        arn = lam.create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role,
+            Handler=spec.handler,
+            Code={"ZipFile": code.getvalue()},
+            Timeout=spec.timeout,
+            MemorySize=spec.memory,
+            Environment={"Variables": spec.environment},
+        )["FunctionArn"]
+        ctx.refs[spec.logical_id] = name
+        ctx.attrs[(spec.logical_id, "Arn")] = arn
+        functions[name] = spec.logical_id
+
+    logical_id, props, pattern = cfn.state_machine(document)
+    machine_arn = _client("stepfunctions", region).create_state_machine(
+        name=cfn.resolve(props.get("Name", "regionshift"), ctx),
+        definition=cfn.definition(props, ctx),
+        roleArn=role,
+    )["stateMachineArn"]
+    ctx.refs[logical_id] = machine_arn
+
+    # moto's EventBridge has no Step Functions target: the rule (the template's own pattern)
+    # delivers to a queue, and the drill starts one execution per delivered event.
+    events = _client("events", region)
+    event_queue = sqs.create_queue(QueueName="regionshift-rule-deliveries")["QueueUrl"]
+    event_queue_arn = sqs.get_queue_attributes(QueueUrl=event_queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(Name="regionshift-primary-unhealthy", EventPattern=json.dumps(cfn.resolve(pattern, ctx)))
+    events.put_targets(
+        Rule="regionshift-primary-unhealthy",
+        Targets=[
+            {"Id": "StateMachine", "Arn": machine_arn, "RoleArn": role},  # as deployed (not delivered by moto)
+            {"Id": "Deliveries", "Arn": event_queue_arn},
+        ],
+    )
+    return Deployment(
+        parameters=parameters,
+        state_machine_arn=machine_arn,
+        topic_arn=topic_arn,
+        table_arn=table["TableArn"],
+        notification_queue=notification_queue,
+        event_queue=event_queue,
+        functions=functions,
+        targets=targets,
+        guard=iam.Guard.from_template(document, ctx, functions),
+    )
+
+
+def _create_alarm(parameters: dict[str, Any]) -> None:
+    """The health-check alarm as detector.yaml declares it, in the alarm's region."""
+    detector = cfn.load(cfn.stack_root() / "detector.yaml")
+    ctx = cfn.Context(parameters=parameters, region=parameters["AlarmRegion"], account=ACCOUNT)
+    props = cfn.resolve(detector["Resources"]["PrimaryUnhealthyAlarm"]["Properties"], ctx)
+    _client("cloudwatch", parameters["AlarmRegion"]).put_metric_alarm(**props)
+
+
+def _upsert(name: str, target: str) -> dict[str, Any]:
+    return {
+        "Action": "UPSERT",
+        "ResourceRecordSet": {"Name": name, "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": target}]},
+    }

@@ -1,0 +1,289 @@
+"""The estate's behaviour over time, where moto has none: health checks that fail and recover, a
+promotion and a DNS change that take time, a fresh ``ReplicaLag`` datapoint, and the scenario's
+faults. It sits in front of moto as the engine's interceptors and after-hooks, and keeps the ground
+truth of what took effect (``effects``) and how late the run noticed a completion (``slack``).
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from regionshift.emulator import patches
+from regionshift.emulator.deploy import STANDBY_DB, STANDBY_REGION, Deployment
+from regionshift.emulator.engine import ESTATE_SERVICES, READ_PREFIXES, Engine, Recorder, untracked
+from regionshift.emulator.patches import ACCOUNT
+from regionshift.emulator.scenario import Fault, HealthPoint, Scenario
+
+# Route 53 health checkers' regions (HealthCheckConfig.Regions), in the order the emulator fails them.
+# https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html
+CHECKER_REGIONS = (
+    "us-east-1",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+)
+
+
+def client_error(code: str, message: str, operation: str, status: int = 400) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        operation,
+    )
+
+
+class EstateModel:
+    """One scenario's estate, as it behaves once deployed."""
+
+    def __init__(self, scenario: Scenario, recorder: Recorder, deployment: Deployment) -> None:
+        self.scenario = scenario
+        self.recorder = recorder
+        self.deployment = deployment
+        # The health timeline counts from here (the moment the first trigger can fire).
+        self.trigger_offset: float = 0.0
+        self._fault_counts: dict[int, int] = {}
+        self._promotion_polls: dict[str, int] = {}
+        self._change_polls: dict[str, int] = {}
+        self._promoting: set[str] = set()
+        self._lost: list[tuple[Fault, str]] = []
+        # Mutating estate calls that took effect (whatever the caller saw): the ground truth.
+        self.effects: list[dict[str, str]] = []
+        # Virtual moments at which a promotion / change completed, and how late the run noticed.
+        self._completes: dict[str, float] = {}
+        self.slack: dict[str, list[float]] = {"promotion": [], "dns": []}
+        self._noticed: set[str] = set()
+        self._submitted: dict[str, float] = {}
+
+    def attach(self, engine: Engine) -> None:
+        """Put the scenario's starting state in place and sit in front of moto for the handlers' calls."""
+        self._seed()
+        engine.interceptors.extend(
+            [self._faults, self._model_health, self._model_promotion, self._model_dns, self._model_lag]
+        )
+        engine.after_hooks.append(self._after_call)
+        engine.lambda_faults = self.lambda_fault
+        self.trigger_offset = self.recorder.clock.offset
+
+    def _seed(self) -> None:
+        replica = self.scenario.estate.replica
+        if replica.exists:
+            patches.rds_instance(STANDBY_REGION, STANDBY_DB).status = replica.status
+            if replica.lag_seconds is not None:
+                # RDS publishes ReplicaLag every minute; reads by the steps refresh it (_model_lag).
+                self._put_lag(STANDBY_REGION, replica.lag_seconds)
+        control = self.scenario.estate.control
+        store = self.deployment.store()
+        now = self.recorder.clock.now()
+        if control.paused is not None:
+            store.pause(control.paused.get("operator", "ops"), control.paused.get("reason", "maintenance"), now)
+        if control.cooldown_seconds is not None:
+            store.start_cooldown("earlier-run", "FAILED_OVER", now + timedelta(seconds=control.cooldown_seconds))
+        if control.lock is not None:
+            # What a crashed run leaves behind (a negative lease has already expired).
+            store.acquire_lock(control.lock.owner, now, control.lock.lease_seconds)
+
+    # --- faults ------------------------------------------------------------------------------------
+
+    def _matching(self, service: str, operation: str) -> Fault | None:
+        """The fault that applies to this call (each fault counts the calls it matches)."""
+        chosen = None
+        for index, fault in enumerate(self.scenario.faults):
+            if fault.service.lower() != service.lower() or fault.operation != operation:
+                continue
+            seen = self._fault_counts.get(index, 0)
+            self._fault_counts[index] = seen + 1
+            if chosen is None and fault.after <= seen < fault.after + fault.times:
+                chosen = fault
+        return chosen
+
+    def _faults(
+        self, function: str, service: str, operation: str, region: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        fault = self._matching(service, operation)
+        if fault is None:
+            return None
+        self.recorder.clock.advance(fault.latency)
+        if fault.error is None:
+            return None
+        if fault.lost_response:
+            self._lost.append((fault, operation))
+            return None
+        raise client_error(fault.error, fault.message, operation)
+
+    def lambda_fault(self, function_name: str) -> Fault | None:
+        """A Lambda-level fault (``service: lambda``, ``operation``: the function's logical id)."""
+        return self._matching("lambda", self.deployment.functions.get(function_name, function_name))
+
+    # --- health checks -----------------------------------------------------------------------------
+
+    def _health_at(self, points: list[HealthPoint]) -> int:
+        elapsed = self.recorder.clock.offset - self.trigger_offset
+        failing = points[0].failing
+        for point in sorted(points, key=lambda p: p.at):
+            if point.at <= elapsed:
+                failing = point.failing
+        return failing
+
+    def _model_health(
+        self, function: str, service: str, operation: str, region: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        if service != "route53" or operation != "GetHealthCheckStatus":
+            return None
+        health = self.scenario.estate.health
+        check = params["HealthCheckId"]
+        points = health.primary if check == self.deployment.parameters["PrimaryHealthCheckId"] else health.standby
+        failing = min(self._health_at(points), health.checkers)
+        now = self.recorder.clock.now()
+        observations = []
+        for i, checker in enumerate(CHECKER_REGIONS[: health.checkers]):
+            status = "Failure: Connection timed out." if i < failing else "Success: HTTP Status Code 200, OK"
+            observations.append(
+                {
+                    "Region": checker,
+                    "IPAddress": f"198.51.100.{i + 1}",
+                    "StatusReport": {"Status": status, "CheckedTime": now},
+                }
+            )
+        return {"HealthCheckObservations": observations}
+
+    # --- replica lag -------------------------------------------------------------------------------
+
+    def _model_lag(
+        self, function: str, service: str, operation: str, region: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """RDS publishes ReplicaLag every minute: keep a fresh datapoint in moto before it is read."""
+        if service != "cloudwatch" or operation != "GetMetricStatistics" or params.get("MetricName") != "ReplicaLag":
+            return None
+        replica = self.scenario.estate.replica
+        if replica.exists and replica.lag_seconds is not None:
+            with untracked():
+                self._put_lag(region, replica.lag_seconds)
+        return None
+
+    def _put_lag(self, region: str, seconds: float) -> None:
+        boto3.client("cloudwatch", region_name=region).put_metric_data(
+            Namespace="AWS/RDS",
+            MetricData=[
+                {
+                    "MetricName": "ReplicaLag",
+                    "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": STANDBY_DB}],
+                    "Timestamp": self.recorder.clock.now() - timedelta(seconds=30),
+                    "Value": seconds,
+                    "Unit": "Seconds",
+                }
+            ],
+        )
+
+    # --- promotion ---------------------------------------------------------------------------------
+
+    def _model_promotion(
+        self, function: str, service: str, operation: str, region: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        if service != "rds":
+            return None
+        identifier = params.get("DBInstanceIdentifier", "")
+        if operation == "PromoteReadReplica":
+            try:
+                db = patches.rds_instance(region, identifier)
+            except KeyError:
+                return None
+            if not db.is_replica or identifier in self._promoting:
+                # What RDS answers for an instance that is not (or no longer) a read replica.
+                raise client_error(
+                    "InvalidDBInstanceState", f"DB instance {identifier} is not a read replica.", operation
+                )
+        if operation == "DescribeDBInstances" and identifier in self._promoting:
+            polls = self._promotion_polls[identifier] = self._promotion_polls.get(identifier, 0) + 1
+            done_at = self._completes.get(identifier)
+            if done_at is not None:
+                if self.recorder.clock.offset >= done_at:
+                    self.slack["promotion"].append(self.recorder.clock.offset - done_at)
+                    self._finish_promotion(region, identifier)
+            elif polls >= self.scenario.estate.replica.promotion_polls:
+                self._finish_promotion(region, identifier)
+        return None
+
+    def _start_promotion(self, region: str, identifier: str) -> None:
+        patches.rds_instance(region, identifier).status = "modifying"
+        self._promoting.add(identifier)
+        replica = self.scenario.estate.replica
+        if replica.promotion_seconds is not None:
+            self._completes[identifier] = self.recorder.clock.offset + replica.promotion_seconds
+        elif replica.promotion_polls == 0:
+            self._finish_promotion(region, identifier)
+
+    def _finish_promotion(self, region: str, identifier: str) -> None:
+        db = patches.rds_instance(region, identifier)
+        db.source_db_instance_identifier = None
+        db.status = "available"
+        self._promoting.discard(identifier)
+
+    # --- DNS change propagation --------------------------------------------------------------------
+
+    def _model_dns(
+        self, function: str, service: str, operation: str, region: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        if service != "route53" or operation != "GetChange":
+            return None
+        change = params["Id"]
+        polls = self._change_polls[change] = self._change_polls.get(change, 0) + 1
+        sync_seconds = self.scenario.estate.dns_sync_seconds
+        if sync_seconds is not None:
+            done_at = self._submitted.get(change, self.recorder.clock.offset) + sync_seconds
+            if self.recorder.clock.offset < done_at:
+                return {"ChangeInfo": {"Id": change, "Status": "PENDING", "SubmittedAt": self.recorder.clock.now()}}
+            if change not in self._noticed:
+                self._noticed.add(change)
+                self.slack["dns"].append(self.recorder.clock.offset - done_at)
+            return None
+        if polls <= self.scenario.estate.dns_pending_polls:
+            return {"ChangeInfo": {"Id": change, "Status": "PENDING", "SubmittedAt": self.recorder.clock.now()}}
+        return None
+
+    # --- after a call took effect ------------------------------------------------------------------
+
+    def _after_call(
+        self, function: str, service: str, operation: str, region: str, params: dict[str, Any], response: dict[str, Any]
+    ) -> None:
+        if service in ESTATE_SERVICES and not operation.startswith(READ_PREFIXES):
+            self.effects.append({"service": service, "operation": operation, "region": region, "function": function})
+        if service == "route53" and operation == "ChangeResourceRecordSets":
+            self._submitted[str(response["ChangeInfo"]["Id"])] = self.recorder.clock.offset
+        if service == "rds" and operation == "PromoteReadReplica":
+            self._start_promotion(region, params["DBInstanceIdentifier"])
+        lost = [item for item in self._lost if item[1] == operation]
+        if lost:
+            self._lost.remove(lost[0])
+            raise client_error(lost[0][0].error or "InternalFailure", lost[0][0].message, operation)
+
+
+def alarm_event(alarm_arn: str, alarm_name: str, state: str, at: datetime, event_id: str) -> dict[str, Any]:
+    """An EventBridge ``CloudWatch Alarm State Change`` event as CloudWatch emits it.
+
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html
+    """
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": ACCOUNT,
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": alarm_arn.split(":")[3],
+        "resources": [alarm_arn],
+        "detail": {
+            "alarmName": alarm_name,
+            "state": {"value": state, "reason": "Threshold Crossed", "timestamp": at.isoformat()},
+            "previousState": {"value": "OK" if state == "ALARM" else "ALARM", "timestamp": at.isoformat()},
+            "configuration": {
+                "metrics": [
+                    {"id": "m1", "metricStat": {"metric": {"namespace": "AWS/Route53", "name": "HealthCheckStatus"}}}
+                ]
+            },
+        },
+    }

@@ -1,0 +1,59 @@
+"""One way to start the emulator: ``start(scenario)`` deploys the scenario's estate and the stack on
+moto, in this process (drills) or behind a local endpoint (``server.serve``), and runs the real
+handlers in virtual time until the block ends.
+"""
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from regionshift.emulator import patches
+from regionshift.emulator.deploy import Deployment, deploy
+from regionshift.emulator.engine import Engine, Recorder, VirtualClock
+from regionshift.emulator.estate import EstateModel
+from regionshift.emulator.scenario import Scenario
+
+# moto runs the ASL only when asked to (it otherwise marks every execution SUCCEEDED at once).
+MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}}
+# The Lambda runtime's environment besides the function's own: no X-Ray daemon to send traces to.
+HANDLER_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
+
+
+@dataclass
+class EmulatedStack:
+    """The deployed stack, the estate's behaviour, and the record of everything the run did."""
+
+    scenario: Scenario
+    recorder: Recorder
+    engine: Engine
+    deployment: Deployment
+    estate: EstateModel
+    environment: dict[str, str]  # what a client needs to reach this moto (empty in-process)
+
+
+@contextmanager
+def in_process() -> Iterator[dict[str, str]]:
+    """moto in this process: every boto3 client is intercepted, no endpoint needed."""
+    from moto import mock_aws
+
+    with mock_aws(config=MOTO_CONFIG):
+        yield {}
+
+
+@contextmanager
+def start(scenario: Scenario, moto: AbstractContextManager[dict[str, str]] | None = None) -> Iterator[EmulatedStack]:
+    """Deploy the scenario on ``moto`` (``in_process()`` unless given; it yields the environment
+    handlers need to reach it) and run the stack until the block ends."""
+    with ExitStack() as context:
+        environment = context.enter_context(moto if moto is not None else in_process())
+        recorder = Recorder(VirtualClock())
+        engine = Engine(recorder, base_env={**HANDLER_ENV, **environment})
+        context.enter_context(engine.handler_runtime())
+        context.enter_context(patches.applied(engine))
+        deployment = deploy(scenario)
+        estate = EstateModel(scenario, recorder, deployment)
+        estate.attach(engine)
+        # First: AWS authorizes a call against the function's role before anything else happens to it.
+        engine.interceptors.insert(0, deployment.guard)
+        yield EmulatedStack(scenario, recorder, engine, deployment, estate, environment)
