@@ -175,24 +175,41 @@ class Session:
     def __exit__(self, *exc: object) -> None:
         self._context.close()
 
-    def start(self, documents: list[Any]) -> list[Run]:
-        """Start one execution per input document at once, and follow them to the end."""
-        started: list[Run] = []
-        for document in documents:
-            name = f"drill-{self.scenario.name}-{len(self.runs) + len(started) + 1}-{uuid.uuid4().hex[:8]}"[:80]
-            arn = self.sfn.start_execution(
-                stateMachineArn=self.deployment.state_machine_arn, name=name, input=json.dumps(document)
-            )["executionArn"]
-            started.append(Run(arn))
-        self._follow(started)
-        self.runs.extend(started)
-        self._conclude(started)
+    def start(self, documents: list[Any], manual: bool = False) -> list[Run]:
+        """Start one run per input document at once, and follow them, and any re-evaluation they start,
+        to the end. ``manual``: through the ManualRun state machine, as operators do; otherwise the
+        document is the failover state machine's own input (an alarm event, or a raw start)."""
+        names = [
+            f"drill-{self.scenario.name}-{len(self.runs) + i + 1}-{uuid.uuid4().hex[:8]}"[:80]
+            for i in range(len(documents))
+        ]
+        entry = self.deployment.manual_run_arn if manual else self.deployment.state_machine_arn
+        for name, document in zip(names, documents, strict=True):
+            self.sfn.start_execution(stateMachineArn=entry, name=name, input=json.dumps(document))
+        if manual:
+            # ManualRun starts the failover state machine's execution under the same name.
+            follow(self.sfn, [_execution_arn(entry, n) for n in names], None, 0.02, EXECUTION_DEADLINE_SECONDS)
+        started = [Run(_execution_arn(self.deployment.state_machine_arn, n)) for n in names]
+        batch = started
+        while batch:
+            self._follow(batch)
+            self.runs.extend(batch)
+            self._conclude(batch)
+            # A run may have started its own re-evaluation: follow it as a run of this drill.
+            known = {r.arn for r in self.runs}
+            listed = self.sfn.list_executions(stateMachineArn=self.deployment.state_machine_arn)["executions"]
+            batch = [
+                Run(e["executionArn"])
+                for e in sorted(listed, key=lambda e: e["startDate"])
+                if e["executionArn"] not in known
+            ]
+            started.extend(batch)
         return started
 
     def step(self, step: Step) -> None:
         now = self.recorder.clock.now()
         if step.trigger is not None:
-            self.start(_trigger_inputs(step.trigger, self.stack))
+            self.start(_trigger_inputs(step.trigger, self.stack), manual=step.trigger.manual is not None)
         elif step.ack is not None:
             self.store.acknowledge(step.ack.operator, step.ack.reason, now)
         elif step.pause is not None:
@@ -257,6 +274,10 @@ def run(scenario: Scenario, on_state: OnState | None = None) -> DrillResult:
         for step in [Step(trigger=scenario.trigger), *scenario.then]:
             session.step(step)
         return session.result()
+
+
+def _execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
 
 
 def _trigger_inputs(trigger: Trigger, stack: emulator.EmulatedStack) -> list[Any]:

@@ -40,6 +40,7 @@ def check(result: DrillResult) -> list[Invariant]:
         _every_run_audited(result),
         _retries_bounded(result),
         _no_mutation_when_inactive(result),
+        _records_follow_the_writer(result),
     ]
 
 
@@ -147,3 +148,20 @@ def _no_mutation_when_inactive(result: DrillResult) -> Invariant:
     offending = [c for c in result.recorder.calls if c.mutating and c.execution in inactive]
     detail = ", ".join(f"{c.service}:{c.operation}" for c in offending)
     return Invariant("no-mutation-when-inactive", not offending, detail)
+
+
+def _records_follow_the_writer(result: DrillResult) -> Invariant:
+    """After a promotion, no record points at a database that is not the run's writer, except records
+    the run itself reports as not moved (a DEGRADED run names them, for a human to move)."""
+    promoted = {e.get("identifier") for e in result.effects if e["operation"] == "PromoteReadReplica"}
+    if not promoted:
+        return Invariant("records-follow-the-writer", True, "no promotion")
+    regions = {d["region"] for d in result.world["databases"] if d["id"] in promoted and d["role"] == "primary"}
+    excused = {name for run in result.runs if run.audit for name in run.audit.not_moved}
+    wrong = [
+        r["name"]
+        for r in result.world["dns"]
+        if ".rds." in r["target"] and r["region"] not in regions and r["name"] not in excused
+    ]
+    detail = f"pointing at a database that is not the writer: {wrong}" if wrong else ""
+    return Invariant("records-follow-the-writer", not wrong, detail)

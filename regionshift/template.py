@@ -189,9 +189,9 @@ def functions(document: dict[str, Any], ctx: Context) -> list[FunctionSpec]:
 
 
 def state_machine(document: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(logical id, properties, EventBridge rule pattern) of the one state machine."""
+    """(logical id, properties, EventBridge rule pattern) of the failover state machine, the one a rule starts."""
     for logical_id, resource in document["Resources"].items():
-        if resource["Type"] == "AWS::Serverless::StateMachine":
+        if resource["Type"] == "AWS::Serverless::StateMachine" and resource["Properties"].get("Events"):
             props = resource["Properties"]
             patterns = [
                 event["Properties"]["Pattern"]
@@ -202,6 +202,16 @@ def state_machine(document: dict[str, Any]) -> tuple[str, dict[str, Any], dict[s
                 raise ResolveError("expected exactly one EventBridgeRule event on the state machine")
             return logical_id, props, patterns[0]
     raise ResolveError("template has no AWS::Serverless::StateMachine")
+
+
+def other_state_machines(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(logical id, properties) of the state machines besides the one the rule starts (ManualRun)."""
+    failover = state_machine(document)[0]
+    return [
+        (logical_id, resource["Properties"])
+        for logical_id, resource in document["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::StateMachine" and logical_id != failover
+    ]
 
 
 def definition(props: dict[str, Any], ctx: Context) -> str:

@@ -39,6 +39,8 @@ PLAN_ENV = {
     "DNS_POLL_SECONDS": "5",
     "DNS_MAX_POLLS": "60",
     "REPORT_BASE_URL": "",
+    "REEVALUATE_INTERVAL_SECONDS": "300",
+    "REEVALUATE_MAX_ATTEMPTS": "6",
 }
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ ASL = json.loads(Path("statemachine/failover.asl.json").read_text())
 CATCHING = {
     name: state["Catch"][-1]["Next"]
     for name, state in ASL["States"].items()
-    if state["Type"] == "Task" and state.get("Catch")
+    if state["Type"] == "Task" and state.get("Catch") and state["Resource"].startswith("${")
 }
 # The alarm path reaches every task but Rollback; Rollback is reached through a failing Promote.
 BASE = {"name": "catch", "description": "catch path", "expect": {"outcome": None}, "trigger": {"alarm": {}}}
@@ -22,7 +22,10 @@ def _failing(*functions: str) -> list[dict[str, object]]:
 
 
 def test_every_task_state_has_a_catch() -> None:
-    tasks = [name for name, state in ASL["States"].items() if state["Type"] == "Task"]
+    # Lambda tasks; the one service integration (Reevaluate) is checked on its own below.
+    tasks = [
+        name for name, state in ASL["States"].items() if state["Type"] == "Task" and state["Resource"].startswith("${")
+    ]
     assert sorted(tasks) == sorted(CATCHING)
     for name in tasks:
         state = ASL["States"][name]
@@ -80,3 +83,10 @@ def test_finalize_failure_fails_the_execution() -> None:
     (run,) = result.runs
     assert run.status == "FAILED" and run.error == "Regionshift.FinalizeFailed"
     assert [s.name for s in run.states][-1] == "FinalizeFailed"
+
+
+def test_a_failed_reevaluation_start_never_fails_the_run() -> None:
+    state = ASL["States"]["Reevaluate"]
+    assert state["Resource"] == "arn:aws:states:::states:startExecution"
+    assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"] and state["Catch"][-1]["Next"] == "Conclude"
+    assert state["Parameters"]["StateMachineArn.$"] == "$$.StateMachine.Id"

@@ -467,7 +467,7 @@ def test_after_the_promotion_rollback_never_points_dns_back(zone: Any) -> None:
 def test_a_promotion_with_no_dns_moved_lists_every_record_as_not_moved(zone: Any) -> None:
     zone.store.save_run_fact(EXECUTION["id"], RunFact.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
     before = records(zone)
-    result = rollback(document(error={"Error": "StandbyUnhealthyError", "Cause": "standby unhealthy"}), zone.rt, NOW)
+    result = rollback(document(error={"Error": "DnsUpdateError", "Cause": "Throttling"}), zone.rt, NOW)
     assert records(zone) == before
     assert result.outcome == "DEGRADED" and result.moved == []
     assert result.not_moved == ["app.example.com", "db.example.com"]

@@ -39,7 +39,3 @@ class StateStoreError(RegionshiftError):
 
 class NotificationError(RegionshiftError):
     """The notification could not be published."""
-
-
-class StandbyUnhealthyError(RegionshiftError):
-    """The standby region stayed unhealthy after the promotion: DNS is not moved to it."""

@@ -70,13 +70,21 @@ class Execution(Model):
     started_at: datetime
 
 
+TriggerKind = Literal["alarm", "manual", "reevaluation"]
+
+
 class TriggerInfo(Model):
-    kind: Literal["alarm", "manual"]
+    """What started the run. ``reevaluation``: this stack re-evaluating an alarm run that ended
+    REFUSED for a passing reason or ROLLED_BACK (``attempt`` counts them; ``of`` is the first run)."""
+
+    kind: TriggerKind
     event_id: Excerpt | None = None
     event_time: datetime
     alarm_name: Excerpt | None = None
     operator: Excerpt | None = None
     reason: Reason | None = None
+    attempt: int = 0
+    of: Excerpt | None = None
 
 
 class Flags(Model):
@@ -129,6 +137,8 @@ class GateResult(Model):
     at: datetime
     decision: Literal["PROCEED", "REFUSED"]
     reason: Reason
+    # A refusal that may not hold later (another run's lock): an alarm run is re-evaluated.
+    transient: bool = False
     acquired: bool
     lease_until: datetime | None = None
 
@@ -154,6 +164,8 @@ class AssessResult(Model):
     at: datetime
     decision: Literal["PROCEED", "NO_ACTION", "REFUSED", "RECHECK"]
     reason: Reason
+    # A refusal that may not hold later (lag, the standby's health or state): re-evaluated.
+    transient: bool = False
     probe: int
     primary: CheckerVotes | None = None
     standby: CheckerVotes | None = None
@@ -174,6 +186,8 @@ class PromotionState(Model):
     standby_healthy: bool | None = None
     standby_probes: int = 0
     standby_votes: str | None = None
+    # Still unhealthy after every look: DNS moves anyway (the only writer is here) and the run is DEGRADED.
+    standby_gave_up: bool = False
 
 
 class RecordChange(Model):
@@ -205,6 +219,7 @@ class RunResult(Model):
     at: datetime | None = None
     outcome: Outcome
     reason: Reason
+    transient: bool = False
     database_promoted: bool | None = None
     # After a promotion DNS only moves forward: which plan records point at the standby, which do not.
     moved: list[str] = []
@@ -234,8 +249,19 @@ class RunDocument(Model):
     notification_error: StepError | None = None
 
 
+class Reevaluation(Model):
+    """The next look at an alarm run's outcome, started by the state machine after ``wait_seconds``."""
+
+    attempt: int
+    of: str
+    name: str
+    wait_seconds: int
+    trigger: TriggerInfo
+
+
 class FinalizeResult(Model):
     outcome: Outcome
     reason: Reason
     lock_released: bool
     cooldown_until: datetime | None = None
+    reevaluate: Reevaluation | None = None

@@ -2,6 +2,7 @@
 
 import json
 
+from failover import reevaluation
 from failover.models import Outcome, RunDocument, StepError
 from failover.settings import Settings
 
@@ -49,7 +50,11 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
     ]
     trigger = doc.intake.trigger if doc.intake else None
     if trigger:
-        who = f"alarm {trigger.alarm_name}" if trigger.kind == "alarm" else f"operator {trigger.operator}"
+        who = {
+            "alarm": f"alarm {trigger.alarm_name}",
+            "manual": f"operator {trigger.operator}",
+            "reevaluation": f"re-evaluation {trigger.attempt} of alarm {trigger.alarm_name} (first run {trigger.of})",
+        }[trigger.kind]
         lines.append(f"Trigger: {who} at {trigger.event_time.isoformat()}")
     if doc.intake and doc.intake.flags.dry_run:
         lines.append("Dry run: no change was made.")
@@ -88,6 +93,9 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
     if settings.report_base_url:
         name = doc.execution.id.rsplit(":", 1)[-1]
         lines.append(f"Report: {settings.report_base_url.rstrip('/')}/{name}/report.html")
+    again = reevaluation.next_attempt(doc, settings)
+    if again:
+        lines.append(reevaluation.describe(again, settings))
     steps = timeline(doc)
     if steps:
         lines.append("Timeline: " + ", ".join(f"{step} +{secs:.0f}s" for step, secs in steps))

@@ -70,6 +70,10 @@ class Settings(BaseModel):
     dns_max_polls: PositiveInt
     # Empty: no link in notifications (set explicitly in the template; not a silent default).
     report_base_url: Annotated[str, Field(pattern=r"^$|^(https|s3)://\S+$")]
+    # An alarm run refused for a passing reason, or rolled back, is looked at again this often, this
+    # many times: the alarm stays in ALARM and sends no new event.
+    reevaluate_interval_seconds: PositiveInt
+    reevaluate_max_attempts: Annotated[int, Field(ge=0, le=24)]
 
     @field_validator("record_names", "standby_targets", mode="before")
     @classmethod
@@ -106,6 +110,12 @@ class Settings(BaseModel):
             raise ValueError(
                 f"confirmation, promotion and DNS waits add up to {longest} s, beyond the "
                 f"{EXECUTION_TIMEOUT_SECONDS} s execution timeout: lower the polls or intervals"
+            )
+        if longest + self.reevaluate_interval_seconds > EXECUTION_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"the longest run ({longest} s) and the wait before a re-evaluation "
+                f"({self.reevaluate_interval_seconds} s) must fit in the "
+                f"{EXECUTION_TIMEOUT_SECONDS} s execution timeout"
             )
         if self.lock_lease_seconds < longest:
             raise ValueError(

@@ -87,6 +87,9 @@ class AuditRecord(Model):
     changes: Changes = Changes()
     error: StepError | None = None
     rollback_error: StepError | None = None
+    # After a promotion: which plan records point at the standby, and which were left as they stand.
+    moved: list[str] = []
+    not_moved: list[str] = []
     notification: NotifyResult | None = None
     notification_error: StepError | None = None
     lock_released: bool

@@ -41,6 +41,7 @@ class Deployment:
 
     parameters: dict[str, Any]
     state_machine_arn: str
+    manual_run_arn: str  # the ManualRun state machine, through which people start runs
     topic_arn: str
     table_arn: str
     notification_queue: str
@@ -142,7 +143,13 @@ def deploy(scenario: Scenario) -> Deployment:
     app_standby = f"app-standby.{STANDBY_REGION}.elb.amazonaws.com"
     route53.change_resource_record_sets(
         HostedZoneId=zone_id,
-        ChangeBatch={"Changes": [_upsert(APP_RECORD, app_primary), _upsert(DB_RECORD, primary_endpoint)]},
+        ChangeBatch={
+            "Changes": [
+                _upsert(name, value)
+                for name, value in ((APP_RECORD, app_primary), (DB_RECORD, primary_endpoint))
+                if name not in scenario.estate.absent_records
+            ]
+        },
     )
     checks = {}
     for label, fqdn in (("primary", app_primary), ("standby", app_standby)):
@@ -251,6 +258,12 @@ def _deploy_stack(
         roleArn=role,
     )["stateMachineArn"]
     ctx.refs[logical_id] = machine_arn
+    others = {}
+    for other_id, other_props in cfn.other_state_machines(document):
+        others[other_id] = _client("stepfunctions", region).create_state_machine(
+            name=cfn.resolve(other_props["Name"], ctx), definition=cfn.definition(other_props, ctx), roleArn=role
+        )["stateMachineArn"]
+        ctx.refs[other_id] = others[other_id]
 
     # moto's EventBridge has no Step Functions target: the rule (the template's own pattern)
     # delivers to a queue, and the drill starts one execution per delivered event.
@@ -270,6 +283,7 @@ def _deploy_stack(
     return Deployment(
         parameters=parameters,
         state_machine_arn=machine_arn,
+        manual_run_arn=others["ManualRunStateMachine"],
         topic_arn=topic_arn,
         table_arn=table["TableArn"],
         notification_queue=notification_queue,

@@ -251,7 +251,10 @@ class EstateModel:
         self, function: str, service: str, operation: str, region: str, params: dict[str, Any], response: dict[str, Any]
     ) -> None:
         if service in ESTATE_SERVICES and not operation.startswith(READ_PREFIXES):
-            self.effects.append({"service": service, "operation": operation, "region": region, "function": function})
+            effect = {"service": service, "operation": operation, "region": region, "function": function}
+            if "DBInstanceIdentifier" in params:
+                effect["identifier"] = str(params["DBInstanceIdentifier"])
+            self.effects.append(effect)
         if service == "route53" and operation == "ChangeResourceRecordSets":
             self._submitted[str(response["ChangeInfo"]["Id"])] = self.recorder.clock.offset
         if service == "rds" and operation == "PromoteReadReplica":

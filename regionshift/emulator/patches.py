@@ -106,6 +106,32 @@ def _skip_state_machine_targets(_engine: Engine, original: Any) -> Any:
     return send_to_targets
 
 
+def _sfn_request_names(_engine: Engine, original: Any) -> Any:
+    def normalise_parameters(task: Any, parameters: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        original(task, parameters, *args, **kwargs)
+        import botocore.session
+
+        action = task.resource.api_action[:1].upper() + task.resource.api_action[1:]
+        shape = botocore.session.get_session().get_service_model("stepfunctions").operation_model(action).input_shape
+        members = {name.lower(): name for name in shape.members}
+        for key in list(parameters):
+            wanted = members.get(key.lower(), key)
+            if wanted != key:
+                parameters[wanted] = parameters.pop(key)
+
+    return normalise_parameters
+
+
+def _sfn_response_names(_engine: Engine, _original: Any) -> Any:
+    def normalise_response(_task: Any, response: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(response, dict):
+            for key in list(response):
+                value = response.pop(key)
+                response[key[:1].upper() + key[1:]] = value.isoformat() if isinstance(value, datetime) else value
+
+    return normalise_response
+
+
 def _virtual_timestamps(engine: Engine, _original: Any) -> Any:
     return staticmethod(engine.recorder.clock.now)
 
@@ -155,6 +181,21 @@ PATCHES: tuple[Patch, ...] = (
         "moto's EventBridge raises for a state machine target; the drill starts the execution from the "
         "rule's other target (a queue), so the state machine target is skipped",
         _skip_state_machine_targets,
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn:StateTaskServiceSfn",
+        "_normalise_parameters",
+        "the states:startExecution integration passes the ASL's StateMachineArn/Name/Input to boto3 as they are, "
+        "and botocore expects stateMachineArn/name/input: the names are mapped to the API's own",
+        _sfn_request_names,
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn:StateTaskServiceSfn",
+        "_normalise_response",
+        "Step Functions answers the startExecution integration as {ExecutionArn, StartDate}, "
+        "https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html; moto gives boto3's "
+        "executionArn/startDate (and a datetime)",
+        _sfn_response_names,
     ),
     Patch(
         "moto.stepfunctions.parser.asl.eval.event.event_manager:EventManager",

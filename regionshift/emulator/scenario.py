@@ -58,6 +58,8 @@ class Estate(Strict):
     health: Health = Health()
     replica: Replica = Replica()
     dns_pending_polls: Annotated[int, Field(ge=0, alias="dnsPendingPolls")] = 1
+    # Plan records missing from the hosted zone (deleted by someone, or never created).
+    absent_records: list[str] = Field(default=[], alias="absentRecords")
     # When set, a change is INSYNC this many virtual seconds after it was submitted instead.
     dns_sync_seconds: float | None = Field(default=None, ge=0, alias="dnsSyncSeconds")
     control: Control = Control()

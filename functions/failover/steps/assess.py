@@ -24,11 +24,13 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
         replica: ReplicaState | None = None,
         accepted: bool = False,
         verified: list[str] | None = None,
+        transient: bool = False,
     ) -> AssessResult:
         return AssessResult(
             at=now,
             decision=decision,  # type: ignore[arg-type]
             reason=reason,
+            transient=transient,
             probe=probe,
             primary=primary,
             standby=standby,
@@ -44,11 +46,16 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
             f"needs {settings.healthy_checker_percent}%)" + (f" on re-probe {probe - 1}" if probe > 1 else ""),
         )
     if primary.verdict == "UNKNOWN":
-        return decide("REFUSED", f"no checker observations for the primary's health check {primary.health_check_id}")
+        return decide(
+            "REFUSED",
+            f"no checker observations for the primary's health check {primary.health_check_id}",
+            transient=True,
+        )
     if standby.verdict != "HEALTHY":
         return decide(
             "REFUSED",
             f"standby {settings.standby_region} is not healthy either ({_votes(standby)}): moving traffic helps nobody",
+            transient=True,
         )
     if probe <= settings.confirm_probes:
         return decide(
@@ -61,7 +68,9 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
         replica, settings.standby_region, settings.primary_region, settings.primary_db_identifier
     )
     if problem:
-        return decide("REFUSED", problem, replica)
+        # A replica that is busy (modifying, backing-up) may be ready later; a missing or foreign one will not.
+        busy = replica.exists and replica.source is not None and replica.status != "available"
+        return decide("REFUSED", problem, replica, transient=busy and problem.endswith("not available"))
     lag = rt.cloudwatch.replica_lag(settings.standby_db_identifier, now)
     replica = replica.model_copy(update={"lag_seconds": lag})
     limit = settings.max_replica_lag_seconds
@@ -70,7 +79,7 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     if too_far:
         trigger = doc.intake.trigger
         if not (trigger is not None and trigger.kind == "manual" and flags.accept_data_loss):
-            return decide("REFUSED", too_far, replica)
+            return decide("REFUSED", too_far, replica, transient=True)
         accepted = True
         lag_note = (
             f"replica lag {lag_text(lag)} exceeds {limit} s; data loss accepted by {trigger.operator}: {trigger.reason}"

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from failover import reevaluation
 from failover.models import FinalizeResult, RunDocument
 from failover.observability import NAMESPACE, logger, metrics
 from failover.runtime import Runtime
@@ -30,6 +31,8 @@ def audit_record(
         changes=Changes(promotion=doc.promotion, dns=doc.dns),
         error=doc.error,
         rollback_error=doc.result.rollback_error,
+        moved=doc.result.moved,
+        not_moved=doc.result.not_moved,
         notification=doc.notification,
         notification_error=doc.notification_error,
         lock_released=released,
@@ -55,5 +58,9 @@ def finalize(doc: RunDocument, rt: Runtime, now: datetime) -> FinalizeResult:
         logger.error("notification failed", extra={"error": doc.notification_error.wire()})
         metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=1)
     return FinalizeResult(
-        outcome=outcome, reason=doc.result.reason, lock_released=released, cooldown_until=cooldown_until
+        outcome=outcome,
+        reason=doc.result.reason,
+        lock_released=released,
+        cooldown_until=cooldown_until,
+        reevaluate=reevaluation.next_attempt(doc, settings),
     )

@@ -10,21 +10,30 @@ from failover.runtime import Runtime
 def gate(doc: RunDocument, rt: Runtime, now: datetime) -> GateResult:
     assert doc.intake is not None and doc.intake.trigger is not None
     settings, store, run = rt.settings, rt.store, doc.execution.id
+    trigger, flags = doc.intake.trigger, doc.intake.flags
+    # A duplicate delivery is refused before the lock is tried: its twin handles the event, and this
+    # refusal is final (not re-evaluated), where "the lock is held" is passing.
+    if trigger.event_id:
+        keep = 2 * max(settings.max_event_age_seconds, 86400)
+        other = store.claim_event(trigger.event_id, run, now, keep)
+        if other:
+            return GateResult(
+                at=now,
+                decision="REFUSED",
+                acquired=False,
+                reason=f"duplicate delivery of event {trigger.event_id}, already handled by {other}",
+            )
     acquired, holder = store.acquire_lock(run, now, settings.lock_lease_seconds)
     if not acquired:
         held = f"{holder.owner} until {holder.lease_until.isoformat()}" if holder else "a run that just finished"
-        return GateResult(at=now, decision="REFUSED", acquired=False, reason=f"another run holds the lock: {held}")
+        return GateResult(
+            at=now, decision="REFUSED", acquired=False, transient=True, reason=f"another run holds the lock: {held}"
+        )
     lease_until = now + timedelta(seconds=settings.lock_lease_seconds)
 
     def refuse(reason: str) -> GateResult:
         return GateResult(at=now, decision="REFUSED", acquired=True, lease_until=lease_until, reason=reason)
 
-    trigger, flags = doc.intake.trigger, doc.intake.flags
-    if trigger.event_id:
-        keep = 2 * max(settings.max_event_age_seconds, 86400)
-        other = store.claim_event(trigger.event_id, run, now, keep)
-        if other:
-            return refuse(f"duplicate delivery of event {trigger.event_id}, already handled by {other}")
     paused = store.paused()
     if paused:
         return refuse(f"paused by {paused.operator} at {paused.at.isoformat()}: {paused.reason}")

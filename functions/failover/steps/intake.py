@@ -1,4 +1,11 @@
-"""Intake: validate and normalise the trigger, or refuse it with the reason."""
+"""Intake: validate and normalise the trigger, or refuse it with the reason.
+
+A run starts in one of three ways, and IAM decides who can use which: the alarm's EventBridge rule
+(the raw alarm event), the ManualRun state machine (which wraps whatever an operator sent as
+``{"manual": ...}``), or this state machine re-evaluating an alarm run (``{"reevaluation": ...}``).
+Operators may start ManualRun only, so whatever they send is a manual run: they cannot pose as the
+alarm. Anything else (an execution started directly, by someone with wider rights) is refused.
+"""
 
 import json
 from collections.abc import Callable
@@ -14,6 +21,7 @@ from failover.models import (
     IntakeOutput,
     IntakeResult,
     PlanSummary,
+    Reevaluation,
     TriggerInfo,
     Waits,
 )
@@ -80,8 +88,18 @@ def evaluate(raw: Any, settings: Settings, now: datetime) -> IntakeResult:
         return result("REFUSED", f"bad input: the trigger must be a JSON object, not {type(raw).__name__}")
     if "detail-type" in raw or raw.get("source") == "aws.cloudwatch":
         return _alarm_intake(raw, settings, now, result)
+    if set(raw) == {"reevaluation"}:
+        return _reevaluation_intake(raw["reevaluation"], settings, result)
+    if set(raw) == {"oversize"}:
+        return result("REFUSED", "bad input: the manual input is too large to wrap within the 262,144-byte limit")
+    if set(raw) != {"manual"}:
+        return result(
+            "REFUSED",
+            "bad input: neither an alarm event nor a run started through the ManualRun state machine "
+            "(regionshift drill, or the stack's ManualRunStateMachineArn output)",
+        )
     try:
-        manual = ManualTrigger.model_validate(raw)
+        manual = ManualTrigger.model_validate(raw["manual"])
     except ValidationError as exc:
         return result("REFUSED", f"bad input: {describe_validation(exc)}")
     mismatch = _plan_mismatch(manual, settings)
@@ -117,6 +135,30 @@ def _alarm_intake(raw: dict[str, Any], settings: Settings, now: datetime, result
     if -age > MAX_FUTURE_SKEW:
         return result("REFUSED", f"bad input: event time {event.time.isoformat()} is in the future", trigger)
     return result("PROCEED", f"alarm {event.detail.alarm_name} entered ALARM", trigger)
+
+
+def _reevaluation_intake(raw: Any, settings: Settings, result: Result) -> IntakeResult:
+    try:
+        again = Reevaluation.model_validate(raw)
+    except ValidationError as exc:
+        return result("REFUSED", f"bad input: not a re-evaluation: {describe_validation(exc)}")
+    if not 1 <= again.attempt <= settings.reevaluate_max_attempts:
+        return result("REFUSED", f"bad input: re-evaluation {again.attempt} is beyond the plan's bound")
+    # The original event's id, per attempt: a duplicate start of one attempt is one run.
+    trigger = again.trigger.model_copy(
+        update={
+            "kind": "reevaluation",
+            "attempt": again.attempt,
+            "of": again.of,
+            "event_id": f"{again.trigger.event_id}#r{again.attempt}",
+        }
+    )
+    return result(
+        "PROCEED",
+        f"re-evaluation {again.attempt} of {settings.reevaluate_max_attempts} after {again.of}: "
+        "the alarm is still in ALARM",
+        trigger,
+    )
 
 
 def _plan_mismatch(manual: ManualTrigger, settings: Settings) -> str | None:

@@ -1,9 +1,9 @@
 """PromotionStatus: poll the promoted database until it is a standalone, available writer, then look at
-the standby region once more before any traffic moves to it."""
+the standby region once more before traffic moves to it."""
 
 from datetime import datetime
 
-from failover.errors import PromotionTimeoutError, StandbyUnhealthyError
+from failover.errors import PromotionTimeoutError
 from failover.models import PromotionState, RunDocument
 from failover.runtime import Runtime
 
@@ -28,19 +28,21 @@ def _look_at_standby(promotion: PromotionState, rt: Runtime, now: datetime) -> P
     """The standby may have failed while the database was promoted: traffic must not move to it blind.
 
     It is re-probed up to ``confirm_probes`` more times, ``confirm_interval_seconds`` apart (an
-    application often fails a few checks while its database changes role). If it stays unhealthy the
-    run fails into Rollback, which reports DEGRADED and leaves DNS as it stands.
+    application often fails a few checks while its database changes role). If it stays unhealthy,
+    DNS still moves forward: the promoted database is now the only writer, and a record left on the
+    old primary would give two writers traffic. The run then ends DEGRADED, never FAILED_OVER, and
+    the page says the standby must be repaired.
     """
     settings = rt.settings
     votes = rt.route53.checker_votes(settings.standby_health_check_id, settings.healthy_checker_percent)
     probes = promotion.standby_probes + 1
-    text = f"{votes.healthy}/{votes.healthy + votes.failing} checkers healthy"
     healthy = votes.verdict == "HEALTHY"
-    if not healthy and probes > settings.confirm_probes:
-        raise StandbyUnhealthyError(
-            f"standby {settings.standby_region} is unhealthy after the promotion ({text}) on {probes} probe(s): "
-            "DNS was not moved to it"
-        )
     return promotion.model_copy(
-        update={"at": now, "standby_healthy": healthy, "standby_probes": probes, "standby_votes": text}
+        update={
+            "at": now,
+            "standby_healthy": healthy,
+            "standby_probes": probes,
+            "standby_votes": f"{votes.healthy}/{votes.healthy + votes.failing} checkers healthy on probe {probes}",
+            "standby_gave_up": not healthy and probes > settings.confirm_probes,
+        }
     )

@@ -31,6 +31,7 @@ def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
                 f"traffic stays on {settings.primary_region}."
             ),
             database_promoted=False,
+            transient=True,
         )
     current = rt.route53.records(settings.hosted_zone_id, settings.record_names)
     targets = settings.records
