@@ -14,7 +14,14 @@ CATCHING = {
     if state["Type"] == "Task" and state.get("Catch") and state["Resource"].startswith("${")
 }
 # The alarm path reaches every task but Rollback; Rollback is reached through a failing Promote.
-BASE = {"name": "catch", "description": "catch path", "expect": {"outcome": None}, "trigger": {"alarm": {}}}
+# One run each: the re-evaluation loop (which would follow a rollback) is proven by its own scenarios.
+BASE = {
+    "name": "catch",
+    "description": "catch path",
+    "expect": {"outcome": None},
+    "trigger": {"alarm": {}},
+    "plan": {"ReevaluateMaxAttempts": 0},
+}
 
 
 def _failing(*functions: str) -> list[dict[str, object]]:

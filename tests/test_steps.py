@@ -82,17 +82,20 @@ def test_alarm_in_alarm_state_proceeds() -> None:
         (alarm(time=(NOW - timedelta(hours=2)).isoformat()), "stale event"),
         (alarm(time=(NOW + timedelta(hours=2)).isoformat()), "in the future"),
         ({"detail-type": "CloudWatch Alarm State Change", "source": "aws.ec2"}, "not a CloudWatch alarm event"),
-        ({"operator": "alice"}, "reason: Field required"),
-        ({"operator": "alice", "reason": "x", "sudo": True}, "sudo: Extra inputs are not permitted"),
-        ({"operator": " ", "reason": "x"}, "must not be blank"),
-        ({"operator": "a", "reason": "x", "sourceRegion": "us-west-2", "targetRegion": "us-west-2"}, "both us-west-2"),
-        ({"operator": "a", "reason": "x", "targetRegion": "eu-west-1"}, "not the plan's standby region"),
-        ({"operator": "a", "reason": "x", "replica": "other-db"}, "not the plan's standby database"),
-        ({"operator": "a", "reason": "x", "records": ["*.example.com"]}, "wildcard"),
-        ({"operator": "a", "reason": "x", "records": ["shop.example.com"]}, "not the plan's records"),
-        ({"operator": "a", "reason": "x", "records": ["app.example.com"]}, "not the plan's records"),
+        ({"manual": {"operator": "alice"}}, "reason: Field required"),
+        ({"manual": {"operator": "alice", "reason": "x", "sudo": True}}, "sudo: Extra inputs are not permitted"),
+        ({"manual": {"operator": " ", "reason": "x"}}, "must not be blank"),
+        (
+            {"manual": {"operator": "a", "reason": "x", "sourceRegion": "us-west-2", "targetRegion": "us-west-2"}},
+            "both us-west-2",
+        ),
+        ({"manual": {"operator": "a", "reason": "x", "targetRegion": "eu-west-1"}}, "not the plan's standby region"),
+        ({"manual": {"operator": "a", "reason": "x", "replica": "other-db"}}, "not the plan's standby database"),
+        ({"manual": {"operator": "a", "reason": "x", "records": ["*.example.com"]}}, "wildcard"),
+        ({"manual": {"operator": "a", "reason": "x", "records": ["shop.example.com"]}}, "not the plan's records"),
+        ({"manual": {"operator": "a", "reason": "x", "records": ["app.example.com"]}}, "not the plan's records"),
         (alarm(time="2026-11-30T02:59:50"), "timezone"),
-        ({"operator": "a", "reason": "x", "records": ["bad..name"]}, "malformed"),
+        ({"manual": {"operator": "a", "reason": "x", "records": ["bad..name"]}}, "malformed"),
     ],
 )
 def test_bad_input_is_refused_with_a_reason(trigger: Any, reason: str) -> None:
@@ -103,7 +106,14 @@ def test_bad_input_is_refused_with_a_reason(trigger: Any, reason: str) -> None:
 
 def test_manual_run_records_operator_and_flags() -> None:
     result = intake(
-        {"operator": "alice", "reason": "drill", "dryRun": True, "records": ["DB.example.com", "APP.example.com."]}
+        {
+            "manual": {
+                "operator": "alice",
+                "reason": "drill",
+                "dryRun": True,
+                "records": ["DB.example.com", "APP.example.com."],
+            }
+        }
     )
     assert result.decision == "PROCEED"
     assert result.trigger.operator == "alice" and result.flags.dry_run
@@ -121,11 +131,12 @@ def aws() -> Any:
 
 def test_gate_takes_the_lock_and_a_second_run_is_refused(aws: Runtime) -> None:
     first = gate(document(), aws, NOW)
-    other = document(execution={**EXECUTION, "id": EXECUTION["id"] + "-2"})
+    other_alarm = alarm(id="evt-2")
+    other = document(execution={**EXECUTION, "id": EXECUTION["id"] + "-2"}, intake=intake(other_alarm).wire())
     second = gate(other, aws, NOW)
     assert first.decision == "PROCEED" and first.acquired
     assert second.decision == "REFUSED" and not second.acquired
-    assert "holds the lock" in second.reason
+    assert "holds the lock" in second.reason and second.transient  # re-evaluated later
 
 
 def test_gate_is_idempotent_for_its_own_run(aws: Runtime) -> None:
@@ -146,7 +157,8 @@ def test_duplicate_event_is_refused_even_after_the_lock_is_released(aws: Runtime
     other = document(execution={**EXECUTION, "id": EXECUTION["id"] + "-2"})
     result = gate(other, aws, NOW)
     assert result.decision == "REFUSED" and "duplicate delivery of event evt-1" in result.reason
-    assert result.acquired  # Finalize releases it
+    # Refused before the lock is tried, and for good: its twin handles the event.
+    assert not result.acquired and not result.transient
 
 
 def test_pause_and_cooldown_refuse_until_lifted(aws: Runtime) -> None:
@@ -155,9 +167,9 @@ def test_pause_and_cooldown_refuse_until_lifted(aws: Runtime) -> None:
     aws.store.resume("bob", NOW)
     aws.store.release_lock(EXECUTION["id"])
     aws.store.start_cooldown("earlier", "FAILED_OVER", NOW + timedelta(minutes=30))
-    manual = document(intake=intake({"operator": "a", "reason": "r"}).wire())
+    manual = document(intake=intake({"manual": {"operator": "a", "reason": "r"}}).wire())
     assert "cooldown" in gate(manual, aws, NOW).reason
-    bypass = document(intake=intake({"operator": "a", "reason": "r", "bypassCooldown": True}).wire())
+    bypass = document(intake=intake({"manual": {"operator": "a", "reason": "r", "bypassCooldown": True}}).wire())
     assert gate(bypass, aws, NOW).decision == "PROCEED"
     assert aws.store.acknowledge("alice", "checked", NOW) is not None
     assert aws.store.cooldown(NOW) is None
@@ -298,7 +310,7 @@ def test_cross_region_source_arn_matches_the_plan() -> None:
 
 
 def test_only_a_manual_run_can_accept_data_loss() -> None:
-    override = {"operator": "alice", "reason": "region gone", "acceptDataLoss": True}
+    override = {"manual": {"operator": "alice", "reason": "region gone", "acceptDataLoss": True}}
     accepted = assess(3, DOWN, lag=None, trigger=override)
     assert accepted.decision == "PROCEED" and accepted.data_loss_accepted
     assert "accepted by alice" in accepted.reason
@@ -522,3 +534,110 @@ def test_notification_links_the_report_where_a_location_is_configured() -> None:
     lines = notification.summary_lines(doc, settings)
     assert "Report: s3://dr-reports/orders/run-1/report.html" in lines
     assert not any(line.startswith("Report:") for line in notification.summary_lines(doc, SETTINGS))
+
+
+# --- Boundaries: exactly on each documented rule, and one step either side ----------------------
+
+
+@pytest.mark.parametrize(
+    ("healthy", "verdict"),
+    [(8, "UNHEALTHY"), (9, "UNHEALTHY"), (10, "HEALTHY")],  # of 50 checkers: 16%, 18%, 20%
+)
+def test_an_endpoint_is_healthy_only_above_18_percent_of_checkers(healthy: int, verdict: str) -> None:
+    from failover.adapters import Route53
+
+    votes = Route53(FakeRoute53({"hc": 50 - healthy}, checkers=50)).checker_votes("hc", 18)
+    assert votes.verdict == verdict
+
+
+@pytest.mark.parametrize(("lag", "decision"), [(59.0, "PROCEED"), (60.0, "PROCEED"), (61.0, "REFUSED")])
+def test_replica_lag_is_accepted_up_to_and_including_the_limit(lag: float, decision: str) -> None:
+    assert assess(3, DOWN, lag=lag).decision == decision
+
+
+# --- The point of no return -------------------------------------------------------------------------
+
+
+def test_a_record_missing_from_the_zone_refuses_before_the_promotion() -> None:
+    values = {"app.example.com": PRIMARY_VALUES["app.example.com"]}
+    rt = fake_runtime(FakeRoute53(DOWN, values=values), FakeRds(), FakeCloudWatch(2.0))
+    result = assess_step(
+        document(assess={"at": NOW.isoformat(), "decision": "RECHECK", "reason": "", "probe": 2}), rt, NOW
+    )
+    assert result.decision == "REFUSED" and "db.example.com not found" in result.reason
+    assert not result.transient  # a configuration problem: not re-evaluated
+
+
+def test_a_record_pointing_elsewhere_refuses_before_the_promotion() -> None:
+    values = {**PRIMARY_VALUES, "app.example.com": "app.eu-west-1.elb.amazonaws.com"}
+    rt = fake_runtime(FakeRoute53(DOWN, values=values), FakeRds(), FakeCloudWatch(2.0))
+    result = assess_step(
+        document(assess={"at": NOW.isoformat(), "decision": "RECHECK", "reason": "", "probe": 2}), rt, NOW
+    )
+    assert result.decision == "REFUSED" and "neither into us-east-1" in result.reason
+
+
+def test_a_proceed_lists_everything_verified_before_the_promotion() -> None:
+    result = assess(3, DOWN)
+    assert result.decision == "PROCEED"
+    assert any(line.startswith("db.example.com CNAME orders-primary") for line in result.verified)
+    assert any(STANDBY_ENDPOINT in line for line in result.verified)
+
+
+def test_an_unhealthy_standby_after_the_promotion_is_looked_at_then_given_up_on() -> None:
+    rt = fake_runtime(FakeRoute53({"hc-primary": 8, "hc-standby": 8}), FakeRds(source=None))
+    promotion = {"at": NOW.isoformat(), "identifier": "orders-standby", "alreadyPromoted": False, "polls": 1}
+    looks = []
+    for _ in range(3):
+        state = promotion_status(document(promotion=promotion), rt, NOW)
+        looks.append((state.standby_healthy, state.standby_gave_up))
+        promotion = state.wire()
+    assert looks == [(False, False), (False, False), (False, True)]  # confirm_probes = 2 more looks
+
+
+# --- Who started the run -------------------------------------------------------------------------------
+
+
+def test_manual_input_must_arrive_through_manual_run() -> None:
+    assert intake({"operator": "alice", "reason": "drill"}).decision == "REFUSED"
+    assert "ManualRun" in intake({"operator": "alice", "reason": "drill"}).reason
+    assert intake({"manual": {"operator": "alice", "reason": "drill"}}).trigger.kind == "manual"
+
+
+def test_an_alarm_shaped_manual_input_is_refused() -> None:
+    result = intake({"manual": alarm()})
+    assert result.decision == "REFUSED" and "Extra inputs are not permitted" in result.reason
+
+
+def test_reevaluations_are_bounded_and_keep_the_alarm() -> None:
+    from failover.reevaluation import next_attempt
+
+    refused = document(result={"outcome": "REFUSED", "reason": "lag", "transient": True})
+    again = next_attempt(refused, SETTINGS)
+    assert again is not None and again.attempt == 1 and again.trigger.kind == "alarm"
+    second = intake({"reevaluation": again.wire()})
+    assert second.decision == "PROCEED" and second.trigger.kind == "reevaluation"
+    assert second.trigger.event_id == "evt-1#r1"
+    last = document(
+        intake=intake({"reevaluation": {**again.wire(), "attempt": 6}}).wire(), result=refused.result.wire()
+    )
+    assert next_attempt(last, SETTINGS) is None  # 6 of 6
+    assert intake({"reevaluation": {**again.wire(), "attempt": 7}}).decision == "REFUSED"
+
+
+@pytest.mark.parametrize(
+    ("result", "again"),
+    [
+        ({"outcome": "REFUSED", "reason": "paused", "transient": False}, False),
+        ({"outcome": "ROLLED_BACK", "reason": "x"}, True),
+        ({"outcome": "DEGRADED", "reason": "x"}, False),
+        ({"outcome": "NO_ACTION", "reason": "x"}, False),
+        ({"outcome": "FAILED_OVER", "reason": "x"}, False),
+    ],
+)
+def test_only_passing_refusals_and_rollbacks_are_reevaluated(result: dict[str, Any], again: bool) -> None:
+    from failover.reevaluation import next_attempt
+
+    assert (next_attempt(document(result=result), SETTINGS) is not None) == again
+    manual = document(intake=intake({"manual": {"operator": "a", "reason": "r"}}).wire(), result=result)
+    assert next_attempt(manual, SETTINGS) is None  # the operator decides what comes next

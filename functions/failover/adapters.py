@@ -31,8 +31,10 @@ class Route53:
     def checker_votes(self, health_check_id: str, healthy_percent_needed: int) -> CheckerVotes:
         """Count the per-checker observations (each Route 53 checker region votes on its own).
 
-        Route 53 itself treats an endpoint as healthy while more than a threshold of checkers
-        report it healthy (18% by default); the plan's ``healthy_percent_needed`` plays that role.
+        Route 53 considers an endpoint healthy when more than 18% of its checkers report it healthy
+        ("How Amazon Route 53 determines whether a health check is healthy",
+        https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html);
+        the plan's ``healthy_percent_needed`` plays that role, compared the same way: strictly more than.
         """
         with translate(TransientAwsError, f"GetHealthCheckStatus {health_check_id}"):
             answer = self._client.get_health_check_status(HealthCheckId=health_check_id)
@@ -44,7 +46,9 @@ class Route53:
                 health_check_id=health_check_id, healthy=0, failing=0, healthy_percent=None, verdict="UNKNOWN"
             )
         percent = round(100.0 * healthy / len(reports), 1)
-        verdict: Literal["HEALTHY", "UNHEALTHY"] = "HEALTHY" if percent >= healthy_percent_needed else "UNHEALTHY"
+        # Compared exactly (no rounding): 9 of 50 checkers is 18%, which is not more than 18%.
+        above = 100 * healthy > healthy_percent_needed * len(reports)
+        verdict: Literal["HEALTHY", "UNHEALTHY"] = "HEALTHY" if above else "UNHEALTHY"
         return CheckerVotes(
             health_check_id=health_check_id,
             healthy=healthy,
