@@ -186,7 +186,7 @@ class Engine:
     @contextmanager
     def handler_runtime(self) -> Iterator["Engine"]:
         """What handlers need besides the patches (``patches.applied``): fresh clients, the virtual
-        clock as their clock."""
+        clock as their clock and its sleep (in-Lambda retry backoffs are skipped, and recorded)."""
         from failover import clock, runtime
 
         runtime.reset_clients()
