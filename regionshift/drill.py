@@ -147,6 +147,7 @@ class DrillResult:
             "effects": self.effects,
             "calls": [c.wire() for c in self.recorder.calls],
             "retries": [round(r, 3) for r in self.recorder.retries],
+            "backoffs": [round(b, 3) for b in self.recorder.backoffs],
             "waits": self.recorder.waits,
             "virtualSeconds": round(self.recorder.elapsed(), 1),
             "audit": [a.wire() for a in self.audit],

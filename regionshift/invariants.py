@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from failover.clients import BUDGETS, DEADLINE_MARGIN_SECONDS
 from failover.models import Outcome
 from regionshift.drill import DrillResult, Run
 from regionshift.template import stack_root
@@ -135,6 +136,17 @@ def _retries_bounded(result: DrillResult) -> Invariant:
     too_long = [r for r in result.recorder.retries if r > cap]
     if too_long:
         problems.append(f"retry intervals above {cap} s: {too_long}")
+    # Inside a Lambda: each sleep within the largest budget's cap, and the sleeps of one invocation
+    # leave it the margin before its timeout (retrying never times a step out).
+    sleep_cap = max(budget.max_delay for budget in BUDGETS.values())
+    long_sleeps = [round(s, 3) for s in result.recorder.backoffs if s > sleep_cap]
+    if long_sleeps:
+        problems.append(f"in-Lambda backoffs above {sleep_cap} s: {long_sleeps}")
+    for invocation in result.recorder.invocations:
+        if invocation.timeout and invocation.backoff > invocation.timeout - DEADLINE_MARGIN_SECONDS:
+            problems.append(
+                f"{invocation.function} slept {invocation.backoff:.1f} s of its {invocation.timeout:.0f} s timeout"
+            )
     return Invariant("retries-bounded", not problems, "; ".join(problems))
 
 

@@ -2,9 +2,12 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from failover.clients import BUDGETS
+from failover.settings import RUN_OVERHEAD_SECONDS
 from tests.conftest import run_scenario
 
 ASL = json.loads(Path("statemachine/failover.asl.json").read_text())
@@ -39,8 +42,42 @@ def test_every_task_state_has_a_catch() -> None:
         assert state["TimeoutSeconds"] <= 60
         assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
         retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
-        assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException"} <= retried
-        assert all(r.get("JitterStrategy") == "FULL" for r in state["Retry"])
+        assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException", "TransientAwsError"} <= retried
+        # Full jitter everywhere but TransientAwsError's schedule, which must be deterministic: a
+        # throttling storm is survived only if the waits add up to a known minimum, and full jitter
+        # has none (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+        # One run at a time holds the lock, so there is no herd of executions for jitter to spread.
+        assert all(r.get("JitterStrategy") == "FULL" for r in state["Retry"] if r is not _transient(state))
+
+
+def _transient(state: dict[str, Any]) -> dict[str, Any]:
+    (retrier,) = [r for r in state["Retry"] if "TransientAwsError" in r["ErrorEquals"]]
+    return retrier
+
+
+def _waits(retrier: dict[str, Any]) -> list[float]:
+    """The intervals Step Functions waits before each retry (no jitter): grown by BackoffRate, capped."""
+    interval, rate = retrier["IntervalSeconds"], retrier.get("BackoffRate", 2.0)
+    cap = retrier.get("MaxDelaySeconds", float("inf"))
+    return [min(cap, interval * rate**n) for n in range(retrier["MaxAttempts"])]
+
+
+STORM_SECONDS = 60
+
+
+@pytest.mark.parametrize("name", [n for n, s in ASL["States"].items() if s["Type"] == "Task"])
+def test_transient_errors_are_retried_long_enough_to_outlast_a_storm(name: str) -> None:
+    # Given a storm of throttles on every API from the moment the step's first attempt starts
+    retrier = _transient(ASL["States"][name])
+    # Then its retrier is deterministic and its waits alone (the Lambda's own retries only add to
+    # them) start the last attempt after the storm has passed, with room to spare
+    assert retrier["ErrorEquals"] == ["TransientAwsError"]
+    assert retrier.get("JitterStrategy") == "NONE"
+    assert sum(_waits(retrier)) >= STORM_SECONDS + 10
+    # And surviving it costs at most half the run's overhead allowance: the waits, plus every
+    # attempt spending its whole in-Lambda budget on the call the storm hits first
+    in_lambda = max(budget.seconds for budget in BUDGETS.values())
+    assert sum(_waits(retrier)) + (retrier["MaxAttempts"] + 1) * in_lambda <= RUN_OVERHEAD_SECONDS / 2
 
 
 @pytest.mark.parametrize("state", ["Intake", "Gate", "Assess", "Promote", "PromotionStatus", "UpdateDns", "DnsStatus"])

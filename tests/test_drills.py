@@ -88,9 +88,9 @@ def test_promotion_failure_rolls_back_without_touching_dns(library_results: dict
     assert data["world"]["dns"] == data["before"]["dns"]
     assert {d["id"]: d["role"] for d in data["world"]["databases"]}["orders-standby"] == "replica"
     assert not any(c["service"] == "route53" and c["operation"] == "ChangeResourceRecordSets" for c in data["calls"])
-    # retried with backoff and full jitter: 4 retries, each interval at most its cap
-    assert len(data["retries"]) == 4
-    assert all(0 <= r <= 8 for r in data["retries"])
+    # each call backed off in the Lambda, then the step was retried on the deterministic schedule
+    assert data["backoffs"] and all(0 < b <= 4 for b in data["backoffs"])
+    assert data["retries"] == [5, 10, 20, 20, 20]
     assert data["execution"]["status"] == "FAILED"
     assert data["execution"]["error"] == "Regionshift.RolledBack"
 
@@ -166,3 +166,41 @@ def test_data_loss_override_is_recorded_and_notified(library_results: dict[str, 
     assert record.decisions.assess.replica.lag_seconds == 300
     assert record.trigger.operator == "alice"
     assert "DATA LOSS ACCEPTED" in result.notifications[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "state"),
+    [("throttle-storm-assess", "Assess"), ("throttle-storm-promote", "Promote"), ("throttle-storm-dns", "UpdateDns")],
+)
+def test_a_minute_of_throttles_on_every_api_is_outlasted(
+    name: str, state: str, library_results: dict[str, DrillResult]
+) -> None:
+    # Given 60 s of Throttling on every AWS call from the moment the step starts
+    result = library_results[name]
+    data = result.wire()
+    throttled = [c for c in data["calls"] if c["error"] == "Throttling"]
+    # Then the storm really hit: the step's calls kept failing, and no call got through for a minute
+    assert len(throttled) >= 6 and throttled[-1]["at"] - throttled[0]["at"] >= 30
+    start = data["calls"].index(throttled[0])
+    through = [c for c in data["calls"][start:] if c["error"] is None]
+    assert through and through[0]["at"] >= throttled[0]["at"] + 60
+    # And the step was retried through it (TransientAwsError) and the run still failed over
+    (run,) = result.runs
+    errors = [e for v in run.execution.visits if v.name == state for e in v.errors] if run.execution else []
+    assert errors and set(errors) == {"TransientAwsError"}
+    assert run.outcome == "FAILED_OVER"
+    # And exactly one promotion took effect
+    assert [e["operation"] for e in data["effects"]].count("PromoteReadReplica") == 1
+
+
+def test_a_storm_that_outlasts_every_budget_ends_honestly(library_results: dict[str, DrillResult]) -> None:
+    # Before the promotion: rolled back, nothing changed, the reason names the throttled call
+    before = library_results["throttle-storm-outlasts-assess"]
+    assert before.outcome == "ROLLED_BACK"
+    assert "Throttling" in (before.runs[0].reason or "")
+    assert before.world == before.before
+    # After it: degraded, DNS never pointed back, a human paged
+    after = library_results["throttle-storm-outlasts-dns"]
+    assert after.outcome == "DEGRADED"
+    assert [n["outcome"] for n in after.notifications] == ["DEGRADED"]
+    assert after.world["dns"] == after.before["dns"]

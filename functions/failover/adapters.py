@@ -3,11 +3,12 @@ error so that the state machine can name it."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from failover.clients import error_code, translate
+from failover.clients import CallKind, call, error_code
 from failover.errors import DnsUpdateError, NotificationError, PromotionError, TransientAwsError
 from failover.models import CheckerVotes, RecordChange, ReplicaState
 
@@ -36,8 +37,12 @@ class Route53:
         https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html);
         the plan's ``healthy_percent_needed`` plays that role, compared the same way: strictly more than.
         """
-        with translate(TransientAwsError, f"GetHealthCheckStatus {health_check_id}"):
-            answer = self._client.get_health_check_status(HealthCheckId=health_check_id)
+        answer = call(
+            CallKind.READ,
+            TransientAwsError,
+            f"GetHealthCheckStatus {health_check_id}",
+            lambda: self._client.get_health_check_status(HealthCheckId=health_check_id),
+        )
         reports = [o.get("StatusReport", {}).get("Status", "") for o in answer.get("HealthCheckObservations", [])]
         healthy = sum(1 for status in reports if status.startswith("Success"))
         failing = len(reports) - healthy
@@ -61,18 +66,24 @@ class Route53:
         """The current simple records of ``names`` (absent names are left out)."""
         found: dict[str, Record] = {}
         wanted = set(names)
-        with translate(DnsUpdateError, f"ListResourceRecordSets {zone_id}"):
-            for name in names:
-                page = self._client.list_resource_record_sets(HostedZoneId=zone_id, StartRecordName=name, MaxItems="10")
-                for rrset in page.get("ResourceRecordSets", []):
-                    bare = _bare(rrset["Name"])
-                    if bare in wanted and bare not in found and rrset.get("ResourceRecords"):
-                        found[bare] = Record(
-                            name=bare,
-                            type=rrset["Type"],
-                            value=_bare(rrset["ResourceRecords"][0]["Value"]),
-                            ttl=int(rrset.get("TTL", 60)),
-                        )
+        for name in names:
+            page = call(
+                CallKind.READ,
+                DnsUpdateError,
+                f"ListResourceRecordSets {zone_id}",
+                partial(
+                    self._client.list_resource_record_sets, HostedZoneId=zone_id, StartRecordName=name, MaxItems="10"
+                ),
+            )
+            for rrset in page.get("ResourceRecordSets", []):
+                bare = _bare(rrset["Name"])
+                if bare in wanted and bare not in found and rrset.get("ResourceRecords"):
+                    found[bare] = Record(
+                        name=bare,
+                        type=rrset["Type"],
+                        value=_bare(rrset["ResourceRecords"][0]["Value"]),
+                        ttl=int(rrset.get("TTL", 60)),
+                    )
         return found
 
     def upsert(self, zone_id: str, changes: list[RecordChange], comment: str) -> str:
@@ -92,13 +103,19 @@ class Route53:
                 for change in changes
             ],
         }
-        with translate(DnsUpdateError, f"ChangeResourceRecordSets {zone_id}"):
-            answer = self._client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch=batch)
+        answer = call(
+            CallKind.WRITE,
+            DnsUpdateError,
+            f"ChangeResourceRecordSets {zone_id}",
+            lambda: self._client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch=batch),
+        )
         return str(answer["ChangeInfo"]["Id"])
 
     def change_status(self, change_id: str) -> str:
-        with translate(DnsUpdateError, f"GetChange {change_id}"):
-            return str(self._client.get_change(Id=change_id)["ChangeInfo"]["Status"])
+        answer = call(
+            CallKind.READ, DnsUpdateError, f"GetChange {change_id}", lambda: self._client.get_change(Id=change_id)
+        )
+        return str(answer["ChangeInfo"]["Status"])
 
 
 class Rds:
@@ -107,12 +124,13 @@ class Rds:
 
     def describe(self, identifier: str) -> ReplicaState:
         try:
-            with translate(
+            answer = call(
+                CallKind.READ,
                 PromotionError,
                 f"DescribeDBInstances {identifier}",
+                lambda: self._client.describe_db_instances(DBInstanceIdentifier=identifier),
                 passthrough=frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"}),
-            ):
-                answer = self._client.describe_db_instances(DBInstanceIdentifier=identifier)
+            )
         except ClientError:
             return ReplicaState(identifier=identifier, exists=False)
         instance = answer["DBInstances"][0]
@@ -127,10 +145,13 @@ class Rds:
     def promote(self, identifier: str) -> bool:
         """Promote the replica; ``True`` when it was already standalone (a retried call)."""
         try:
-            with translate(
-                PromotionError, f"PromoteReadReplica {identifier}", passthrough=frozenset({"InvalidDBInstanceState"})
-            ):
-                self._client.promote_read_replica(DBInstanceIdentifier=identifier, BackupRetentionPeriod=7)
+            call(
+                CallKind.WRITE,
+                PromotionError,
+                f"PromoteReadReplica {identifier}",
+                lambda: self._client.promote_read_replica(DBInstanceIdentifier=identifier, BackupRetentionPeriod=7),
+                passthrough=frozenset({"InvalidDBInstanceState"}),
+            )
         except ClientError as exc:
             # RDS answers InvalidDBInstanceState when the instance is not a replica any more,
             # which is what a retry after a lost response sees: that counts as promoted.
@@ -152,8 +173,11 @@ class CloudWatch:
 
     def replica_lag(self, identifier: str, now: datetime, window_seconds: int = 300) -> float | None:
         """The most recent ``ReplicaLag`` datapoint (seconds) within the window, or ``None``."""
-        with translate(TransientAwsError, f"GetMetricStatistics ReplicaLag {identifier}"):
-            answer = self._client.get_metric_statistics(
+        answer = call(
+            CallKind.READ,
+            TransientAwsError,
+            f"GetMetricStatistics ReplicaLag {identifier}",
+            lambda: self._client.get_metric_statistics(
                 Namespace="AWS/RDS",
                 MetricName="ReplicaLag",
                 Dimensions=[{"Name": "DBInstanceIdentifier", "Value": identifier}],
@@ -161,7 +185,8 @@ class CloudWatch:
                 EndTime=now,
                 Period=60,
                 Statistics=["Maximum"],
-            )
+            ),
+        )
         points = sorted(answer.get("Datapoints", []), key=lambda p: p["Timestamp"])
         return float(points[-1]["Maximum"]) if points else None
 
@@ -171,11 +196,16 @@ class Sns:
         self._client = client
 
     def publish(self, topic_arn: str, subject: str, message: str, outcome: str) -> str:
-        with translate(NotificationError, f"Publish {topic_arn}"):
-            answer = self._client.publish(
+        # A publish repeated after a lost response may deliver twice; a duplicate page beats none.
+        answer = call(
+            CallKind.WRITE,
+            NotificationError,
+            f"Publish {topic_arn}",
+            lambda: self._client.publish(
                 TopicArn=topic_arn,
                 Subject=subject[:100],
                 Message=message,
                 MessageAttributes={"outcome": {"DataType": "String", "StringValue": outcome}},
-            )
+            ),
+        )
         return str(answer["MessageId"])

@@ -31,7 +31,9 @@ def lambda_step[InputT: BaseModel](model: type[InputT], step: Step[InputT]) -> H
         if execution is not None:
             logger.append_keys(execution=execution.id)
         try:
-            return step(parsed, runtime.current(), clock.now()).wire()
+            # Retries of AWS calls stop short of the invocation's timeout (failover.clients.retrying).
+            with clock.deadline(lambda: context.get_remaining_time_in_millis() / 1000):
+                return step(parsed, runtime.current(), clock.now()).wire()
         except RegionshiftError as exc:
             # The message becomes the Catch's Cause, carried in the run document: keep it bounded.
             message = str(exc)

@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from failover.clients import translate
+from failover.clients import CallKind, call
 from failover.errors import StateStoreError
 from failover.models import Outcome
 from failover.state import AuditRecord, Cooldown, LockHolder, OperationKind, OperatorAction, Pause, RunFact
@@ -44,8 +44,11 @@ class StateStore:
         """
         lease_until = now + timedelta(seconds=lease_seconds)
         try:
-            with translate(StateStoreError, "acquire lock", passthrough=_CONDITIONAL_FAILED):
-                self._client.put_item(
+            call(
+                CallKind.WRITE,
+                StateStoreError,
+                "acquire lock",
+                lambda: self._client.put_item(
                     TableName=self._table,
                     Item={
                         **LOCK,
@@ -56,7 +59,9 @@ class StateStore:
                     ConditionExpression="attribute_not_exists(pk) OR #o = :me OR leaseUntil < :now",
                     ExpressionAttributeNames={"#o": "owner"},
                     ExpressionAttributeValues={":me": {"S": owner}, ":now": {"N": _epoch(now)}},
-                )
+                ),
+                passthrough=_CONDITIONAL_FAILED,
+            )
         except ClientError:
             return False, self.lock_holder()
         return True, LockHolder(owner=owner, lease_until=lease_until, acquired_at=now)
@@ -75,14 +80,19 @@ class StateStore:
     def release_lock(self, owner: str) -> bool:
         """Release the lock if ``owner`` still holds it; ``False`` if it did not."""
         try:
-            with translate(StateStoreError, "release lock", passthrough=_CONDITIONAL_FAILED):
-                self._client.delete_item(
+            call(
+                CallKind.WRITE,
+                StateStoreError,
+                "release lock",
+                lambda: self._client.delete_item(
                     TableName=self._table,
                     Key=LOCK,
                     ConditionExpression="#o = :me",
                     ExpressionAttributeNames={"#o": "owner"},
                     ExpressionAttributeValues={":me": {"S": owner}},
-                )
+                ),
+                passthrough=_CONDITIONAL_FAILED,
+            )
         except ClientError:
             return False
         return True
@@ -96,8 +106,12 @@ class StateStore:
     def resume(self, operator: str, now: datetime) -> Pause | None:
         """Lift the pause; returns the pause that was lifted (``None`` if there was none)."""
         lifted = self.paused()
-        with translate(StateStoreError, "resume"):
-            self._client.delete_item(TableName=self._table, Key=PAUSE)
+        call(
+            CallKind.WRITE,
+            StateStoreError,
+            "resume",
+            lambda: self._client.delete_item(TableName=self._table, Key=PAUSE),
+        )
         if lifted:
             self.record_operation("resume", operator, f"lifted pause: {lifted.reason}", now)
         return lifted
@@ -134,8 +148,12 @@ class StateStore:
         active = self.cooldown(now)
         if active is None:
             return None
-        with translate(StateStoreError, "acknowledge cooldown"):
-            self._client.delete_item(TableName=self._table, Key=COOLDOWN)
+        call(
+            CallKind.WRITE,
+            StateStoreError,
+            "acknowledge cooldown",
+            lambda: self._client.delete_item(TableName=self._table, Key=COOLDOWN),
+        )
         self.record_operation("ack", operator, f"{reason} (cooldown after {active.execution})", now)
         return active
 
@@ -167,8 +185,11 @@ class StateStore:
     def claim_event(self, event_id: str, execution_id: str, now: datetime, keep_seconds: int) -> str | None:
         """Record that this execution handles ``event_id``; returns the other owner if one did first."""
         try:
-            with translate(StateStoreError, "claim event", passthrough=_CONDITIONAL_FAILED):
-                self._client.put_item(
+            call(
+                CallKind.WRITE,
+                StateStoreError,
+                "claim event",
+                lambda: self._client.put_item(
                     TableName=self._table,
                     Item={
                         "pk": {"S": "EVENT"},
@@ -178,7 +199,9 @@ class StateStore:
                     },
                     ConditionExpression="attribute_not_exists(pk) OR execution = :me",
                     ExpressionAttributeValues={":me": {"S": execution_id}},
-                )
+                ),
+                passthrough=_CONDITIONAL_FAILED,
+            )
         except ClientError:
             item = self._get({"pk": {"S": "EVENT"}, "sk": {"S": event_id}})
             return item["execution"]["S"] if item else "another execution"
@@ -218,23 +241,35 @@ class StateStore:
 
     def _newest(self, pk: str, limit: int) -> list[dict[str, Any]]:
         """The items of one partition, newest (highest sort key) first."""
-        with translate(StateStoreError, f"read {pk.lower()}"):
-            answer = self._client.query(
+        answer = call(
+            CallKind.READ,
+            StateStoreError,
+            f"read {pk.lower()}",
+            lambda: self._client.query(
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk",
                 ExpressionAttributeValues={":pk": {"S": pk}},
                 ScanIndexForward=False,
                 Limit=limit,
-            )
+            ),
+        )
         items: list[dict[str, Any]] = answer.get("Items", [])
         return items
 
     def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
-        with translate(StateStoreError, "read state"):
-            answer = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+        answer = call(
+            CallKind.READ,
+            StateStoreError,
+            "read state",
+            lambda: self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True),
+        )
         item: dict[str, Any] | None = answer.get("Item")
         return item
 
     def _put(self, item: dict[str, Any]) -> None:
-        with translate(StateStoreError, "write state"):
-            self._client.put_item(TableName=self._table, Item=item)
+        call(
+            CallKind.WRITE,
+            StateStoreError,
+            "write state",
+            lambda: self._client.put_item(TableName=self._table, Item=item),
+        )

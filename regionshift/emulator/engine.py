@@ -45,6 +45,9 @@ class VirtualClock:
     def now(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self._offset)
 
+    def monotonic(self) -> float:
+        return time.monotonic() + self._offset
+
 
 @dataclass
 class Call:
@@ -84,6 +87,8 @@ class Invocation:
     logs: str
     event: Any = None
     peak_bytes: int = 0  # peak traced allocations while the handler ran (when tracemalloc is on)
+    backoff: float = 0.0  # virtual seconds the handler slept between attempts of its AWS calls
+    timeout: float = 0.0  # the function's timeout
 
 
 @dataclass
@@ -93,8 +98,9 @@ class Recorder:
     clock: VirtualClock
     calls: list[Call] = field(default_factory=list)
     invocations: list[Invocation] = field(default_factory=list)
-    retries: list[float] = field(default_factory=list)
+    retries: list[float] = field(default_factory=list)  # the state machine's Retry intervals
     waits: list[float] = field(default_factory=list)
+    backoffs: list[float] = field(default_factory=list)  # handlers' sleeps between attempts of a call
 
     def elapsed(self) -> float:
         return self.clock.offset
@@ -105,6 +111,7 @@ class _Invocation:
     function: str
     logs: io.StringIO
     execution: str | None = None
+    backoff: float = 0.0
 
 
 _CURRENT: contextvars.ContextVar[_Invocation | None] = contextvars.ContextVar("regionshift_invocation", default=None)
@@ -136,7 +143,9 @@ class StdoutRouter(io.TextIOBase):
 class LambdaContext:
     """The attributes of the Lambda context object that Powertools reads."""
 
-    def __init__(self, name: str, arn: str, memory: int, timeout: int) -> None:
+    def __init__(
+        self, name: str, arn: str, memory: int, timeout: int, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.function_name = name
         self.function_version = "$LATEST"
         self.invoked_function_arn = arn
@@ -144,10 +153,12 @@ class LambdaContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{name}"
         self.log_stream_name = "emulated"
-        self._deadline = time.monotonic() + timeout
+        # On the emulator's virtual clock, so time a handler spends in (skipped) sleeps counts.
+        self._monotonic = monotonic
+        self._deadline = monotonic() + timeout
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return max(0, int((self._deadline - self._monotonic()) * 1000))
 
 
 # An interceptor sees (function, service, operation, region, params) before the real call; it may
@@ -175,17 +186,25 @@ class Engine:
     @contextmanager
     def handler_runtime(self) -> Iterator["Engine"]:
         """What handlers need besides the patches (``patches.applied``): fresh clients, the virtual
-        clock as their clock."""
+        clock as their clock and its sleep (in-Lambda retry backoffs are skipped, and recorded)."""
         from failover import clock, runtime
 
         runtime.reset_clients()
         # Steps that publish no metric make Powertools warn on every invocation; noise in a drill.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
-        clock.use(self.recorder.clock.now)
+        clock.use(self.recorder.clock.now, self._backoff)
         try:
             yield self
         finally:
             clock.use(None)
+
+    def _backoff(self, seconds: float) -> None:
+        """A handler's sleep between attempts of an AWS call: recorded and skipped in virtual time."""
+        self.recorder.backoffs.append(float(seconds))
+        self.recorder.clock.advance(seconds)
+        current = _CURRENT.get()
+        if current is not None:
+            current.backoff += seconds
 
     # --- Lambda -------------------------------------------------------------------------------
 
@@ -209,7 +228,9 @@ class Engine:
             "AWS_DEFAULT_REGION": function.region,
             **{k: str(v) for k, v in (function.environment_vars or {}).items()},
         }
-        context = LambdaContext(name, function.function_arn, int(function.memory_size), int(function.timeout))
+        context = LambdaContext(
+            name, function.function_arn, int(function.memory_size), int(function.timeout), self.recorder.clock.monotonic
+        )
         with self._handler_lock, _environment(env):
             # Imported inside the function's environment, as the Lambda runtime does at cold start.
             handler = _load_handler(function.handler)
@@ -239,7 +260,18 @@ class Engine:
             elif fault is not None:
                 self.recorder.clock.advance(fault.latency)
             self.recorder.invocations.append(
-                Invocation(name, started, self.recorder.elapsed(), errored, error_type, logs, event, peak)
+                Invocation(
+                    name,
+                    started,
+                    self.recorder.elapsed(),
+                    errored,
+                    error_type,
+                    logs,
+                    event,
+                    peak,
+                    record.backoff,
+                    float(function.timeout),
+                )
             )
         return payload, errored, logs
 

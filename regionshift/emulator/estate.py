@@ -14,7 +14,7 @@ from regionshift.emulator import patches
 from regionshift.emulator.deploy import STANDBY_DB, STANDBY_REGION, Deployment
 from regionshift.emulator.engine import ESTATE_SERVICES, READ_PREFIXES, Engine, Recorder, untracked
 from regionshift.emulator.patches import ACCOUNT
-from regionshift.emulator.scenario import Fault, HealthPoint, Scenario
+from regionshift.emulator.scenario import Fault, HealthPoint, Scenario, Storm
 
 # Route 53 health checkers' regions (HealthCheckConfig.Regions), in the order the emulator fails them.
 # https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html
@@ -47,6 +47,8 @@ class EstateModel:
         # The health timeline counts from here (the moment the first trigger can fire).
         self.trigger_offset: float = 0.0
         self._fault_counts: dict[int, int] = {}
+        # Virtual moment each storm (by index) started; a storm tied to a step starts with it.
+        self._storm_starts: dict[int, float] = {}
         self._promotion_polls: dict[str, int] = {}
         self._change_polls: dict[str, int] = {}
         self._promoting: set[str] = set()
@@ -63,11 +65,14 @@ class EstateModel:
         """Put the scenario's starting state in place and sit in front of moto for the handlers' calls."""
         self._seed()
         engine.interceptors.extend(
-            [self._faults, self._model_health, self._model_promotion, self._model_dns, self._model_lag]
+            [self._storms, self._faults, self._model_health, self._model_promotion, self._model_dns, self._model_lag]
         )
         engine.after_hooks.append(self._after_call)
         engine.lambda_faults = self.lambda_fault
         self.trigger_offset = self.recorder.clock.offset
+        for index, storm in enumerate(self.scenario.storms):
+            if storm.at is not None:
+                self._storm_starts[index] = self.trigger_offset + storm.at
 
     def _seed(self) -> None:
         replica = self.scenario.estate.replica
@@ -116,8 +121,37 @@ class EstateModel:
         raise client_error(fault.error, fault.message, operation)
 
     def lambda_fault(self, function_name: str) -> Fault | None:
-        """A Lambda-level fault (``service: lambda``, ``operation``: the function's logical id)."""
-        return self._matching("lambda", self.deployment.functions.get(function_name, function_name))
+        """A Lambda-level fault (``service: lambda``, ``operation``: the function's logical id).
+
+        Called as each invocation starts: a storm tied to this function starts with its first one.
+        """
+        logical_id = self.deployment.functions.get(function_name, function_name)
+        for index, storm in enumerate(self.scenario.storms):
+            if storm.step == logical_id and index not in self._storm_starts:
+                self._storm_starts[index] = self.recorder.clock.offset
+        return self._matching("lambda", logical_id)
+
+    def _raging(self, service: str) -> Storm | None:
+        now = self.recorder.clock.offset
+        for index, storm in enumerate(self.scenario.storms):
+            start = self._storm_starts.get(index)
+            in_scope = not storm.services or service.lower() in (s.lower() for s in storm.services)
+            if start is not None and start <= now < start + storm.seconds and in_scope:
+                return storm
+        return None
+
+    def _storms(
+        self, function: str, service: str, operation: str, region: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """A throttling (or 5xx) storm: the call is refused before it reaches the service.
+
+        A throttled request is rejected, not applied (Amazon EC2 API reference, "Request throttling":
+        https://docs.aws.amazon.com/AWSEC2/latest/APIReference/throttling.html), so nothing takes effect.
+        """
+        storm = self._raging(service)
+        if storm is not None:
+            raise client_error(storm.error, storm.message, operation, storm.status)
+        return None
 
     # --- health checks -----------------------------------------------------------------------------
 

@@ -117,6 +117,28 @@ class Fault(Strict):
     lost_response: bool = Field(default=False, alias="lostResponse")  # the call takes effect, the caller sees the error
 
 
+class Storm(Strict):
+    """For ``seconds``, every AWS call the Lambdas make (to ``services``, or to any) fails with ``error``.
+
+    It starts ``at`` seconds after the first trigger, or when the state machine first invokes the
+    function ``step`` (its logical id in template.yaml, e.g. ``PromoteFunction``).
+    """
+
+    seconds: Annotated[float, Field(gt=0)]
+    at: Annotated[float, Field(ge=0)] | None = None
+    step: str | None = None
+    error: str = "Throttling"
+    status: Annotated[int, Field(ge=400, le=599)] = 400  # the HTTP status: 400 for a throttle, 503...
+    services: list[str] = []  # botocore service names; empty: every service
+    message: str = "Rate exceeded"
+
+    @model_validator(mode="after")
+    def _one_start(self) -> "Storm":
+        if (self.at is None) == (self.step is None):
+            raise ValueError("a storm starts either `at` seconds after the trigger or with a `step`")
+        return self
+
+
 class Expect(Strict):
     outcome: Outcome | None  # the headline (most consequential) outcome; None: no run may start
     runs: Annotated[int, Field(ge=0)] | None = None
@@ -162,6 +184,7 @@ class Scenario(Strict):
     trigger: Trigger
     then: list[Step] = []
     faults: list[Fault] = []
+    storms: list[Storm] = []
 
 
 class ScenarioError(ValueError):
