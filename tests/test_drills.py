@@ -61,14 +61,14 @@ def test_primary_outage_moves_database_and_every_record(library_results: dict[st
     assert len(promotions) == 1 and promotions[0]["region"] == "us-west-2"
     assert [n["outcome"] for n in data["notifications"]] == ["FAILED_OVER"]
     assert data["execution"]["status"] == "SUCCEEDED"
-    assert data["execution"]["states"][:3] == ["Start", "Intake", "IntakeDecision"]
+    assert data["execution"]["states"][:2] == ["Intake", "IntakeDecision"]
     # the outage was confirmed by two re-probes before anything changed
     assert data["execution"]["states"].count("Assess") == 3
 
 
 def test_bad_input_is_refused_in_the_first_state_with_its_reasons(library_results: dict[str, DrillResult]) -> None:
     data = library_results["bad-input"].wire()
-    assert data["execution"]["states"][:4] == ["Start", "Intake", "IntakeDecision", "RefusedAtIntake"]
+    assert data["execution"]["states"][:3] == ["Intake", "IntakeDecision", "RefusedAtIntake"]
     assert "malformed or wildcard record name" in data["reason"]
     assert "force" in data["reason"]
     assert not any(c["service"] in ("rds", "route53") for c in data["calls"])

@@ -43,7 +43,8 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
         return decide(
             "NO_ACTION",
             f"primary {settings.primary_region} is healthy ({_votes(primary)}, "
-            f"needs more than {settings.healthy_checker_percent}%)" + (f" on re-probe {probe - 1}" if probe > 1 else ""),
+            f"needs more than {settings.healthy_checker_percent}%)"
+            + (f" on re-probe {probe - 1}" if probe > 1 else ""),
         )
     if primary.verdict == "UNKNOWN":
         return decide(
