@@ -65,7 +65,7 @@ def _waits(retrier: dict[str, Any]) -> list[float]:
 STORM_SECONDS = 60
 
 
-@pytest.mark.parametrize("name", [n for n, s in ASL["States"].items() if s["Type"] == "Task"])
+@pytest.mark.parametrize("name", sorted(CATCHING))
 def test_transient_errors_are_retried_long_enough_to_outlast_a_storm(name: str) -> None:
     # Given a storm of throttles on every API from the moment the step's first attempt starts
     retrier = _transient(ASL["States"][name])

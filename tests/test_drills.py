@@ -40,6 +40,8 @@ def test_library_covers_the_catalogue() -> None:
         "lag-too-high",
         "lag-unknown",
         "wrong-source",
+        "missing-record",
+        "forged-alarm",
         "both-regions-unhealthy",
         "checkers-split",
         "blip-recovers",
@@ -90,7 +92,8 @@ def test_promotion_failure_rolls_back_without_touching_dns(library_results: dict
     assert not any(c["service"] == "route53" and c["operation"] == "ChangeResourceRecordSets" for c in data["calls"])
     # each call backed off in the Lambda, then the step was retried on the deterministic schedule
     assert data["backoffs"] and all(0 < b <= 4 for b in data["backoffs"])
-    assert data["retries"] == [5, 10, 20, 20, 20]
+    assert data["retries"] == [5, 10, 20, 20, 20] * len(result.runs)  # the run and each re-evaluation
+    assert {r.outcome for r in result.runs} == {"ROLLED_BACK"}
     assert data["execution"]["status"] == "FAILED"
     assert data["execution"]["error"] == "Regionshift.RolledBack"
 
@@ -194,11 +197,12 @@ def test_a_minute_of_throttles_on_every_api_is_outlasted(
 
 
 def test_a_storm_that_outlasts_every_budget_ends_honestly(library_results: dict[str, DrillResult]) -> None:
-    # Before the promotion: rolled back, nothing changed, the reason names the throttled call
+    # Before the promotion: rolled back, nothing changed, the reason names the throttled call; the
+    # re-evaluation loop keeps looking and fails over once the storm has passed
     before = library_results["throttle-storm-outlasts-assess"]
-    assert before.outcome == "ROLLED_BACK"
-    assert "Throttling" in (before.runs[0].reason or "")
-    assert before.world == before.before
+    assert before.runs[0].outcome == "ROLLED_BACK" and "Throttling" in (before.runs[0].reason or "")
+    assert [r.outcome for r in before.runs][-1] == "FAILED_OVER"
+    assert all(r.outcome == "ROLLED_BACK" for r in before.runs[:-1])
     # After it: degraded, DNS never pointed back, a human paged
     after = library_results["throttle-storm-outlasts-dns"]
     assert after.outcome == "DEGRADED"

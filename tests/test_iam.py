@@ -224,7 +224,7 @@ def _drill(name: str) -> tuple[drill.DrillResult, iam.Guard]:
     with drill.Session(scenario) as session:
         for step in [Step(trigger=scenario.trigger), *scenario.then]:
             session.step(step)
-        (guard,) = iam.guards(session.engine.interceptors)
+        (guard,) = iam.guards(session.stack.engine.interceptors)
         return session.result(), guard
 
 
@@ -276,3 +276,18 @@ def test_removing_any_grant_fails_a_drill_with_access_denied(
             c.function == f"regionshift-{function}" and c.error in iam.ACCESS_DENIED_CODES
             for c in result.recorder.calls
         ), (function, grant)
+
+
+def test_operators_can_start_manual_runs_but_never_the_failover_state_machine_itself() -> None:
+    # Given the stack's OperatorPolicy, resolved as CloudFormation would
+    ctx = _ctx()
+    account, region = "123456789012", "us-west-2"
+    failover = f"arn:aws:states:{region}:{account}:stateMachine:regionshift-orders"
+    manual = f"arn:aws:states:{region}:{account}:stateMachine:regionshift-orders-manual"
+    ctx.refs.update({"FailoverStateMachine": failover, "ManualRunStateMachine": manual})
+    document = cfn.load()["Resources"]["OperatorPolicy"]["Properties"]["PolicyDocument"]
+    statements = tuple(iam.parse_statement(s) for s in cfn.resolve(document, ctx)["Statement"])
+    # Then StartExecution is allowed on ManualRun (which marks every run manual) and on nothing else:
+    # an operator cannot hand the failover state machine an alarm-shaped input.
+    assert iam.evaluate(statements, iam.Request("states:StartExecution", manual)).allowed
+    assert not iam.evaluate(statements, iam.Request("states:StartExecution", failover)).allowed

@@ -38,7 +38,7 @@ def test_every_function_logs_to_its_own_group_under_the_plan(logical_id: str) ->
 
 
 def test_every_log_group_expires_and_is_encrypted_with_the_log_key() -> None:
-    assert len(LOG_GROUPS) == len(FUNCTIONS) + 1
+    assert len(LOG_GROUPS) == len(FUNCTIONS) + 2  # and one per state machine (failover, ManualRun)
     for logical_id, props in LOG_GROUPS.items():
         assert props["RetentionInDays"] == {"Ref": "LogRetentionDays"}, logical_id
         assert props["KmsKeyId"] == {"Fn::GetAtt": ["LogKey", "Arn"]}, logical_id
@@ -211,7 +211,8 @@ def test_operator_policy_writes_only_control_and_ops_items_and_starts_runs() -> 
         for action in _listed(statement["Action"]):
             writes[action] = statement
     assert set(writes) == {"states:StartExecution", "dynamodb:PutItem", "dynamodb:DeleteItem"}
-    assert writes["states:StartExecution"]["Resource"] == {"Ref": STATE_MACHINE_ID}
+    # Runs start through ManualRun, which marks them manual: never the failover state machine itself.
+    assert writes["states:StartExecution"]["Resource"] == {"Ref": "ManualRunStateMachine"}
     put = writes["dynamodb:PutItem"]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
     delete = writes["dynamodb:DeleteItem"]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
     assert (sorted(put), delete) == (["CONTROL", "OPS"], ["CONTROL"])
