@@ -1,7 +1,6 @@
 """Emulator commands: drills (on the emulator, or started on a stack), chaos, serve and bench."""
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,25 +10,39 @@ from rich.console import Console
 
 from regionshift.cli import (
     EXIT_MISMATCH,
+    EXIT_NOT_DONE,
     EXIT_OK,
+    EXIT_RUN_FAILED,
     EXIT_USAGE,
+    OPERATOR_LIMIT,
+    REASON_LIMIT,
     EndpointOpt,
     ProfileOpt,
     RegionOpt,
     StackOpt,
     app,
     aws_errors,
+    fail,
     needs_emulator,
+    operator_text,
     resolve_target,
 )
 from regionshift.emulator import scenario as scenarios
+
+DEFAULT_SCENARIO = "primary-outage"
 
 
 @app.command()
 def drill(
     scenario: Annotated[
-        str, typer.Option("--scenario", "-s", help="Scenario name from the library, or a YAML/JSON file.")
-    ] = "primary-outage",
+        str | None,
+        typer.Option(
+            "--scenario",
+            "-s",
+            help="Scenario name from the library, or a YAML/JSON file.",
+            show_default=DEFAULT_SCENARIO,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of the report.")] = False,
     list_: Annotated[bool, typer.Option("--list", help="List the shipped scenarios, one a line, name first.")] = False,
     report_dir: Annotated[
@@ -40,27 +53,56 @@ def drill(
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="With --stack: evaluate every decision, change nothing.")
+        bool, typer.Option("--dry-run", help="With --stack: evaluate every decision, change nothing (the default).")
     ] = False,
-    operator: Annotated[str, typer.Option("--operator", help="With --stack: who starts the drill.")] = "",
-    reason: Annotated[str, typer.Option("--reason", help="With --stack: why.")] = "drill",
+    live: Annotated[
+        bool, typer.Option("--live", help="With --stack: a real failover drill, which can change the estate.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="With --live: confirm without the typed plan name (automation).")
+    ] = False,
+    operator: Annotated[
+        str | None,
+        typer.Option("--operator", help="With --stack: who starts the drill.", callback=operator_text(OPERATOR_LIMIT)),
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="With --stack: why.", callback=operator_text(REASON_LIMIT))
+    ] = None,
     poll: Annotated[float, typer.Option("--poll", hidden=True)] = 1.0,
 ) -> None:
     """Run a failover drill of the real state machine and Lambdas on the embedded emulator.
 
     Exit status 0 when the outcome matches the scenario's expectation, 1 when it does not.
+    With --stack, a drill of the deployed stack: a dry run unless --live (confirmed by typing the
+    plan name, or --yes); a live drill that ends REFUSED or NO_ACTION exits 5.
     """
     if stack is not None:
+        emulator_only = {"--scenario": scenario is not None, "--list": list_, "--json": as_json}
+        given = [name for name, present in emulator_only.items() if present]
+        if given:
+            fail(f"{', '.join(given)}: only for drills on the emulator, not with --stack", EXIT_USAGE)
+        if operator is None or reason is None:
+            fail("a drill of a stack needs --operator and --reason (recorded and shown to the team)", EXIT_USAGE)
+        if live and dry_run:
+            fail("--live and --dry-run contradict each other", EXIT_USAGE)
+        if yes and not live:
+            fail("--yes confirms a --live drill; without --live a drill is a dry run", EXIT_USAGE)
         target = resolve_target(stack, None, region, profile, endpoint_url)
-        _drill_stack(target, dry_run, operator or os.environ.get("USER", "operator"), reason, report_dir, poll)
+        if live and not yes:
+            _confirm_live(target)
+        _drill_stack(target, not live, operator, reason, report_dir, poll)
         return
+    stack_only = {"--dry-run": dry_run, "--live": live, "--yes": yes, "--operator": operator, "--reason": reason}
+    given = [name for name, present in stack_only.items() if present]
+    if given:
+        fail(f"{', '.join(given)}: only for drills of a deployed stack (--stack)", EXIT_USAGE)
     if list_:
         for path in scenarios.library():
             loaded = scenarios.load(str(path))
             print(f"{loaded.name}\t{loaded.expect.outcome or 'no run'}\t{' '.join(loaded.description.split())}")
         return
     try:
-        chosen = scenarios.load(scenario)
+        chosen = scenarios.load(scenario or DEFAULT_SCENARIO)
     except scenarios.ScenarioError as exc:
         print(f"regionshift: {exc}", file=sys.stderr)
         raise typer.Exit(EXIT_USAGE) from exc
@@ -150,10 +192,26 @@ def chaos(
     raise typer.Exit(EXIT_OK if not failed else EXIT_MISMATCH)
 
 
+def _on_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _confirm_live(target: Any) -> None:
+    """A live drill can fail the estate over: on a terminal, the operator types the plan's name."""
+    plan = (target.parameters or {}).get("PlanName") or target.state_machine_arn or "?"
+    if not _on_terminal():
+        fail("a --live drill is confirmed by typing the plan name on a terminal, or by --yes", EXIT_USAGE)
+    print(f"This is a LIVE drill of plan {plan}: it can promote the standby database and move DNS.")
+    typed = typer.prompt("Type the plan name to start it", default="", show_default=False)
+    if typed.strip() != plan:
+        fail("not confirmed: nothing was started", EXIT_USAGE)
+
+
 def _drill_stack(target: Any, dry_run: bool, operator: str, reason: str, report_dir: Path | None, poll: float) -> None:
     import uuid
     from datetime import UTC, datetime
 
+    from failover.models import Outcome
     from regionshift.cli.runs import follow_run
 
     name = f"drill-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -162,8 +220,13 @@ def _drill_stack(target: Any, dry_run: bool, operator: str, reason: str, report_
         arn = target.client("stepfunctions").start_execution(
             stateMachineArn=target.state_machine_arn, name=name, input=json.dumps(document)
         )["executionArn"]
-    print(f"started {arn}")
-    follow_run(target, arn, report_dir, poll)
+    print(f"started {arn} ({'dry run' if dry_run else 'LIVE'})")
+    run_status, outcome = follow_run(target, arn, report_dir, poll)
+    if run_status != "SUCCEEDED":
+        raise typer.Exit(EXIT_RUN_FAILED)
+    # A live drill that changed nothing did not exercise the failover: the caller must know.
+    changed_nothing = outcome in (Outcome.REFUSED, Outcome.NO_ACTION)
+    raise typer.Exit(EXIT_NOT_DONE if not dry_run and changed_nothing else EXIT_OK)
 
 
 @app.command()
@@ -211,3 +274,40 @@ def bench(
     from regionshift import bench as benchmark
 
     print(benchmark.markdown(benchmark.run(quick)))
+
+
+@app.command()
+def invoke(
+    function: Annotated[str, typer.Argument(help="The function's logical id in the template (IntakeFunction...).")],
+    event: Annotated[Path, typer.Option("--event", "-e", help="JSON event file (events/NAME.json), or - for stdin.")],
+    env_vars: Annotated[
+        Path | None,
+        typer.Option("--env-vars", "-n", help="JSON file of environment overrides, as sam local invoke reads it."),
+    ] = None,
+    scenario: Annotated[
+        str, typer.Option("--scenario", "-s", help="The emulated estate it runs against.")
+    ] = DEFAULT_SCENARIO,
+) -> None:
+    """Run one Lambda in-process on an event, against the emulated estate (sam local invoke, no Docker).
+
+    Prints the function's result on stdout, its logs on stderr; exit 4 when the function fails.
+    """
+    needs_emulator()
+    from regionshift import invoke as invoker
+
+    def read_json(path: Path, what: str) -> Any:
+        try:
+            return json.loads(sys.stdin.read() if str(path) == "-" else path.read_text())
+        except (OSError, ValueError) as exc:
+            fail(f"{what} {path}: {exc}", EXIT_USAGE)
+
+    document = read_json(event, "--event")
+    overrides = read_json(env_vars, "--env-vars") if env_vars is not None else None
+    try:
+        chosen = scenarios.load(scenario)
+        invoked = invoker.invoke(function, document, chosen, overrides)
+    except (scenarios.ScenarioError, invoker.InvokeError) as exc:
+        fail(exc, EXIT_USAGE)
+    sys.stderr.write(invoked.logs)
+    print(json.dumps(invoked.payload, indent=2, default=str))
+    raise typer.Exit(EXIT_RUN_FAILED if invoked.errored else EXIT_OK)

@@ -1,12 +1,18 @@
-"""Operations on a stack's run table: status, pause, resume, ack and history."""
+"""Operations on a stack's run table: status, pause, resume, ack, unlock, and their log and history.
+
+Everything an operator typed is shown through ``terminal_safe`` (stored text may come from anyone
+who could start an execution or write the table, not only from this command's validation).
+"""
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from regionshift.cli import (
+    EXIT_REFUSED,
     EndpointOpt,
+    JsonOpt,
     OperatorOpt,
     ProfileOpt,
     ReasonOpt,
@@ -15,9 +21,13 @@ from regionshift.cli import (
     TableOpt,
     app,
     aws_errors,
+    fail,
     now,
     resolve_target,
 )
+from regionshift.text import terminal_safe as safe
+
+LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=500)]
 
 
 @app.command()
@@ -27,11 +37,11 @@ def status(
     region: RegionOpt = None,
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show the run lock, the pause switch, the cooldown and the last run's outcome."""
-    target = resolve_target(stack, table, region, profile, endpoint_url)
-    with aws_errors():
+    target = resolve_target(stack, table, region, profile, endpoint_url, as_json)
+    with aws_errors(as_json):
         store = target.store()
         last = store.audit(limit=1)
         lock, paused, cooldown = store.lock_holder(), store.paused(), store.cooldown(now())
@@ -60,7 +70,7 @@ def status(
         "last run": f"{run.outcome} at {run.started_at.isoformat()}: {run.reason}" if run else "none",
     }
     for key, text in shown.items():
-        print(f"{key + ':':<10}{text}")
+        print(f"{key + ':':<10}{safe(text)}")
 
 
 @app.command()
@@ -72,17 +82,26 @@ def pause(
     region: RegionOpt = None,
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a pause that is already in place.")] = False,
 ) -> None:
-    """Pause failover: every run is refused as paused (and the team told) until resume."""
+    """Pause failover: every run is refused as paused (and the team told) until resume.
+
+    A second pause is refused (exit 6, showing who paused and why) unless --force.
+    """
     target = resolve_target(stack, table, region, profile, endpoint_url)
     with aws_errors():
-        target.store().pause(operator, reason, now())
-    print(f"paused by {operator}: {reason}")
+        placed, previous = target.store().pause(operator, reason, now(), replace=force)
+    if not placed:
+        held = f"by {previous.operator} at {previous.at.isoformat()}: {previous.reason}" if previous else "by someone"
+        fail(f"already paused {safe(held)}; --force replaces that pause", EXIT_REFUSED)
+    replaced = f" (replaced the pause by {previous.operator}: {previous.reason})" if previous else ""
+    print(safe(f"paused by {operator}: {reason}{replaced}"))
 
 
 @app.command()
 def resume(
     operator: OperatorOpt,
+    reason: ReasonOpt,
     stack: StackOpt = None,
     table: TableOpt = None,
     region: RegionOpt = None,
@@ -92,8 +111,8 @@ def resume(
     """Lift the pause."""
     target = resolve_target(stack, table, region, profile, endpoint_url)
     with aws_errors():
-        lifted = target.store().resume(operator, now())
-    print(f"resumed (was paused by {lifted.operator}: {lifted.reason})" if lifted else "was not paused")
+        lifted = target.store().resume(operator, now(), reason)
+    print(safe(f"resumed (was paused by {lifted.operator}: {lifted.reason})") if lifted else "was not paused")
 
 
 @app.command()
@@ -113,7 +132,57 @@ def ack(
     if ended is None:
         print("no active cooldown")
     else:
-        print(f"cooldown after {ended.outcome} run {ended.execution} acknowledged by {operator}")
+        print(safe(f"cooldown after {ended.outcome} run {ended.execution} acknowledged by {operator}"))
+
+
+@app.command()
+def unlock(
+    operator: OperatorOpt,
+    reason: ReasonOpt,
+    stack: StackOpt = None,
+    table: TableOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Clear the run lock, only if the execution holding it is no longer running (exit 6 if it is)."""
+    from failover.runtime import region_of
+
+    target = resolve_target(stack, table, region, profile, endpoint_url)
+    with aws_errors():
+        store = target.store()
+        holder = store.lock_holder()
+        if holder is None:
+            print("no lock held")
+            return
+        if not holder.owner.startswith("arn:"):
+            fail(f"the lock's owner '{safe(holder.owner)}' is not an execution ARN: not cleared", EXIT_REFUSED)
+        running = _running(target.client("stepfunctions", region_of(holder.owner)), holder.owner)
+        if running:
+            fail(f"the lock is held by {holder.owner}, which is still running: not cleared", EXIT_REFUSED)
+        cleared = store.break_lock(holder, operator, reason, now())
+    if not cleared:
+        fail("the lock changed hands while it was checked (a new run took it): not cleared", EXIT_REFUSED)
+    print(safe(f"lock of {holder.owner} cleared by {operator}"))
+
+
+def _running(sfn: Any, arn: str) -> bool:
+    """Whether the execution still runs. One that no longer exists (histories are kept 90 days:
+    "Step Functions service quotas", https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html)
+    does not run. DescribeExecution: https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html
+    """
+    from botocore.exceptions import ClientError
+
+    from failover.clients import error_code
+
+    try:
+        status: str = sfn.describe_execution(executionArn=arn)["status"]
+    except ClientError as exc:
+        if error_code(exc) == "ExecutionDoesNotExist":
+            return False
+        raise
+    # PENDING_REDRIVE: a redriven execution about to run again (it may take the lock back).
+    return status in ("RUNNING", "PENDING_REDRIVE")
 
 
 @app.command()
@@ -123,12 +192,12 @@ def history(
     region: RegionOpt = None,
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 20,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    limit: LimitOpt = 20,
+    as_json: JsonOpt = False,
 ) -> None:
     """List past runs, newest first, from the audit trail."""
-    target = resolve_target(stack, table, region, profile, endpoint_url)
-    with aws_errors():
+    target = resolve_target(stack, table, region, profile, endpoint_url, as_json)
+    with aws_errors(as_json):
         records = target.store().audit(limit=limit)
     if as_json:
         print(json.dumps([r.wire() for r in records], indent=2))
@@ -138,4 +207,27 @@ def history(
     for record in records:
         trigger = record.trigger
         who = (trigger.alarm_name or trigger.operator if trigger else None) or "?"
-        print(f"{record.started_at.isoformat()}  {record.outcome:<11}  {who:<30}  {record.reason}")
+        print(safe(f"{record.started_at.isoformat()}  {record.outcome:<11}  {who:<30}  {record.reason}"))
+
+
+@app.command()
+def log(
+    stack: StackOpt = None,
+    table: TableOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    limit: LimitOpt = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List operator actions (pause, resume, ack, unlock), newest first, with who, why and when."""
+    target = resolve_target(stack, table, region, profile, endpoint_url, as_json)
+    with aws_errors(as_json):
+        actions = target.store().operations(limit=limit)
+    if as_json:
+        print(json.dumps([a.wire() for a in actions], indent=2))
+        return
+    if not actions:
+        print("no operator actions recorded")
+    for action in actions:
+        print(safe(f"{action.at.isoformat()}  {action.kind:<7}  {action.operator:<20}  {action.reason}"))

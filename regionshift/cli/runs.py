@@ -11,6 +11,7 @@ from regionshift.cli import (
     EXIT_OK,
     EXIT_RUN_FAILED,
     EndpointOpt,
+    JsonOpt,
     ProfileOpt,
     RegionOpt,
     StackOpt,
@@ -20,7 +21,11 @@ from regionshift.cli import (
 )
 
 
-def follow_run(target: Any, arn: str, report_dir: Path | None, poll: float) -> None:
+def follow_run(target: Any, arn: str, report_dir: Path | None, poll: float) -> tuple[str, str | None]:
+    """Show the run until it ends and write its report: (execution status, outcome).
+
+    Ctrl-C detaches (exit 0): the execution goes on in Step Functions.
+    """
     from regionshift import execution as executions
 
     sfn = target.client("stepfunctions")
@@ -28,12 +33,11 @@ def follow_run(target: Any, arn: str, report_dir: Path | None, poll: float) -> N
         with aws_errors():
             run = executions.Follower(sfn, arn, poll_seconds=poll).run()
     except KeyboardInterrupt:
-        # Detach only: the execution goes on in Step Functions.
         print(f"\ndetached; the run goes on. Re-attach with: regionshift watch {arn} --stack <stack>")
         raise typer.Exit(EXIT_OK) from None
     outcome = write_report(target, arn, report_dir)
     print(f"outcome: {outcome}")
-    raise typer.Exit(EXIT_OK if run.status == "SUCCEEDED" else EXIT_RUN_FAILED)
+    return run.status, outcome
 
 
 def write_report(target: Any, arn: str, report_dir: Path | None) -> str | None:
@@ -60,7 +64,8 @@ def watch(
     poll: Annotated[float, typer.Option("--poll", hidden=True)] = 1.0,
 ) -> None:
     """Follow a run as it happens (Ctrl-C detaches; the run goes on), then write its report."""
-    follow_run(resolve_target(stack, None, region, profile, endpoint_url), execution, report_dir, poll)
+    run_status, _ = follow_run(resolve_target(stack, None, region, profile, endpoint_url), execution, report_dir, poll)
+    raise typer.Exit(EXIT_OK if run_status == "SUCCEEDED" else EXIT_RUN_FAILED)
 
 
 @app.command()
@@ -83,13 +88,16 @@ def check(
     region: RegionOpt = None,
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Evaluate the plan's readiness without changing anything; exit 1 on any blocking finding."""
+    """Evaluate the plan's readiness without changing anything; exit 1 on any blocking finding.
+
+    Exit 3 (one line; with --json an error object too) when AWS cannot be asked.
+    """
     from regionshift import readiness
 
-    target = resolve_target(stack, None, region, profile, endpoint_url)
-    with aws_errors():
+    target = resolve_target(stack, None, region, profile, endpoint_url, as_json)
+    with aws_errors(as_json):
         result = readiness.evaluate(target)
     if as_json:
         print(json.dumps(result, indent=2))
