@@ -18,7 +18,7 @@ from failover.errors import RegionshiftError
 from failover.rules import EXPECTED_RECORD_TYPE, lag_problem, lag_text, record_problems, standby_replica_problem
 from failover.settings import normalise_record_name
 from regionshift import rto
-from regionshift.target import Target
+from regionshift.target import Target, is_unreachable
 
 OK, WARN, BLOCKING = "OK", "WARN", "BLOCKING"
 
@@ -63,6 +63,8 @@ class Readiness:
             try:
                 findings.extend(check())
             except (ClientError, BotoCoreError, RegionshiftError) as exc:
+                if is_unreachable(exc):
+                    raise  # not a finding about the plan: the operator cannot reach AWS (exit 3)
                 findings.append(Finding(check.__name__, BLOCKING, f"could not check: {exc}"))
         return findings
 

@@ -3,11 +3,13 @@
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from regionshift.drill import DrillResult, Run
 from regionshift.execution import Visit
+from regionshift.text import terminal_safe
 
 OUTCOME_STYLE = {
     "FAILED_OVER": "bold green",
@@ -45,14 +47,15 @@ def render(result: DrillResult, console: Console) -> None:
     )
     console.print(
         Panel(
-            f"[{style}]{outcome}[/{style}]  {verdict}\n{data['reason'] or ''}",
+            f"[{style}]{outcome}[/{style}]  {verdict}\n{escape(terminal_safe(data['reason'] or ''))}",
             title=f"Drill {data['scenario']}",
             subtitle=f"{len(result.runs)} run(s), {data['virtualSeconds']} s of virtual time",
         )
     )
     for run in result.runs:
         if len(result.runs) > 1:
-            console.print(f"[bold]{run.arn.rsplit(':', 1)[-1]}[/bold]: {run.outcome} - {run.reason}")
+            reason = escape(terminal_safe(run.reason))
+            console.print(f"[bold]{run.arn.rsplit(':', 1)[-1]}[/bold]: {run.outcome} - {reason}")
     changes = Table(title="What changed", show_lines=False)
     changes.add_column("resource")
     changes.add_column("before")

@@ -36,7 +36,7 @@ def test_pause_then_resume_is_recorded(store: StateStore) -> None:
     assert cli("pause", *TABLE, "--operator", "bob", "--reason", "db maintenance").exit_code == 0
     status = json.loads(cli("status", *TABLE, "--json").stdout)
     assert status["paused"]["operator"] == "bob"
-    result = cli("resume", *TABLE, "--operator", "bob")
+    result = cli("resume", *TABLE, "--operator", "bob", "--reason", "maintenance done")
     assert result.exit_code == 0 and "was paused by bob" in result.stdout
     assert json.loads(cli("status", *TABLE, "--json").stdout)["paused"] is None
     assert [op.kind for op in store.operations()] == ["resume", "pause"]

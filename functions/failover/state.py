@@ -49,7 +49,7 @@ class Cooldown(Model):
     outcome: Outcome
 
 
-OperationKind = Literal["pause", "resume", "ack"]
+OperationKind = Literal["pause", "resume", "ack", "unlock"]
 
 
 class OperatorAction(Model):

@@ -97,13 +97,49 @@ class StateStore:
             return False
         return True
 
+    def break_lock(self, holder: LockHolder, operator: str, reason: str, now: datetime) -> bool:
+        """Remove the lock an operator found stale, only if ``holder`` still holds it (same owner,
+        same acquisition), so a lock a new run took meanwhile is never removed; audited as ``unlock``."""
+        values = {":me": {"S": holder.owner}}
+        condition = "#o = :me"
+        if holder.acquired_at is not None:
+            condition += " AND acquiredAt = :at"
+            values[":at"] = {"S": _iso(holder.acquired_at)}
+        try:
+            with translate(StateStoreError, "unlock", passthrough=_CONDITIONAL_FAILED):
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key=LOCK,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#o": "owner"},
+                    ExpressionAttributeValues=values,
+                )
+        except ClientError:
+            return False
+        self.record_operation("unlock", operator, f"{reason} (lock of {holder.owner})", now)
+        return True
+
     # --- pause switch and cooldown ---------------------------------------------------------------
 
-    def pause(self, operator: str, reason: str, now: datetime) -> None:
-        self._put({**PAUSE, "operator": {"S": operator}, "reason": {"S": reason}, "at": {"S": _iso(now)}})
-        self.record_operation("pause", operator, reason, now)
+    def pause(self, operator: str, reason: str, now: datetime, replace: bool = True) -> tuple[bool, Pause | None]:
+        """Pause failover. Returns (paused, the pause in place before). Without ``replace``, an
+        existing pause is kept (a conditional write, so two operators cannot both think they paused)."""
+        previous = self.paused()
+        condition = {} if replace else {"ConditionExpression": "attribute_not_exists(pk)"}
+        try:
+            with translate(StateStoreError, "pause", passthrough=_CONDITIONAL_FAILED):
+                self._client.put_item(
+                    TableName=self._table,
+                    Item={**PAUSE, "operator": {"S": operator}, "reason": {"S": reason}, "at": {"S": _iso(now)}},
+                    **condition,
+                )
+        except ClientError:
+            return False, self.paused()
+        replaced = f" (replaced the pause by {previous.operator}: {previous.reason})" if previous else ""
+        self.record_operation("pause", operator, reason + replaced, now)
+        return True, previous
 
-    def resume(self, operator: str, now: datetime) -> Pause | None:
+    def resume(self, operator: str, now: datetime, reason: str | None = None) -> Pause | None:
         """Lift the pause; returns the pause that was lifted (``None`` if there was none)."""
         lifted = self.paused()
         call(
@@ -113,7 +149,8 @@ class StateStore:
             lambda: self._client.delete_item(TableName=self._table, Key=PAUSE),
         )
         if lifted:
-            self.record_operation("resume", operator, f"lifted pause: {lifted.reason}", now)
+            why = f"{reason} (lifted pause: {lifted.reason})" if reason else f"lifted pause: {lifted.reason}"
+            self.record_operation("resume", operator, why, now)
         return lifted
 
     def paused(self) -> Pause | None:
@@ -158,7 +195,7 @@ class StateStore:
         return active
 
     def record_operation(self, kind: OperationKind, operator: str, reason: str, now: datetime) -> None:
-        """Keep an operator's action (pause, resume, ack) beside the run audit records."""
+        """Keep an operator's action (pause, resume, ack, unlock) beside the run audit records."""
         self._put(
             {
                 "pk": {"S": "OPS"},

@@ -41,7 +41,7 @@ names = zipfile.ZipFile(sys.argv[1]).namelist()
 required = [
     "failover/steps.py",
     "handlers/intake.py",
-    "regionshift/cli.py",
+    "regionshift/cli/__init__.py",
     "regionshift/emulator/engine.py",
     "regionshift/scenarios/primary-outage.yaml",
     "regionshift/stack/template.yaml",
