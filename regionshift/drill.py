@@ -19,7 +19,7 @@ from regionshift.emulator.engine import Recorder
 from regionshift.emulator.estate import alarm_event
 from regionshift.emulator.iam import Authorization
 from regionshift.emulator.scenario import Scenario, Step, Trigger
-from regionshift.execution import ExecutionHistory, Visit, follow
+from regionshift.execution import ExecutionHistory, Visit, follow, start_manual
 
 # Outcomes from the most to the least consequential: the headline of a drill with several runs.
 SIGNIFICANCE = (
@@ -184,13 +184,15 @@ class Session:
             f"drill-{self.scenario.name}-{len(self.runs) + i + 1}-{uuid.uuid4().hex[:8]}"[:80]
             for i in range(len(documents))
         ]
-        entry = self.deployment.manual_run_arn if manual else self.deployment.state_machine_arn
+        started = []
         for name, document in zip(names, documents, strict=True):
-            self.sfn.start_execution(stateMachineArn=entry, name=name, input=json.dumps(document))
-        if manual:
-            # ManualRun starts the failover state machine's execution under the same name.
-            follow(self.sfn, [_execution_arn(entry, n) for n in names], None, 0.02, EXECUTION_DEADLINE_SECONDS)
-        started = [Run(_execution_arn(self.deployment.state_machine_arn, n)) for n in names]
+            if manual:
+                arn = start_manual(self.sfn, self.deployment.manual_run_arn, name, document, 0.02)
+            else:
+                arn = self.sfn.start_execution(
+                    stateMachineArn=self.deployment.state_machine_arn, name=name, input=json.dumps(document)
+                )["executionArn"]
+            started.append(Run(arn))
         batch = started
         while batch:
             self._follow(batch)
@@ -275,10 +277,6 @@ def run(scenario: Scenario, on_state: OnState | None = None) -> DrillResult:
         for step in [Step(trigger=scenario.trigger), *scenario.then]:
             session.step(step)
         return session.result()
-
-
-def _execution_arn(state_machine_arn: str, name: str) -> str:
-    return state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
 
 
 def _trigger_inputs(trigger: Trigger, stack: emulator.EmulatedStack) -> list[Any]:

@@ -4,6 +4,7 @@ until they end: one reader and one polling loop for drills, ``watch`` and report
 The same code serves a real stack and the emulator: it only talks to the Step Functions API.
 """
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -201,3 +202,23 @@ class Follower:
                 ",".join(visit.errors),
             )
         return table
+
+
+class ManualRunError(RuntimeError):
+    """ManualRun did not start the failover state machine (its error, or the deadline)."""
+
+
+def start_manual(
+    sfn: Any, manual_run_arn: str, name: str, document: Any, poll_seconds: float = 0.2, deadline_seconds: float = 60
+) -> str:
+    """Start a run the way people may: through ManualRun, which marks it manual and starts the
+    failover state machine under the same name. Returns that execution's ARN once it exists."""
+    sfn.start_execution(stateMachineArn=manual_run_arn, name=name, input=json.dumps(document))
+    arn = manual_run_arn.replace(":stateMachine:", ":execution:") + ":" + name
+    final = follow(sfn, [arn], None, poll_seconds, deadline_seconds).get(arn)
+    described = sfn.describe_execution(executionArn=arn)
+    if final is None or described["status"] != "SUCCEEDED":
+        raise ManualRunError(
+            f"ManualRun {name} ended {described['status']}: {described.get('cause') or described.get('error') or ''}"
+        )
+    return str(json.loads(described["output"])["executionArn"])

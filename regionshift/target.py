@@ -29,6 +29,7 @@ class Target:
     session: Any
     table: str
     state_machine_arn: str | None = None
+    manual_run_arn: str | None = None  # people start runs here (it marks them manual)
     topic_arn: str | None = None
     endpoint_url: str | None = None
     parameters: dict[str, str] | None = None  # the stack's parameters: the plan
@@ -84,6 +85,7 @@ def resolve(
         session=session,
         table=values["RunTableName"],
         state_machine_arn=values.get("StateMachineArn"),
+        manual_run_arn=values.get("ManualRunStateMachineArn"),
         topic_arn=values.get("NotificationTopicArn"),
         endpoint_url=endpoint_url,
         parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])},

@@ -215,7 +215,7 @@ def test_operator_policy_writes_only_control_and_ops_items_and_starts_runs() -> 
     assert writes["states:StartExecution"]["Resource"] == {"Ref": "ManualRunStateMachine"}
     put = writes["dynamodb:PutItem"]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
     delete = writes["dynamodb:DeleteItem"]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
-    assert (sorted(put), delete) == (["CONTROL", "OPS"], ["CONTROL"])
+    assert (sorted(put), sorted(delete)) == (["CONTROL", "OPS"], ["CONTROL", "LOCK"])
 
 
 def test_operator_writes_cover_the_keys_the_cli_writes() -> None:
@@ -225,15 +225,19 @@ def test_operator_writes_cover_the_keys_the_cli_writes() -> None:
     assert {store.PAUSE["pk"]["S"], store.COOLDOWN["pk"]["S"]} == {"CONTROL"}
     source = (cfn.stack_root() / "functions" / "failover" / "store.py").read_text()
     assert '"pk": {"S": "OPS"}' in source
-    # Then no other partition is writable by people: LOCK, EVENT, RUN# and AUDIT stay the functions'
+    # Then no other partition is writable by people: EVENT, RUN# and AUDIT stay the functions', and the
+    # LOCK may only be deleted (regionshift unlock, once its holder is no longer running), never written
     statements = _policy("OperatorPolicy")
-    keys = {
-        k
+    writable = {
+        (action, k)
         for s in statements
         if "Condition" in s
+        for action in _listed(s["Action"])
         for k in s["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
     }
-    assert keys.isdisjoint({store.LOCK["pk"]["S"], "EVENT", "AUDIT"})
+    keys = {k for _, k in writable}
+    assert keys.isdisjoint({"EVENT", "AUDIT"}) and not any(k.startswith("RUN#") for k in keys)
+    assert ("dynamodb:PutItem", store.LOCK["pk"]["S"]) not in writable
 
 
 def test_stack_outputs_the_policies() -> None:

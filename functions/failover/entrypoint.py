@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from failover import clock, runtime
-from failover.errors import RegionshiftError
-from failover.models import CAUSE_LIMIT, Model
+from failover.errors import RegionshiftError, StepFailedError
+from failover.models import CAUSE_LIMIT, Model, clip_text
 from failover.observability import logger, metrics, tracer
 
 # Room is left for the rest of Lambda's error document (type, request id, stack trace).
@@ -26,20 +26,26 @@ def lambda_step[InputT: BaseModel](model: type[InputT], step: Step[InputT]) -> H
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        parsed = model.model_validate(event)
-        execution = getattr(parsed, "execution", None)
-        if execution is not None:
-            logger.append_keys(execution=execution.id)
         try:
+            parsed = model.model_validate(event)
+            execution = getattr(parsed, "execution", None)
+            if execution is not None:
+                logger.append_keys(execution=execution.id)
             # Retries of AWS calls stop short of the invocation's timeout (failover.clients.retrying).
             with clock.deadline(lambda: context.get_remaining_time_in_millis() / 1000):
                 return step(parsed, runtime.current(), clock.now()).wire()
-        except RegionshiftError as exc:
+        except Exception as exc:
             # The message becomes the Catch's Cause, carried in the run document: keep it bounded.
             message = str(exc)
-            if len(message) <= MESSAGE_LIMIT:
+            if len(message.encode("utf-8")) <= MESSAGE_LIMIT:
                 raise
-            raise type(exc)(message[: MESSAGE_LIMIT - 1] + "\u2026") from exc
+            logger.exception("step failed with a long message; the Cause carries it clipped")
+            clipped = clip_text(message, MESSAGE_LIMIT)
+            # A domain error keeps its name (the ASL retries and catches by it); anything else is a
+            # fault of ours, whose name no Retry names: StepFailedError says what it was.
+            if isinstance(exc, RegionshiftError):
+                raise type(exc)(clipped) from exc
+            raise StepFailedError(f"{type(exc).__name__}: {clipped}") from exc
 
     handler.__name__ = f"{step.__name__}_handler"
     return handler

@@ -39,3 +39,7 @@ class StateStoreError(RegionshiftError):
 
 class NotificationError(RegionshiftError):
     """The notification could not be published."""
+
+
+class StepFailedError(RegionshiftError):
+    """An unexpected failure of a step, whose message was too long to carry whole (it is logged)."""

@@ -20,11 +20,16 @@ CAUSE_LIMIT = 4096
 EXCERPT_LIMIT = 1024
 
 
-def _clip(limit: int) -> AfterValidator:
-    def clip(text: str) -> str:
-        return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+def clip_text(text: str, limit: int) -> str:
+    """At most ``limit`` UTF-8 bytes (what Step Functions counts), cut at a character boundary."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    return encoded[: limit - 3].decode("utf-8", errors="ignore") + "\u2026"
 
-    return AfterValidator(clip)
+
+def _clip(limit: int) -> AfterValidator:
+    return AfterValidator(lambda text: clip_text(text, limit))
 
 
 Reason = Annotated[str, _clip(REASON_LIMIT)]

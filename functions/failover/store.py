@@ -106,14 +106,19 @@ class StateStore:
             condition += " AND acquiredAt = :at"
             values[":at"] = {"S": _iso(holder.acquired_at)}
         try:
-            with translate(StateStoreError, "unlock", passthrough=_CONDITIONAL_FAILED):
-                self._client.delete_item(
+            call(
+                CallKind.WRITE,
+                StateStoreError,
+                "unlock",
+                lambda: self._client.delete_item(
                     TableName=self._table,
                     Key=LOCK,
                     ConditionExpression=condition,
                     ExpressionAttributeNames={"#o": "owner"},
                     ExpressionAttributeValues=values,
-                )
+                ),
+                passthrough=_CONDITIONAL_FAILED,
+            )
         except ClientError:
             return False
         self.record_operation("unlock", operator, f"{reason} (lock of {holder.owner})", now)
@@ -127,12 +132,17 @@ class StateStore:
         previous = self.paused()
         condition = {} if replace else {"ConditionExpression": "attribute_not_exists(pk)"}
         try:
-            with translate(StateStoreError, "pause", passthrough=_CONDITIONAL_FAILED):
-                self._client.put_item(
+            call(
+                CallKind.WRITE,
+                StateStoreError,
+                "pause",
+                lambda: self._client.put_item(
                     TableName=self._table,
                     Item={**PAUSE, "operator": {"S": operator}, "reason": {"S": reason}, "at": {"S": _iso(now)}},
                     **condition,
-                )
+                ),
+                passthrough=_CONDITIONAL_FAILED,
+            )
         except ClientError:
             return False, self.paused()
         replaced = f" (replaced the pause by {previous.operator}: {previous.reason})" if previous else ""

@@ -13,6 +13,7 @@ from regionshift.cli import (
     EXIT_NOT_DONE,
     EXIT_OK,
     EXIT_RUN_FAILED,
+    EXIT_TARGET,
     EXIT_USAGE,
     OPERATOR_LIMIT,
     REASON_LIMIT,
@@ -216,10 +217,15 @@ def _drill_stack(target: Any, dry_run: bool, operator: str, reason: str, report_
 
     name = f"drill-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     document = {"operator": operator, "reason": reason, "dryRun": dry_run}
+    from regionshift.execution import ManualRunError, start_manual
+
+    if not target.manual_run_arn:
+        fail("the stack has no ManualRunStateMachineArn output: deploy this version's template", EXIT_TARGET)
     with aws_errors():
-        arn = target.client("stepfunctions").start_execution(
-            stateMachineArn=target.state_machine_arn, name=name, input=json.dumps(document)
-        )["executionArn"]
+        try:
+            arn = start_manual(target.client("stepfunctions"), target.manual_run_arn, name, document)
+        except ManualRunError as exc:
+            fail(str(exc), EXIT_RUN_FAILED)
     print(f"started {arn} ({'dry run' if dry_run else 'LIVE'})")
     run_status, outcome = follow_run(target, arn, report_dir, poll)
     if run_status != "SUCCEEDED":

@@ -87,6 +87,7 @@ def _register_stack(deployment: Deployment) -> None:
         },
         "Outputs": {
             "StateMachineArn": {"Value": deployment.state_machine_arn},
+            "ManualRunStateMachineArn": {"Value": deployment.manual_run_arn},
             "NotificationTopicArn": {"Value": deployment.topic_arn},
             "RunTableName": {"Value": deployment.table_arn.rsplit("/", 1)[-1]},
         },

@@ -3,7 +3,14 @@
 from datetime import datetime
 
 from failover.models import AssessResult, CheckerVotes, ReplicaState, RunDocument
-from failover.rules import lag_problem, lag_text, record_problems, record_target_problems, standby_replica_problem
+from failover.rules import (
+    EXPECTED_RECORD_TYPE,
+    lag_problem,
+    lag_text,
+    record_problems,
+    record_target_problems,
+    standby_replica_problem,
+)
 from failover.runtime import Runtime
 
 
@@ -94,15 +101,15 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     )
     if problems:
         return decide("REFUSED", "not safe to promote: " + "; ".join(problems), replica, accepted)
+    already = [name for name, target in settings.records.items() if current[name].value == target]
     verified = [
         f"standby {settings.standby_region} healthy ({_votes(standby)})",
         f"{replica.identifier} replicates from {settings.primary_db_identifier}, available at {replica.endpoint}",
         lag_note,
-        *(
-            f"{name} {current[name].type} {current[name].value} -> {target}"
-            + (" (already there)" if current[name].value == target else "")
-            for name, target in settings.records.items()
-        ),
+        # One line for all records, not one each: the document stays small for the largest plan
+        # (the targets are in the plan; a dry run's notification lists them).
+        f"{len(settings.records)} record(s) exist as {EXPECTED_RECORD_TYPE} in {settings.hosted_zone_id} and point "
+        f"into {settings.primary_region}" + (f" or already at their targets ({', '.join(already)})" if already else ""),
     ]
     return decide(
         "PROCEED",
