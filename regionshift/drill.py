@@ -18,7 +18,7 @@ from regionshift.emulator.deploy import ALARM_NAME, STANDBY_REGION
 from regionshift.emulator.engine import Recorder
 from regionshift.emulator.estate import alarm_event
 from regionshift.emulator.iam import Authorization
-from regionshift.emulator.scenario import Scenario, Step, Trigger
+from regionshift.emulator.scenario import Scenario, Step, Trigger, encode
 from regionshift.execution import ExecutionHistory, Visit, follow
 
 # Outcomes from the most to the least consequential: the headline of a drill with several runs.
@@ -181,7 +181,7 @@ class Session:
         for document in documents:
             name = f"drill-{self.scenario.name}-{len(self.runs) + len(started) + 1}-{uuid.uuid4().hex[:8]}"[:80]
             arn = self.sfn.start_execution(
-                stateMachineArn=self.deployment.state_machine_arn, name=name, input=json.dumps(document)
+                stateMachineArn=self.deployment.state_machine_arn, name=name, input=encode(document)
             )["executionArn"]
             started.append(Run(arn))
         self._follow(started)
@@ -261,8 +261,9 @@ def run(scenario: Scenario, on_state: OnState | None = None) -> DrillResult:
 
 def _trigger_inputs(trigger: Trigger, stack: emulator.EmulatedStack) -> list[Any]:
     """The execution inputs the trigger produces; an alarm goes through the template's own rule."""
-    if trigger.manual is not None:
-        return [trigger.manual] * trigger.copies
+    manual = trigger.manual_input()
+    if manual is not None:
+        return [manual] * trigger.copies
     if trigger.raw_given:
         return [trigger.raw] * trigger.copies
     alarm = trigger.alarm

@@ -13,9 +13,14 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
+from failover.models import REASON_LIMIT
+from regionshift import drill, invariants
 from regionshift.emulator import patches
+from regionshift.emulator import scenario as scenarios
 from regionshift.emulator.engine import Engine, Recorder, VirtualClock
+from regionshift.emulator.scenario import PADDING_FIELD, Scenario, Step, Trigger, encode
 from regionshift.emulator.stack import in_process
 from regionshift.execution import follow
 
@@ -251,3 +256,85 @@ def test_states_all_still_catches_a_task_error(world: World) -> None:
     # When it runs, Then the Catch takes it
     execution = world.run(machine, "{}")
     assert (execution["status"], json.loads(execution["output"])) == ("SUCCEEDED", {"caught": True})
+
+
+# --- drills: scenarios with large inputs --------------------------------------------------------------
+
+
+def _manual(**fields: Any) -> Trigger:
+    return Trigger.model_validate({"manual": {"operator": "alice", "reason": "drill"}, **fields})
+
+
+def test_pad_bytes_makes_the_started_input_exactly_that_size() -> None:
+    # Given a manual trigger padded to 262,144 bytes
+    document = _manual(padBytes=LIMIT).manual_input()
+    # Then the input the drill starts is exactly that many UTF-8 bytes, with the padding as a field
+    assert len(encode(document).encode("utf-8")) == LIMIT
+    assert document is not None and set(document) == {"operator", "reason", PADDING_FIELD}
+
+
+def test_generate_writes_out_a_list_field() -> None:
+    document = _manual(generate={"field": "records", "item": "app-{i}.example.com", "count": 3}).manual_input()
+    assert document is not None and document["records"] == [
+        "app-0.example.com",
+        "app-1.example.com",
+        "app-2.example.com",
+    ]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"padBytes": 10}, {"alarm": {"state": "ALARM"}, "manual": None, "padBytes": 1000}],
+    ids=["smaller-than-the-input", "not-manual"],
+)
+def test_generators_that_cannot_apply_are_refused_when_the_scenario_loads(fields: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        _manual(**fields)
+
+
+def test_a_drill_input_one_byte_over_the_limit_is_refused_at_start_execution() -> None:
+    # Given a scenario whose manual input is 262,145 bytes
+    scenario = Scenario.model_validate(
+        {
+            "name": "one-byte-over",
+            "description": "StartExecution refuses it",
+            "expect": {"outcome": None, "runs": 0},
+            "trigger": {"manual": {"operator": "alice", "reason": "drill"}, "padBytes": LIMIT + 1},
+        }
+    )
+    with drill.Session(scenario) as session:
+        # When the drill starts it, Then StartExecution refuses it and no execution exists
+        with pytest.raises(ClientError) as refused:
+            session.step(Step(trigger=scenario.trigger))
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        machine = session.deployment.state_machine_arn
+        assert session.sfn.list_executions(stateMachineArn=machine)["executions"] == []
+        assert session.recorder.invocations == []
+
+
+def test_the_largest_accepted_input_is_refused_notified_audited_and_holds_no_lock() -> None:
+    # Given the oversize-input scenario (262,144 bytes, the most StartExecution accepts)
+    result = drill.run(scenarios.load("oversize-input"))
+    [run] = result.runs
+    # Then Intake failed with States.DataLimitExceeded before its function ran, and the run was refused
+    assert [s.name for s in run.states][:3] == ["Intake", "InputTooLarge", "Notify"]
+    invoked = [i.function for i in result.recorder.invocations]
+    assert "regionshift-IntakeFunction" not in invoked and "regionshift-NotifyFunction" in invoked
+    assert run.outcome == "REFUSED" and "payload limit" in (run.reason or "")
+    # And it was notified and audited, with no mutating call and no lock left behind
+    assert len(result.notifications) == 1
+    assert [a.outcome for a in result.audit] == ["REFUSED"]
+    assert not [c for c in result.recorder.calls if c.mutating]
+    assert result.lock is None
+    assert all(c.held for c in invariants.check(result)), invariants.check(result)
+
+
+def test_a_huge_record_list_is_read_and_refused_with_a_bounded_reason() -> None:
+    # Given the oversize-records scenario (4,000 asserted record names, about 100 KB)
+    result = drill.run(scenarios.load("oversize-records"))
+    [run] = result.runs
+    # Then Intake read it and refused it; the reason carried on is clipped
+    assert [s.name for s in run.states][:3] == ["Intake", "IntakeDecision", "RefusedAtIntake"]
+    assert run.outcome == "REFUSED"
+    assert run.reason is not None and len(run.reason) <= REASON_LIMIT
+    assert all(c.held for c in invariants.check(result)), invariants.check(result)
