@@ -18,8 +18,13 @@ from regionshift.emulator.deploy import ALARM_NAME, STANDBY_REGION
 from regionshift.emulator.engine import Recorder
 from regionshift.emulator.estate import alarm_event
 from regionshift.emulator.iam import Authorization
+<<<<<<< HEAD
 from regionshift.emulator.scenario import Scenario, Step, Trigger
 from regionshift.execution import ExecutionHistory, Visit, follow, start_manual
+=======
+from regionshift.emulator.scenario import Scenario, Step, Trigger, encode
+from regionshift.execution import ExecutionHistory, Visit, follow
+>>>>>>> lim
 
 # Outcomes from the most to the least consequential: the headline of a drill with several runs.
 SIGNIFICANCE = (
@@ -176,6 +181,7 @@ class Session:
     def __exit__(self, *exc: object) -> None:
         self._context.close()
 
+<<<<<<< HEAD
     def start(self, documents: list[Any], manual: bool = False) -> list[Run]:
         """Start one run per input document at once, and follow them, and any re-evaluation they start,
         to the end. ``manual``: through the ManualRun state machine, as operators do; otherwise the
@@ -192,6 +198,16 @@ class Session:
                 arn = self.sfn.start_execution(
                     stateMachineArn=self.deployment.state_machine_arn, name=name, input=json.dumps(document)
                 )["executionArn"]
+=======
+    def start(self, documents: list[Any]) -> list[Run]:
+        """Start one execution per input document at once, and follow them to the end."""
+        started: list[Run] = []
+        for document in documents:
+            name = f"drill-{self.scenario.name}-{len(self.runs) + len(started) + 1}-{uuid.uuid4().hex[:8]}"[:80]
+            arn = self.sfn.start_execution(
+                stateMachineArn=self.deployment.state_machine_arn, name=name, input=encode(document)
+            )["executionArn"]
+>>>>>>> lim
             started.append(Run(arn))
         batch = started
         while batch:
@@ -281,8 +297,9 @@ def run(scenario: Scenario, on_state: OnState | None = None) -> DrillResult:
 
 def _trigger_inputs(trigger: Trigger, stack: emulator.EmulatedStack) -> list[Any]:
     """The execution inputs the trigger produces; an alarm goes through the template's own rule."""
-    if trigger.manual is not None:
-        return [trigger.manual] * trigger.copies
+    manual = trigger.manual_input()
+    if manual is not None:
+        return [manual] * trigger.copies
     if trigger.raw_given:
         return [trigger.raw] * trigger.copies
     alarm = trigger.alarm

@@ -10,6 +10,7 @@ listed.
 """
 
 import importlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -136,6 +137,139 @@ def _virtual_timestamps(engine: Engine, _original: Any) -> Any:
     return staticmethod(engine.recorder.clock.now)
 
 
+# --- Step Functions' payload limit ---------------------------------------------------------------
+# "Maximum input or output size for a task, state, or execution: 256 KiB of data as a UTF-8 encoded
+# string" (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). StartExecution's
+# `input` is "Length Constraints: Maximum length of 262144 ... expressed as bytes in UTF-8 encoding"
+# (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html): a maximum,
+# so exactly 262,144 bytes is accepted and 262,145 is not. moto compares with `<` (262,144 fails).
+PAYLOAD_LIMIT_BYTES = 262_144
+# How moto's interpreter binds its size check: one name per module that imported it.
+SIZE_CHECK_MODULES = (
+    "moto.stepfunctions.parser.asl.component.state.state",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service",
+)
+
+
+def payload_bytes(value: Any) -> int:
+    """A state's data as Step Functions counts it: its JSON text, encoded as UTF-8.
+
+    Serialised compactly and without ASCII escaping (moto's own check uses ``json.dumps`` defaults,
+    which pad with spaces and count a non-ASCII character as a six-byte escape, and it takes a string
+    value for JSON text, two quotes short).
+    """
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return len(text.encode("utf-8"))
+
+
+def within_payload_limit(value: Any) -> bool:
+    return payload_bytes(value) <= PAYLOAD_LIMIT_BYTES
+
+
+def _inclusive_size_check(_engine: Engine, _original: Any) -> Any:
+    return within_payload_limit
+
+
+def _data_limit_exceeded(env: Any, cause: str) -> Exception:
+    """moto's failure for a state whose data is over the limit, as its interpreter raises errors."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    typ = StatesErrorNameType.StatesStatesDataLimitExceeded
+    details = TaskFailedEventDetails(error=typ.to_name(), cause=cause)
+    return FailureEventException(
+        FailureEvent(
+            env=env,
+            error_name=StatesErrorName(typ=typ),
+            event_type=HistoryEventType.TaskFailed,
+            # moto's TypedDict is total; its own failures set one key, as here.
+            event_details=EventDetails(taskFailedEventDetails=details),  # type: ignore[typeddict-item]
+        )
+    )
+
+
+def _checked_parameters(_engine: Engine, original: Any) -> Any:
+    # "States.DataLimitExceeded: ... when, after Parameters processing, the input of a state is larger
+    # than the payload size quota" (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+    # InputPath only selects from an input already within the limit; Parameters can make it grow.
+    def eval_body(parargs: Any, env: Any) -> None:
+        original(parargs, env)
+        if env.stack and not within_payload_limit(env.stack[-1]):
+            raise _data_limit_exceeded(
+                env,
+                f"The state/task '{env.next_state_name}' has an input, after Parameters processing, "
+                f"with a size exceeding the maximum number of bytes service limit.",
+            )
+
+    return eval_body
+
+
+def _checked_result(_engine: Engine, original: Any) -> Any:
+    # "... when the output of a state is larger than the payload size quota" (same page). Checked
+    # after ResultSelector / ResultPath, inside the Task, Parallel or Map state's Retry/Catch loop,
+    # so that a Catch naming States.DataLimitExceeded sees it. (moto's own output check runs after
+    # that loop; OutputPath only selects, so it cannot make a checked output grow.)
+    def evaluate_with_timeout(state: Any, env: Any) -> None:
+        original(state, env)
+        if env.stack and not within_payload_limit(env.stack[-1]):
+            raise _data_limit_exceeded(
+                env,
+                f"The state/task '{state.name}' returned a result with a size exceeding the maximum "
+                f"number of bytes service limit.",
+            )
+
+    return evaluate_with_timeout
+
+
+def _all_but_terminal_errors(_engine: Engine, original: Any) -> Any:
+    # "States.ALL ... can't catch the States.DataLimitExceeded terminal error type and runtime error
+    # types" (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html); an
+    # ErrorEquals naming them explicitly still matches. The decl pops the error and pushes the match.
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    wildcard = StatesErrorName(typ=StatesErrorNameType.StatesALL)
+    terminal = (StatesErrorNameType.StatesStatesDataLimitExceeded, StatesErrorNameType.StatesRuntime)
+
+    def eval_body(decl: Any, env: Any) -> None:
+        # States.ALL must appear alone in ErrorEquals, so a decl holding it names nothing else.
+        error = env.stack[-1]
+        if wildcard in decl.error_names and isinstance(error, StatesErrorName) and error.typ in terminal:
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(decl, env)
+
+    return eval_body
+
+
+def _refuse_oversize_input(_engine: Engine, original: Any) -> Any:
+    def start_execution(backend: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
+        given = kwargs.get("execution_input", args[1] if len(args) > 1 else None)
+        if isinstance(given, str) and len(given.encode("utf-8")) > PAYLOAD_LIMIT_BYTES:
+            from moto.stepfunctions.exceptions import ValidationException
+
+            # The API's framework-level answer to a length constraint (the value itself is sensitive).
+            raise ValidationException(
+                "1 validation error detected: Value at 'input' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {PAYLOAD_LIMIT_BYTES}"
+            )
+        return original(backend, state_machine_arn, *args, **kwargs)
+
+    return start_execution
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "moto.awslambda.models:LambdaFunction",
@@ -196,6 +330,43 @@ PATCHES: tuple[Patch, ...] = (
         "https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html; moto gives boto3's "
         "executionArn/startDate (and a datetime)",
         _sfn_response_names,
+    ),
+    Patch(
+        "moto.stepfunctions.parser.models:StepFunctionsParserBackend",
+        "start_execution",
+        "moto accepts any execution input: StartExecution refuses more than 262,144 UTF-8 bytes with "
+        "ValidationException, as Step Functions does",
+        _refuse_oversize_input,
+    ),
+    *(
+        Patch(
+            module,
+            "is_within_size_quota",
+            "moto's size check is exclusive and counts moto's padded, ASCII-escaped JSON: the limit is "
+            "262,144 UTF-8 bytes, inclusive",
+            _inclusive_size_check,
+        )
+        for module in SIZE_CHECK_MODULES
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.common.parargs:Parargs",
+        "_eval_body",
+        "moto never checks a state's input after Parameters: over the limit it is States.DataLimitExceeded",
+        _checked_parameters,
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.state.exec.execute_state:ExecutionState",
+        "_evaluate_with_timeout",
+        "moto checks a state's output outside its Retry/Catch: checked again inside, where a Catch naming "
+        "States.DataLimitExceeded applies",
+        _checked_result,
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl:ErrorEqualsDecl",
+        "_eval_body",
+        "moto's States.ALL matches every error; Step Functions' does not match States.DataLimitExceeded "
+        "or States.Runtime",
+        _all_but_terminal_errors,
     ),
     Patch(
         "moto.stepfunctions.parser.asl.eval.event.event_manager:EventManager",

@@ -4,6 +4,7 @@ A scenario is a YAML or JSON file; the shipped library lives in ``regionshift/sc
 format is documented in ``docs/scenarios.md``.
 """
 
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -73,6 +74,25 @@ class AlarmTrigger(Strict):
     event_id: str | None = Field(default=None, alias="eventId")
 
 
+def encode(document: Any) -> str:
+    """The execution input a trigger's document is started with (what the drill sends StartExecution)."""
+    return json.dumps(document)
+
+
+# The padding field ``padBytes`` adds to a manual input (an unknown field: Intake refuses it if it
+# ever reads the input).
+PADDING_FIELD = "padding"
+
+
+class Generated(Strict):
+    """A list field of the manual input, written out when the drill starts: ``count`` items made
+    from ``item``, where ``{i}`` is the item's number (0, 1, ...)."""
+
+    field: Annotated[str, Field(min_length=1)]
+    item: Annotated[str, Field(min_length=1)]
+    count: Annotated[int, Field(ge=0, le=100_000)]
+
+
 class Trigger(Strict):
     """Exactly one of: an alarm event (through the EventBridge rule), a manual input, raw input."""
 
@@ -83,6 +103,10 @@ class Trigger(Strict):
     # Start this many executions at once with the same input: for an alarm, the same event
     # delivered more than once (EventBridge delivers at least once); otherwise racing operators.
     copies: Annotated[int, Field(ge=1, le=20)] = 1
+    # Large manual inputs, written compactly in the scenario (payload-limit drills):
+    generate: Generated | None = None
+    # Add a ``padding`` field of "x"s so that the input is exactly this many bytes (UTF-8, as sent).
+    pad_bytes: Annotated[int, Field(ge=1, le=1_048_576)] | None = Field(default=None, alias="padBytes")
 
     @model_validator(mode="before")
     @classmethod
@@ -96,7 +120,25 @@ class Trigger(Strict):
         given = sum([self.alarm is not None, self.manual is not None, self.raw_given])
         if given != 1:
             raise ValueError("a trigger is exactly one of: alarm, manual, raw")
+        if (self.generate is not None or self.pad_bytes is not None) and self.manual is None:
+            raise ValueError("generate and padBytes apply to a manual input only")
+        self.manual_input()  # a padBytes smaller than the input fails here, when the file is loaded
         return self
+
+    def manual_input(self) -> dict[str, Any] | None:
+        """The manual input as started: ``manual`` plus the generated list and the padding."""
+        if self.manual is None:
+            return None
+        document = dict(self.manual)
+        if self.generate is not None:
+            document[self.generate.field] = [self.generate.item.format(i=i) for i in range(self.generate.count)]
+        if self.pad_bytes is not None:
+            document[PADDING_FIELD] = ""
+            short = self.pad_bytes - len(encode(document).encode("utf-8"))
+            if short < 0:
+                raise ValueError(f"padBytes {self.pad_bytes} is smaller than the input without padding")
+            document[PADDING_FIELD] = "x" * short
+        return document
 
 
 class Fault(Strict):
