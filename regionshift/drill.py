@@ -18,13 +18,8 @@ from regionshift.emulator.deploy import ALARM_NAME, STANDBY_REGION
 from regionshift.emulator.engine import Recorder
 from regionshift.emulator.estate import alarm_event
 from regionshift.emulator.iam import Authorization
-<<<<<<< HEAD
-from regionshift.emulator.scenario import Scenario, Step, Trigger
-from regionshift.execution import ExecutionHistory, Visit, follow, start_manual
-=======
 from regionshift.emulator.scenario import Scenario, Step, Trigger, encode
-from regionshift.execution import ExecutionHistory, Visit, follow
->>>>>>> lim
+from regionshift.execution import ExecutionHistory, Visit, follow, start_manual
 
 # Outcomes from the most to the least consequential: the headline of a drill with several runs.
 SIGNIFICANCE = (
@@ -181,7 +176,6 @@ class Session:
     def __exit__(self, *exc: object) -> None:
         self._context.close()
 
-<<<<<<< HEAD
     def start(self, documents: list[Any], manual: bool = False) -> list[Run]:
         """Start one run per input document at once, and follow them, and any re-evaluation they start,
         to the end. ``manual``: through the ManualRun state machine, as operators do; otherwise the
@@ -196,18 +190,8 @@ class Session:
                 arn = start_manual(self.sfn, self.deployment.manual_run_arn, name, document, 0.02)
             else:
                 arn = self.sfn.start_execution(
-                    stateMachineArn=self.deployment.state_machine_arn, name=name, input=json.dumps(document)
+                    stateMachineArn=self.deployment.state_machine_arn, name=name, input=encode(document)
                 )["executionArn"]
-=======
-    def start(self, documents: list[Any]) -> list[Run]:
-        """Start one execution per input document at once, and follow them to the end."""
-        started: list[Run] = []
-        for document in documents:
-            name = f"drill-{self.scenario.name}-{len(self.runs) + len(started) + 1}-{uuid.uuid4().hex[:8]}"[:80]
-            arn = self.sfn.start_execution(
-                stateMachineArn=self.deployment.state_machine_arn, name=name, input=encode(document)
-            )["executionArn"]
->>>>>>> lim
             started.append(Run(arn))
         batch = started
         while batch:
