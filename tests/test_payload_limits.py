@@ -312,21 +312,36 @@ def test_a_drill_input_one_byte_over_the_limit_is_refused_at_start_execution() -
         assert session.recorder.invocations == []
 
 
-def test_the_largest_accepted_input_is_refused_notified_audited_and_holds_no_lock() -> None:
-    # Given the oversize-input scenario (262,144 bytes, the most StartExecution accepts)
+def test_the_largest_accepted_manual_input_is_refused_notified_audited_and_holds_no_lock() -> None:
+    # Given the oversize-input scenario (262,144 bytes, the most StartExecution accepts), sent through
+    # ManualRun, whose wrapping of it is over the limit: its Catch names States.DataLimitExceeded
     result = drill.run(scenarios.load("oversize-input"))
     [run] = result.runs
-    # Then Intake failed with States.DataLimitExceeded before its function ran, and the run was refused
-    assert [s.name for s in run.states][:3] == ["Intake", "InputTooLarge", "Notify"]
-    invoked = [i.function for i in result.recorder.invocations]
-    assert "regionshift-IntakeFunction" not in invoked and "regionshift-NotifyFunction" in invoked
-    assert run.outcome == "REFUSED" and "payload limit" in (run.reason or "")
-    # And it was notified and audited, with no mutating call and no lock left behind
+    # Then the failover state machine still runs, and refuses it: notified, audited, no lock left
+    assert [s.name for s in run.states][:3] == ["Intake", "IntakeDecision", "RefusedAtIntake"]
+    assert run.outcome == "REFUSED" and "too large" in (run.reason or "")
     assert len(result.notifications) == 1
     assert [a.outcome for a in result.audit] == ["REFUSED"]
     assert not [c for c in result.recorder.calls if c.mutating]
     assert result.lock is None
     assert all(c.held for c in invariants.check(result)), invariants.check(result)
+
+
+def test_the_largest_accepted_direct_input_is_refused_from_the_execution_identity_alone() -> None:
+    # Given an execution started directly (not through ManualRun) with 262,144 bytes of input
+    scenario = scenarios.load("oversize-input")
+    document = scenario.trigger.manual_input()
+    assert len(encode(document).encode("utf-8")) == LIMIT
+    with drill.Session(scenario) as session:
+        [run] = session.start([document])
+        result = session.result()
+    # Then Intake failed with States.DataLimitExceeded before its function ran, and the run was refused
+    assert [s.name for s in run.states][:3] == ["Intake", "InputTooLarge", "Notify"]
+    invoked = [i.function for i in result.recorder.invocations]
+    assert "regionshift-IntakeFunction" not in invoked and "regionshift-NotifyFunction" in invoked
+    assert run.outcome == "REFUSED" and "payload limit" in (run.reason or "")
+    assert len(result.notifications) == 1 and [a.outcome for a in result.audit] == ["REFUSED"]
+    assert not [c for c in result.recorder.calls if c.mutating] and result.lock is None
 
 
 def test_a_huge_record_list_is_read_and_refused_with_a_bounded_reason() -> None:
