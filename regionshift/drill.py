@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -18,7 +18,8 @@ from regionshift.emulator.deploy import ALARM_NAME, STANDBY_REGION
 from regionshift.emulator.engine import Recorder
 from regionshift.emulator.estate import alarm_event
 from regionshift.emulator.iam import Authorization
-from regionshift.emulator.scenario import Scenario, Step, Trigger
+from regionshift.emulator.patches import ACCOUNT
+from regionshift.emulator.scenario import Detection, Scenario, Step, Trigger
 from regionshift.execution import ExecutionHistory, Visit, follow
 
 # Outcomes from the most to the least consequential: the headline of a drill with several runs.
@@ -161,6 +162,8 @@ class Session:
         self.scenario = scenario
         self.on_state = on_state
         self.runs: list[Run] = []
+        # When the outage began and the health check turned unhealthy, for runs the chain started.
+        self.chain: dict[str, datetime | None] | None = None
         self._context = ExitStack()
 
     def __enter__(self) -> "Session":
@@ -191,7 +194,9 @@ class Session:
 
     def step(self, step: Step) -> None:
         now = self.recorder.clock.now()
-        if step.trigger is not None:
+        if step.trigger is not None and step.trigger.detection is not None:
+            self.watch(step.trigger.detection)
+        elif step.trigger is not None:
             self.start(_trigger_inputs(step.trigger, self.stack))
         elif step.ack is not None:
             self.store.acknowledge(step.ack.operator, step.ack.reason, now)
@@ -201,6 +206,22 @@ class Session:
             self.store.resume("drill-operator", now)
         elif step.advance is not None:
             self.recorder.clock.advance(step.advance)
+
+    def watch(self, detection: Detection) -> list[Run]:
+        """Advance virtual time minute by minute through the estate's detection chain (health checks
+        publish, alarms evaluate, EventBridge routes) until the stack's rule delivers an event, then
+        follow the run(s) it starts; nothing starts if the horizon passes first."""
+        chain = self.stack.detection
+        horizon = chain.origin + detection.horizon_seconds
+        while chain.next_tick <= horizon:
+            self.recorder.clock.advance(chain.next_tick - self.recorder.clock.offset)
+            chain.tick()
+            documents = _deliveries(self.stack)
+            if documents:
+                primary = self.deployment.parameters["PrimaryHealthCheckId"]
+                self.chain = {"outage": chain.outage_start(primary), "unhealthy": chain.unhealthy_since(primary)}
+                return self.start(documents)
+        return []
 
     def _follow(self, runs: list[Run]) -> None:
         by_arn = {r.arn: r for r in runs}
@@ -234,7 +255,9 @@ class Session:
     def result(self) -> DrillResult:
         from regionshift import runreport
 
-        reports = {r.arn: runreport.build(r.execution, r.audit) for r in self.runs if r.execution is not None}
+        reports = {
+            r.arn: runreport.build(r.execution, r.audit, self.chain) for r in self.runs if r.execution is not None
+        }
         return DrillResult(
             reports=reports,
             scenario=self.scenario,
@@ -283,16 +306,29 @@ def _trigger_inputs(trigger: Trigger, stack: emulator.EmulatedStack) -> list[Any
             }
         ]
     )
-    sqs = boto3.client("sqs", region_name=STANDBY_REGION)
-    delivered = sqs.receive_message(QueueUrl=stack.deployment.event_queue, MaxNumberOfMessages=10).get("Messages", [])
     inputs = []
-    for message in delivered:
-        routed = json.loads(message["Body"])
+    for routed in _deliveries(stack):
         # EventBridge keeps the source event's identity; the emulated bus assigns its own id and
         # region, so put back the ones CloudWatch gave it (it is forwarded from the alarm's region).
         routed.update({key: event[key] for key in ("id", "region", "time", "account", "version")})
         inputs.extend([routed] * trigger.copies)
     return inputs
+
+
+def _deliveries(stack: emulator.EmulatedStack) -> list[dict[str, Any]]:
+    """The events the stack's rule delivered since the last look (its queue target, drained)."""
+    sqs = boto3.client("sqs", region_name=STANDBY_REGION)
+    found: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=stack.deployment.event_queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return found
+        for message in batch:
+            event = json.loads(message["Body"])
+            # EventBridge delivers the whole event; moto's default input template leaves out the account.
+            event.setdefault("account", ACCOUNT)
+            found.append(event)
+            sqs.delete_message(QueueUrl=stack.deployment.event_queue, ReceiptHandle=message["ReceiptHandle"])
 
 
 def _show_new_states(r: Run, execution: ExecutionHistory, on_state: OnState | None) -> None:

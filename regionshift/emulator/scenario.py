@@ -30,6 +30,11 @@ class Health(Strict):
     checkers: Annotated[int, Field(ge=0, le=16)] = 8
     primary: list[HealthPoint] = [HealthPoint(failing=8)]
     standby: list[HealthPoint] = [HealthPoint(failing=0)]
+    # The health checks' HealthCheckConfig (Route 53 allows 10 or 30 s, and 1 to 10 results).
+    request_interval: Literal[10, 30] = Field(default=30, alias="requestInterval")
+    failure_threshold: Annotated[int, Field(ge=1, le=10, alias="failureThreshold")] = 3
+    # From this many seconds on, Route 53 publishes no HealthCheckStatus (the alarm sees missing data).
+    metric_stops_at: float | None = Field(default=None, ge=0, alias="metricStopsAt")
 
 
 class Replica(Strict):
@@ -61,6 +66,8 @@ class Estate(Strict):
     # When set, a change is INSYNC this many virtual seconds after it was submitted instead.
     dns_sync_seconds: float | None = Field(default=None, ge=0, alias="dnsSyncSeconds")
     control: Control = Control()
+    # Properties of the plan's health-check alarm replaced as deployed (e.g. a misconfiguration).
+    alarm: dict[str, Any] = {}
 
 
 class AlarmTrigger(Strict):
@@ -71,9 +78,19 @@ class AlarmTrigger(Strict):
     event_id: str | None = Field(default=None, alias="eventId")
 
 
-class Trigger(Strict):
-    """Exactly one of: an alarm event (through the EventBridge rule), a manual input, raw input."""
+class Detection(Strict):
+    """No synthetic event: the estate's own chain (health checkers, HealthCheckStatus, the alarm,
+    EventBridge) runs minute by minute in virtual time; runs start when, and only if, it fires."""
 
+    # How long the chain is watched (virtual seconds from the scenario's start) if nothing fires.
+    horizon_seconds: Annotated[float, Field(gt=0, le=86_400, alias="horizonSeconds")] = 1800
+
+
+class Trigger(Strict):
+    """Exactly one of: the estate's detection chain, a synthetic alarm event (through the EventBridge
+    rule), a manual input, raw input."""
+
+    detection: Detection | None = None
     alarm: AlarmTrigger | None = None
     manual: dict[str, Any] | None = None
     raw: Any = None
@@ -91,9 +108,9 @@ class Trigger(Strict):
 
     @model_validator(mode="after")
     def _one(self) -> "Trigger":
-        given = sum([self.alarm is not None, self.manual is not None, self.raw_given])
+        given = sum([self.detection is not None, self.alarm is not None, self.manual is not None, self.raw_given])
         if given != 1:
-            raise ValueError("a trigger is exactly one of: alarm, manual, raw")
+            raise ValueError("a trigger is exactly one of: detection, alarm, manual, raw")
         return self
 
 
