@@ -218,8 +218,7 @@ class Session:
             chain.tick()
             documents = _deliveries(self.stack)
             if documents:
-                primary = self.deployment.parameters["PrimaryHealthCheckId"]
-                self.chain = {"outage": chain.outage_start(primary), "unhealthy": chain.unhealthy_since(primary)}
+                self.chain = chain.chain(self.deployment.parameters["PrimaryHealthCheckId"])
                 return self.start(documents)
         return []
 

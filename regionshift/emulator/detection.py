@@ -225,27 +225,27 @@ class Detection:
                     StateReason=f"Threshold Crossed: evaluated at {end.isoformat()}",
                 )
 
-    def outage_start(self, check_id: str) -> datetime | None:
-        """When the checkers began to fail ``check_id``'s endpoint as a whole (18% rule on their
-        observations, ahead of any FailureThreshold): the moment an outage begins."""
-        checkers = self.scenario.estate.health.checkers
+    def chain(self, check_id: str) -> dict[str, datetime | None]:
+        """When ``check_id``'s endpoint turned unhealthy (if it is unhealthy now), and when the outage
+        that made it so began: the last moment before then from which the checkers' observations fail
+        it as a whole (18% rule, ahead of any FailureThreshold)."""
+        config = next(c for c in self.health.configs if c.check_id == check_id)
+        unhealthy = self.health.unhealthy_since(config, self.clock.offset - self.origin)
+        if unhealthy is None:
+            return {"outage": None, "unhealthy": None}
+        checkers = self.health.checkers
         began, down = None, False
-        for point in sorted(self.checks.get(check_id, []), key=lambda p: p.at):
-            if self.origin + point.at > self.clock.offset:
+        for point in sorted(config.points, key=lambda p: p.at):
+            if point.at > unhealthy:
                 break
             failing = bool(checkers) and 100.0 * (checkers - min(point.failing, checkers)) / checkers <= HEALTHY_PERCENT
             if failing and not down:
                 began = point.at
             down = failing
-        return self.at(self.origin + began) if down and began is not None else None
-
-    def unhealthy_since(self, check_id: str) -> datetime | None:
-        """When ``check_id``'s endpoint turned unhealthy (virtual time), if it is unhealthy now."""
-        for config in self.health.configs:
-            if config.check_id == check_id:
-                moment = self.health.unhealthy_since(config, self.clock.offset - self.origin)
-                return None if moment is None else self.at(self.origin + moment)
-        return None
+        return {
+            "outage": self.at(self.origin + began) if began is not None else None,
+            "unhealthy": self.at(self.origin + unhealthy),
+        }
 
 
 def _datapoints(cloudwatch: Any, alarm: dict[str, Any], end: datetime) -> list[float | None]:
