@@ -72,16 +72,23 @@ class HealthChecks:
     FailureThreshold); https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html
     """
 
-    def __init__(self, scenario: Scenario, checks: dict[str, list[HealthPoint]]) -> None:
-        self.checkers = scenario.estate.health.checkers
-        self.metric_stops_at = scenario.estate.health.metric_stops_at
+    def __init__(self, checkers: int, configs: list[CheckConfig], metric_stops_at: float | None = None) -> None:
+        self.checkers = checkers
+        self.configs = configs
+        self.metric_stops_at = metric_stops_at
+
+    @classmethod
+    def deployed(cls, scenario: Scenario, checks: dict[str, list[HealthPoint]]) -> "HealthChecks":
+        """The scenario's health checks, configured as Route 53 holds them."""
         route53 = boto3.client("route53", region_name=METRIC_REGION)
-        self.configs = []
+        configs = []
         for check_id, points in checks.items():
             config = route53.get_health_check(HealthCheckId=check_id)["HealthCheck"]["HealthCheckConfig"]
-            self.configs.append(
+            configs.append(
                 CheckConfig(check_id, int(config["RequestInterval"]), int(config["FailureThreshold"]), points)
             )
+        health = scenario.estate.health
+        return cls(health.checkers, configs, health.metric_stops_at)
 
     def _checker_healthy(self, config: CheckConfig, checker: int, elapsed: float) -> bool:
         """One checker's view at ``elapsed``: its checks run at 0, interval, 2 x interval, ..."""
@@ -111,9 +118,9 @@ class HealthChecks:
             previous = healthy
         return moment if not previous else None
 
-    def publish(self, cloudwatch: Any, minute_start: datetime, elapsed: float) -> None:
-        """The metrics for the minute that ends at ``elapsed`` (labelled with its start, as CloudWatch
-        labels a period): the status after the minute's last check. Nothing once the metric stops."""
+    def publish(self, cloudwatch: Any, stamp: datetime, elapsed: float) -> None:
+        """The metrics for the minute that ends at ``elapsed``, stamped ``stamp`` (inside that minute):
+        the status after the minute's last check. Nothing once the metric stops."""
         if self.metric_stops_at is not None and elapsed > self.metric_stops_at:
             return
         last_check = elapsed - 1e-6  # a check at the minute's end belongs to the next minute
@@ -126,13 +133,13 @@ class HealthChecks:
                     {
                         "MetricName": "HealthCheckStatus",
                         "Dimensions": dimensions,
-                        "Timestamp": minute_start,
+                        "Timestamp": stamp,
                         "Value": 1.0 if status.healthy else 0.0,
                     },
                     {
                         "MetricName": "HealthCheckPercentageHealthy",
                         "Dimensions": dimensions,
-                        "Timestamp": minute_start,
+                        "Timestamp": stamp,
                         "Value": status.percent_healthy,
                         "Unit": "Percent",
                     },
@@ -187,7 +194,7 @@ class Detection:
     @property
     def health(self) -> HealthChecks:
         if self._health is None:
-            self._health = HealthChecks(self.scenario, self.checks)
+            self._health = HealthChecks.deployed(self.scenario, self.checks)
         return self._health
 
     @property
@@ -203,9 +210,13 @@ class Detection:
         """Every minute boundary the clock has passed: publish the metrics, then evaluate the alarms."""
         while self.origin + self._next <= self.clock.offset:
             elapsed = self._next
+            # Stamped mid-minute: the wall time that passes between ticks (the clock reads wall time
+            # plus its offset) then never moves a datapoint into a neighbouring period.
             end = self.at(self.origin + elapsed)
             self.health.publish(
-                boto3.client("cloudwatch", region_name=METRIC_REGION), end - timedelta(minutes=1), elapsed
+                boto3.client("cloudwatch", region_name=METRIC_REGION),
+                end - timedelta(seconds=PUBLISH_SECONDS / 2),
+                elapsed,
             )
             for region in self.alarm_regions:
                 self._evaluate(region, end)
