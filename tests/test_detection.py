@@ -144,6 +144,8 @@ def test_default_drill_starts_from_failing_checkers_and_its_split_matches_the_mo
     assert recovery["detection"] == pytest.approx(model["detection"], abs=2)
     assert recovery["alarm"] == pytest.approx(model["alarm"], abs=2)
     assert recovery["delivery"] is not None and 0 <= recovery["delivery"] < 2
+    # And so is the whole run, but for the TTL clients spend after it (and the steps' own seconds)
+    assert recovery["total"] == pytest.approx(model["total"] - rto.TTL_SECONDS, abs=5)
     # And the run it started was triggered by the forwarded alarm event from us-east-1
     trigger = result.runs[0].audit.trigger if result.runs[0].audit else None
     assert trigger is not None and trigger.kind == "alarm"
