@@ -327,8 +327,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"{OUTAGE_AT_SECONDS} s in, just after a check); a random phase saves on average half a check "
         "interval and half a minute. Delivery (the alarm's event to the execution's start) is not in the "
         "model: the emulated event's time has whole seconds. Confirmation, promotion and DNS measure the "
-        "model's waits plus the steps' own (emulated) run time; the model's DNS and total here leave out "
-        "the TTL, which only clients spend.",
+        "model's waits plus the steps' own (emulated) run time, and a completion is noticed at the next "
+        "poll (the model allows half a poll interval); the model's 2 s for the notification is an emulated "
+        "publish here; the model's DNS and total leave out the TTL, which only clients spend.",
     ]
     lines += [
         "",
