@@ -15,6 +15,7 @@ from failover.state import AuditRecord, LockHolder
 from regionshift.emulator import iam
 from regionshift.emulator import stack as emulator
 from regionshift.emulator.deploy import ALARM_NAME, STANDBY_REGION
+from regionshift.emulator.detection import Transition
 from regionshift.emulator.engine import Recorder
 from regionshift.emulator.estate import alarm_event
 from regionshift.emulator.iam import Authorization
@@ -81,6 +82,7 @@ class DrillResult:
     slack: dict[str, list[float]] = field(default_factory=dict)
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # execution ARN -> run report
     denied: list[Authorization] = field(default_factory=list)  # calls the functions' roles did not allow
+    transitions: list[Transition] = field(default_factory=list)  # alarm state changes the emulator evaluated
 
     @property
     def outcome(self) -> Outcome | None:
@@ -152,6 +154,9 @@ class DrillResult:
             "virtualSeconds": round(self.recorder.elapsed(), 1),
             "audit": [a.wire() for a in self.audit],
             "denied": [{"function": d.function, "action": d.action, "resource": d.resource} for d in self.denied],
+            "alarmTransitions": [
+                {"alarm": t.alarm, "region": t.region, "state": t.state, "at": round(t.at, 1)} for t in self.transitions
+            ],
         }
 
 
@@ -270,6 +275,7 @@ class Session:
             effects=self.stack.estate.effects,
             slack=self.stack.estate.slack,
             denied=[d for guard in iam.guards(self.stack.engine.interceptors) for d in guard.denied],
+            transitions=list(self.stack.detection.transitions),
         )
 
 

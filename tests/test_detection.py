@@ -149,6 +149,9 @@ def test_default_drill_starts_from_failing_checkers_and_its_split_matches_the_mo
     # And the run it started was triggered by the forwarded alarm event from us-east-1
     trigger = result.runs[0].audit.trigger if result.runs[0].audit else None
     assert trigger is not None and trigger.kind == "alarm"
+    # And the plan's alarm made exactly one transition, to ALARM, 300 s in (after 30.5 + 89.5 + 180 s)
+    plan_alarm = [t for t in result.wire()["alarmTransitions"] if t["alarm"] == "regionshift-primary-unhealthy"]
+    assert [(t["state"], t["at"]) for t in plan_alarm] == [("ALARM", 300.0)]
 
 
 @pytest.mark.parametrize("name", ["blip-shorter-than-alarm", "alarm-never-fires"])
@@ -158,6 +161,7 @@ def test_an_outage_the_alarm_does_not_see_through_starts_nothing(
     result = library_results[name]
     assert result.runs == [] and result.passed
     assert result.world == result.before
+    assert result.transitions == []  # the alarm never left OK
     # And virtual time ran to the horizon, minute by minute, without sleeping
     assert result.recorder.elapsed() >= 900
 
