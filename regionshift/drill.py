@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -15,10 +15,12 @@ from failover.state import AuditRecord, LockHolder
 from regionshift.emulator import iam
 from regionshift.emulator import stack as emulator
 from regionshift.emulator.deploy import ALARM_NAME, STANDBY_REGION
+from regionshift.emulator.detection import Transition
 from regionshift.emulator.engine import Recorder
 from regionshift.emulator.estate import alarm_event
 from regionshift.emulator.iam import Authorization
-from regionshift.emulator.scenario import Scenario, Step, Trigger, encode
+from regionshift.emulator.patches import ACCOUNT
+from regionshift.emulator.scenario import Detection, Scenario, Step, Trigger, encode
 from regionshift.execution import ExecutionHistory, Visit, follow, start_manual
 
 # Outcomes from the most to the least consequential: the headline of a drill with several runs.
@@ -80,6 +82,7 @@ class DrillResult:
     slack: dict[str, list[float]] = field(default_factory=dict)
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # execution ARN -> run report
     denied: list[Authorization] = field(default_factory=list)  # calls the functions' roles did not allow
+    transitions: list[Transition] = field(default_factory=list)  # alarm state changes the emulator evaluated
 
     @property
     def outcome(self) -> Outcome | None:
@@ -152,6 +155,9 @@ class DrillResult:
             "virtualSeconds": round(self.recorder.elapsed(), 1),
             "audit": [a.wire() for a in self.audit],
             "denied": [{"function": d.function, "action": d.action, "resource": d.resource} for d in self.denied],
+            "alarmTransitions": [
+                {"alarm": t.alarm, "region": t.region, "state": t.state, "at": round(t.at, 1)} for t in self.transitions
+            ],
         }
 
 
@@ -162,6 +168,8 @@ class Session:
         self.scenario = scenario
         self.on_state = on_state
         self.runs: list[Run] = []
+        # When the outage began and the health check turned unhealthy, for runs the chain started.
+        self.chain: dict[str, datetime | None] | None = None
         self._context = ExitStack()
 
     def __enter__(self) -> "Session":
@@ -211,7 +219,9 @@ class Session:
 
     def step(self, step: Step) -> None:
         now = self.recorder.clock.now()
-        if step.trigger is not None:
+        if step.trigger is not None and step.trigger.detection is not None:
+            self.watch(step.trigger.detection)
+        elif step.trigger is not None:
             self.start(_trigger_inputs(step.trigger, self.stack), manual=step.trigger.manual is not None)
         elif step.ack is not None:
             self.store.acknowledge(step.ack.operator, step.ack.reason, now)
@@ -221,6 +231,21 @@ class Session:
             self.store.resume("drill-operator", now)
         elif step.advance is not None:
             self.recorder.clock.advance(step.advance)
+
+    def watch(self, detection: Detection) -> list[Run]:
+        """Advance virtual time minute by minute through the estate's detection chain (health checks
+        publish, alarms evaluate, EventBridge routes) until the stack's rule delivers an event, then
+        follow the run(s) it starts; nothing starts if the horizon passes first."""
+        chain = self.stack.detection
+        horizon = chain.origin + detection.horizon_seconds
+        while chain.next_tick <= horizon:
+            self.recorder.clock.advance(chain.next_tick - self.recorder.clock.offset)
+            chain.tick()
+            documents = _deliveries(self.stack)
+            if documents:
+                self.chain = chain.chain(self.deployment.parameters["PrimaryHealthCheckId"])
+                return self.start(documents)
+        return []
 
     def _follow(self, runs: list[Run]) -> None:
         by_arn = {r.arn: r for r in runs}
@@ -254,7 +279,9 @@ class Session:
     def result(self) -> DrillResult:
         from regionshift import runreport
 
-        reports = {r.arn: runreport.build(r.execution, r.audit) for r in self.runs if r.execution is not None}
+        reports = {
+            r.arn: runreport.build(r.execution, r.audit, self.chain) for r in self.runs if r.execution is not None
+        }
         return DrillResult(
             reports=reports,
             scenario=self.scenario,
@@ -268,6 +295,7 @@ class Session:
             effects=self.stack.estate.effects,
             slack=self.stack.estate.slack,
             denied=[d for guard in iam.guards(self.stack.engine.interceptors) for d in guard.denied],
+            transitions=list(self.stack.detection.transitions),
         )
 
 
@@ -304,16 +332,29 @@ def _trigger_inputs(trigger: Trigger, stack: emulator.EmulatedStack) -> list[Any
             }
         ]
     )
-    sqs = boto3.client("sqs", region_name=STANDBY_REGION)
-    delivered = sqs.receive_message(QueueUrl=stack.deployment.event_queue, MaxNumberOfMessages=10).get("Messages", [])
     inputs = []
-    for message in delivered:
-        routed = json.loads(message["Body"])
+    for routed in _deliveries(stack):
         # EventBridge keeps the source event's identity; the emulated bus assigns its own id and
         # region, so put back the ones CloudWatch gave it (it is forwarded from the alarm's region).
         routed.update({key: event[key] for key in ("id", "region", "time", "account", "version")})
         inputs.extend([routed] * trigger.copies)
     return inputs
+
+
+def _deliveries(stack: emulator.EmulatedStack) -> list[dict[str, Any]]:
+    """The events the stack's rule delivered since the last look (its queue target, drained)."""
+    sqs = boto3.client("sqs", region_name=STANDBY_REGION)
+    found: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=stack.deployment.event_queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return found
+        for message in batch:
+            event = json.loads(message["Body"])
+            # EventBridge delivers the whole event; moto's default input template leaves out the account.
+            event.setdefault("account", ACCOUNT)
+            found.append(event)
+            sqs.delete_message(QueueUrl=stack.deployment.event_queue, ReceiptHandle=message["ReceiptHandle"])
 
 
 def _show_new_states(r: Run, execution: ExecutionHistory, on_state: OnState | None) -> None:

@@ -110,10 +110,13 @@ class Readiness:
             )
         else:
             dimensions = {d["Name"]: d["Value"] for d in alarms[0].get("Dimensions", [])}
+            never = alarm_never_fires(alarms[0], self.p["AlarmRegion"])
             if dimensions.get("HealthCheckId") != self.p["PrimaryHealthCheckId"]:
                 findings.append(
                     Finding("alarm", BLOCKING, f"alarm watches {dimensions}, not the primary's health check")
                 )
+            elif never:
+                findings.append(Finding("alarm", BLOCKING, f"{self.p['AlarmName']} can never fire: {never}"))
             else:
                 findings.append(Finding("alarm", OK, f"{self.p['AlarmName']} watches {self.p['PrimaryHealthCheckId']}"))
         findings.append(self._rule())
@@ -159,6 +162,34 @@ class Readiness:
 
     def estimate(self) -> dict[str, float]:
         return rto.estimate(self.p)
+
+
+# HealthCheckStatus is 1 while Route 53 considers the endpoint healthy and 0 otherwise; it exists only in
+# us-east-1, and Minimum, Maximum and Average are its meaningful statistics.
+# https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/monitoring-health-checks.html
+STATUS_STATISTICS = ("Minimum", "Maximum", "Average")
+
+
+def alarm_never_fires(alarm: dict[str, Any], region: str) -> str | None:
+    """Why an alarm on the primary's HealthCheckStatus could never go to ALARM in an outage (or None)."""
+    from regionshift.emulator.detection import COMPARISONS, METRIC_REGION
+
+    metric = f"{alarm.get('Namespace')}/{alarm.get('MetricName')}"
+    if metric != "AWS/Route53/HealthCheckStatus":
+        return f"it watches {metric}, not AWS/Route53/HealthCheckStatus"
+    if region != METRIC_REGION:
+        return f"it is in {region}; Route 53 publishes HealthCheckStatus only in {METRIC_REGION}"
+    if alarm.get("Statistic") not in STATUS_STATISTICS:
+        return f"statistic {alarm.get('Statistic') or alarm.get('ExtendedStatistic')} does not follow the status"
+    compare = COMPARISONS.get(str(alarm.get("ComparisonOperator")))
+    if compare is None:
+        return f"comparison {alarm.get('ComparisonOperator')} is not a static threshold"
+    threshold = float(alarm["Threshold"])
+    if not compare(0.0, threshold):
+        return f"an unhealthy endpoint's status (0) is not {alarm['ComparisonOperator']} {threshold:g}"
+    if compare(1.0, threshold):
+        return f"a healthy endpoint's status (1) already breaches {alarm['ComparisonOperator']} {threshold:g}"
+    return None
 
 
 def evaluate(target: Target) -> dict[str, Any]:

@@ -31,19 +31,31 @@ def _last(visits: list[Visit], name: str) -> Visit | None:
     return found[-1] if found else None
 
 
-def recovery_breakdown(execution: ExecutionHistory, audit: AuditRecord | None) -> dict[str, float | None]:
-    """Where the time went: detection (alarm to start), confirmation, promotion, DNS, notification."""
+def recovery_breakdown(
+    execution: ExecutionHistory, audit: AuditRecord | None, chain: dict[str, datetime | None] | None = None
+) -> dict[str, float | None]:
+    """Where the time went: detection, confirmation, promotion, DNS, notification.
+
+    Detection is the alarm event to the start, unless ``chain`` says when the outage began and the
+    health check turned unhealthy (an emulated drill knows): then detection is outage to unhealthy,
+    alarm is unhealthy to the alarm's event, and delivery is the event to the start.
+    """
     visits = execution.visits
     trigger = audit.trigger if audit else None
-    detection = None
-    if trigger is not None and trigger.kind == "alarm":
-        detection = _seconds(trigger.event_time, execution.started)
+    event_time = trigger.event_time if trigger is not None and trigger.kind == "alarm" else None
+    early: dict[str, float | None] = {"detection": _seconds(event_time, execution.started)}
+    if chain is not None:
+        early = {
+            "detection": _seconds(chain.get("outage"), chain.get("unhealthy")),
+            "alarm": _seconds(chain.get("unhealthy"), event_time),
+            "delivery": _seconds(event_time, execution.started),
+        }
     assess, promote, update = _first(visits, "Assess"), _first(visits, "Promote"), _first(visits, "UpdateDns")
     last_assess = _last(visits, "AssessDecision")
     moved = _first(visits, "FailedOver")
     notify = _last(visits, "Notify")
     parts = {
-        "detection": detection,
+        **early,
         "confirmation": _seconds(assess.entered if assess else None, last_assess.exited if last_assess else None),
         "promotion": _seconds(promote.entered if promote else None, update.entered if update else None),
         "dns": _seconds(update.entered if update else None, moved.entered if moved else None),
@@ -53,7 +65,9 @@ def recovery_breakdown(execution: ExecutionHistory, audit: AuditRecord | None) -
     return parts
 
 
-def build(execution: ExecutionHistory, audit: AuditRecord | None) -> dict[str, Any]:
+def build(
+    execution: ExecutionHistory, audit: AuditRecord | None, chain: dict[str, datetime | None] | None = None
+) -> dict[str, Any]:
     """The report document (also written as JSON): the audit record's facts beside the execution's timing."""
     record = audit.wire() if audit else {}
     return {
@@ -70,7 +84,7 @@ def build(execution: ExecutionHistory, audit: AuditRecord | None) -> dict[str, A
         "notificationError": record.get("notificationError"),
         "started": execution.started.isoformat(),
         "stopped": execution.stopped.isoformat() if execution.stopped else None,
-        "recovery": recovery_breakdown(execution, audit),
+        "recovery": recovery_breakdown(execution, audit, chain),
         "timeline": [
             {
                 "state": v.name,

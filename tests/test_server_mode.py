@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from regionshift.cli import app
 from regionshift.emulator import scenario as scenarios
 from regionshift.emulator import server
+from regionshift.execution import follow
 
 runner = CliRunner()
 
@@ -190,3 +191,38 @@ def test_html_report_renders_with_a_visible_timeline(tmp_path: Path) -> None:
     steps = sum(count for count, rgb in colours if near(rgb, (0x2E, 0x7D, 0x32)))
     waits = sum(count for count, rgb in colours if near(rgb, (0x90, 0xA4, 0xAE)))
     assert steps > 300 and waits > 2000, (steps, waits)
+
+
+def test_check_says_an_alarm_that_can_never_fire_is_blocking() -> None:
+    # Given an alarm deployed with Threshold 0 (HealthCheckStatus is never below 0)
+    with emulated(alarm={"Threshold": 0}) as (_stack, cli):
+        # When the plan is checked, before any outage
+        blocking = _blocking(cli)
+        # Then the alarm is BLOCKING, and says why
+        assert [f["check"] for f in blocking] == ["alarm"]
+        assert "can never fire" in blocking[0]["detail"] and "(0)" in blocking[0]["detail"]
+
+
+def test_set_alarm_state_on_the_plans_alarm_starts_exactly_one_run() -> None:
+    with emulated() as (stack, _cli):
+        cloudwatch = client(stack, "cloudwatch", "us-east-1")
+        sfn = client(stack, "stepfunctions")
+        machine = stack.deployment.state_machine_arn
+        assert sfn.list_executions(stateMachineArn=machine)["executions"] == []
+        # Given the served stack, When an operator game-days the plan's alarm (set-alarm-state ALARM)
+        cloudwatch.set_alarm_state(AlarmName="regionshift-primary-unhealthy", StateValue="ALARM", StateReason="drill")
+        # Then the event goes us-east-1 -> the orchestrator's bus -> the rule -> one execution
+        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+        assert len(executions) == 1
+        document = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
+        assert document["detail-type"] == "CloudWatch Alarm State Change"
+        assert document["region"] == "us-east-1" and document["detail"]["state"]["value"] == "ALARM"
+        # And setting the same state again is no transition: no second event, no second run
+        cloudwatch.set_alarm_state(AlarmName="regionshift-primary-unhealthy", StateValue="ALARM", StateReason="again")
+        assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
+        # And a return to OK is a transition the rule does not match (it matches ALARM only)
+        cloudwatch.set_alarm_state(AlarmName="regionshift-primary-unhealthy", StateValue="OK", StateReason="over")
+        assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
+        # And the run it started is a real run of the plan: it ends (here it fails over)
+        ended = follow(sfn, [executions[0]["executionArn"]], None, 0.05, 120)
+        assert ended[executions[0]["executionArn"]].status == "SUCCEEDED"

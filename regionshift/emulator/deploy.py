@@ -160,6 +160,8 @@ def deploy(scenario: Scenario) -> Deployment:
                 "FullyQualifiedDomainName": fqdn,
                 "Port": 443,
                 "ResourcePath": "/health",
+                "RequestInterval": scenario.estate.health.request_interval,
+                "FailureThreshold": scenario.estate.health.failure_threshold,
             },
         )["HealthCheck"]["Id"]
 
@@ -184,8 +186,9 @@ def deploy(scenario: Scenario) -> Deployment:
         app_standby: STANDBY_REGION,
         standby_endpoint: STANDBY_REGION,
     }
-    deployment = _deploy_stack(document, parameters, role, targets)
-    _create_alarm(parameters)
+    deployment = _deploy_stack(document, parameters, role, targets, scenario.estate.alarm)
+    if parameters["AlarmRegion"] != STANDBY_REGION:
+        _deploy_detector(parameters, role, scenario.estate.alarm)
     return deployment
 
 
@@ -202,7 +205,11 @@ def _create_db(client: Any, identifier: str) -> dict[str, Any]:
 
 
 def _deploy_stack(
-    document: dict[str, Any], parameters: dict[str, Any], role: str, targets: dict[str, str]
+    document: dict[str, Any],
+    parameters: dict[str, Any],
+    role: str,
+    targets: dict[str, str],
+    alarm_overrides: dict[str, Any],
 ) -> Deployment:
     """template.yaml's resources, as CloudFormation would create them in the standby region."""
     region = STANDBY_REGION
@@ -280,6 +287,9 @@ def _deploy_stack(
             {"Id": "Deliveries", "Arn": event_queue_arn},
         ],
     )
+    _queue(ctx, "RuleDeadLetterQueue", "regionshift-rule-dead-letters")
+    local = {"AlarmIsLocal": parameters["AlarmRegion"] == region}
+    _create_alarms(document, ctx, local, alarm_overrides)
     return Deployment(
         parameters=parameters,
         state_machine_arn=machine_arn,
@@ -294,12 +304,49 @@ def _deploy_stack(
     )
 
 
-def _create_alarm(parameters: dict[str, Any]) -> None:
-    """The health-check alarm as detector.yaml declares it, in the alarm's region."""
+def _deploy_detector(parameters: dict[str, Any], role: str, alarm_overrides: dict[str, Any]) -> None:
+    """detector.yaml in the alarm's region: the alarm(s), and the rule forwarding the alarm's state
+    changes to the orchestrator region's default bus."""
     detector = cfn.load(cfn.stack_root() / "detector.yaml")
-    ctx = cfn.Context(parameters=parameters, region=parameters["AlarmRegion"], account=ACCOUNT)
-    props = cfn.resolve(detector["Resources"]["PrimaryUnhealthyAlarm"]["Properties"], ctx)
-    _client("cloudwatch", parameters["AlarmRegion"]).put_metric_alarm(**props)
+    region = parameters["AlarmRegion"]
+    ctx = cfn.Context(parameters={**parameters, "OrchestratorRegion": STANDBY_REGION}, region=region, account=ACCOUNT)
+    ctx.attrs[("ForwardRole", "Arn")] = role
+    ctx.attrs[("PrimaryUnhealthyAlarm", "Arn")] = (
+        f"arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:{parameters['AlarmName']}"
+    )
+    _queue(ctx, "ForwardDeadLetterQueue", "regionshift-detector-dead-letters")
+    ctx.refs["AlertTopic"] = _client("sns", region).create_topic(Name="regionshift-detector-alerts")["TopicArn"]
+    _create_alarms(detector, ctx, {}, alarm_overrides)
+    rule = cfn.resolve(detector["Resources"]["ForwardAlarmRule"]["Properties"], ctx)
+    events = _client("events", region)
+    events.put_rule(Name="regionshift-detector-forward", EventPattern=json.dumps(rule["EventPattern"]))
+    events.put_targets(Rule="regionshift-detector-forward", Targets=rule["Targets"])
+
+
+def _queue(ctx: cfn.Context, logical_id: str, name: str) -> None:
+    sqs = _client("sqs", ctx.region)
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    ctx.refs[logical_id] = url
+    ctx.attrs[(logical_id, "QueueName")] = name
+    ctx.attrs[(logical_id, "Arn")] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+
+
+def _create_alarms(
+    document: dict[str, Any], ctx: cfn.Context, conditions: dict[str, bool], overrides: dict[str, Any]
+) -> None:
+    """Every ``AWS::CloudWatch::Alarm`` the document declares (whose condition holds), in its region;
+    ``overrides`` replace properties of the plan's health-check alarm (a scenario's misconfiguration)."""
+    cloudwatch = _client("cloudwatch", ctx.region)
+    for logical_id, resource in document["Resources"].items():
+        if resource["Type"] != "AWS::CloudWatch::Alarm" or not conditions.get(resource.get("Condition", ""), True):
+            continue
+        props = cfn.resolve(resource["Properties"], ctx)
+        props.setdefault("AlarmName", f"regionshift-{logical_id}")
+        if logical_id == "PrimaryUnhealthyAlarm":
+            props.update(overrides)
+        cloudwatch.put_metric_alarm(**props)
 
 
 def _upsert(name: str, target: str) -> dict[str, Any]:

@@ -180,6 +180,9 @@ class Engine:
         self.interceptors: list[Interceptor] = []
         self.after_hooks: list[AfterHook] = []
         self.lambda_faults: Callable[[str], Any] = lambda _name: None
+        # Whether an EventBridge rule's state machine target starts an execution (serve); a drill
+        # starts them itself, from the rule's queue target.
+        self.state_machine_targets = False
 
     # --- the handlers' runtime -----------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from regionshift.emulator import patches
 from regionshift.emulator.deploy import STANDBY_DB, STANDBY_REGION, Deployment
+from regionshift.emulator.detection import failing_at
 from regionshift.emulator.engine import ESTATE_SERVICES, READ_PREFIXES, Engine, Recorder, untracked
 from regionshift.emulator.patches import ACCOUNT
 from regionshift.emulator.scenario import Fault, HealthPoint, Scenario, Storm
@@ -156,12 +157,8 @@ class EstateModel:
     # --- health checks -----------------------------------------------------------------------------
 
     def _health_at(self, points: list[HealthPoint]) -> int:
-        elapsed = self.recorder.clock.offset - self.trigger_offset
-        failing = points[0].failing
-        for point in sorted(points, key=lambda p: p.at):
-            if point.at <= elapsed:
-                failing = point.failing
-        return failing
+        # The same timeline the emulated health checkers publish HealthCheckStatus from (detection.py).
+        return failing_at(points, self.recorder.clock.offset - self.trigger_offset)
 
     def _model_health(
         self, function: str, service: str, operation: str, region: str, params: dict[str, Any]

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from regionshift.emulator.engine import Engine, StdoutRouter
@@ -95,14 +95,24 @@ def _routed_stdout(_engine: Engine, original: Any) -> Any:
     return StdoutRouter(original)
 
 
-def _skip_state_machine_targets(_engine: Engine, original: Any) -> Any:
-    def send_to_targets(rule: Any, *args: Any, **kwargs: Any) -> Any:
+def _skip_state_machine_targets(engine: Engine, original: Any) -> Any:
+    def send_to_targets(rule: Any, event: Any, *args: Any, **kwargs: Any) -> Any:
         kept = rule.targets
-        rule.targets = [t for t in kept if ":states:" not in t["Arn"]]
+        if not rule.event_pattern.matches_event(event):
+            return original(rule, event, *args, **kwargs)
+        machines = [t for t in kept if ":states:" in t["Arn"]]
+        buses = [t for t in kept if _is_other_bus(t["Arn"], rule.region_name)]
+        rule.targets = [t for t in kept if t not in machines and t not in buses]
         try:
-            return original(rule, *args, **kwargs)
+            original(rule, event, *args, **kwargs)
         finally:
             rule.targets = kept
+        for target in buses:
+            _forward(event, target["Arn"])
+        if engine.state_machine_targets:
+            for target in machines:
+                _start_execution(event, target["Arn"])
+        return None
 
     return send_to_targets
 
@@ -131,6 +141,59 @@ def _sfn_response_names(_engine: Engine, _original: Any) -> Any:
                 response[key[:1].upper() + key[1:]] = value.isoformat() if isinstance(value, datetime) else value
 
     return normalise_response
+
+
+def _is_other_bus(arn: str, region: str) -> bool:
+    parts = arn.split(":")
+    return parts[2] == "events" and parts[5].startswith("event-bus/") and parts[3] != region
+
+
+def _forward(event: dict[str, Any], bus_arn: str) -> None:
+    """A cross-region event-bus target: the event arrives as it was sent, with its id, source region,
+    time and resources (moto re-puts a new event without resources, which no rule matching on
+    ``resources`` would see). https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-region.html
+    """
+    import copy
+
+    from moto.events.models import events_backends
+
+    _, _, _, region, account, resource = bus_arn.split(":", 5)
+    bus = events_backends[account][region].describe_event_bus(resource.removeprefix("event-bus/"))
+    for rule in list(bus.rules.values()):
+        rule.send_to_targets(copy.deepcopy(event))  # type: ignore[arg-type]
+
+
+def _start_execution(event: dict[str, Any], machine_arn: str) -> None:
+    """A state machine target: EventBridge starts an execution whose input is the event.
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-targets.html"""
+    import json
+    import uuid
+
+    from moto.stepfunctions.responses import get_backend
+
+    document = dict(event)
+    when = document.get("time")
+    if isinstance(when, int | float):  # moto keeps the time as epoch seconds until delivery
+        document["time"] = datetime.fromtimestamp(float(when), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    document.pop("ingestion-time", None)
+    region = machine_arn.split(":")[3]
+    get_backend(ACCOUNT, region).start_execution(machine_arn, str(uuid.uuid4()), json.dumps(document))
+
+
+def _alarm_state_events(engine: Engine, original: Any) -> Any:
+    def update_state(alarm: Any, reason: str, reason_data: str, state_value: str) -> None:
+        previous = alarm.state_value
+        original(alarm, reason, reason_data, state_value)
+        alarm.state_updated_timestamp = engine.recorder.clock.now()
+        if previous != state_value:
+            from moto.events.models import events_backends
+
+            from regionshift.emulator.detection import state_change_event
+
+            entry = state_change_event(alarm, previous, alarm.state_updated_timestamp)
+            events_backends[alarm.alarm_arn.split(":")[4]][alarm.region_name].put_events([entry])
+
+    return update_state
 
 
 def _virtual_timestamps(engine: Engine, _original: Any) -> Any:
@@ -312,8 +375,9 @@ PATCHES: tuple[Patch, ...] = (
     Patch(
         "moto.events.models:Rule",
         "send_to_targets",
-        "moto's EventBridge raises for a state machine target; the drill starts the execution from the "
-        "rule's other target (a queue), so the state machine target is skipped",
+        "moto's EventBridge raises for a state machine target: a drill starts the execution from the "
+        "rule's other target (a queue), serve starts it as the target would (Engine.state_machine_targets); "
+        "a cross-region event-bus target forwards the event unchanged (moto drops its resources)",
         _skip_state_machine_targets,
     ),
     Patch(
@@ -367,6 +431,13 @@ PATCHES: tuple[Patch, ...] = (
         "moto's States.ALL matches every error; Step Functions' does not match States.DataLimitExceeded "
         "or States.Runtime",
         _all_but_terminal_errors,
+    ),
+    Patch(
+        "moto.cloudwatch.models:Alarm",
+        "update_state",
+        "moto changes an alarm's state silently: CloudWatch puts a state-change event on its region's "
+        "bus on every transition (evaluated or set-alarm-state), stamped in virtual time",
+        _alarm_state_events,
     ),
     Patch(
         "moto.stepfunctions.parser.asl.eval.event.event_manager:EventManager",

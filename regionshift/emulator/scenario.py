@@ -31,6 +31,11 @@ class Health(Strict):
     checkers: Annotated[int, Field(ge=0, le=16)] = 8
     primary: list[HealthPoint] = [HealthPoint(failing=8)]
     standby: list[HealthPoint] = [HealthPoint(failing=0)]
+    # The health checks' HealthCheckConfig (Route 53 allows 10 or 30 s, and 1 to 10 results).
+    request_interval: Literal[10, 30] = Field(default=30, alias="requestInterval")
+    failure_threshold: Annotated[int, Field(ge=1, le=10, alias="failureThreshold")] = 3
+    # From this many seconds on, Route 53 publishes no HealthCheckStatus (the alarm sees missing data).
+    metric_stops_at: float | None = Field(default=None, ge=0, alias="metricStopsAt")
 
 
 class Replica(Strict):
@@ -64,6 +69,8 @@ class Estate(Strict):
     # When set, a change is INSYNC this many virtual seconds after it was submitted instead.
     dns_sync_seconds: float | None = Field(default=None, ge=0, alias="dnsSyncSeconds")
     control: Control = Control()
+    # Properties of the plan's health-check alarm replaced as deployed (e.g. a misconfiguration).
+    alarm: dict[str, Any] = {}
 
 
 class AlarmTrigger(Strict):
@@ -72,6 +79,14 @@ class AlarmTrigger(Strict):
     alarm_name: str | None = Field(default=None, alias="alarmName")  # another alarm's name
     source: str = "aws.cloudwatch"
     event_id: str | None = Field(default=None, alias="eventId")
+
+
+class Detection(Strict):
+    """No synthetic event: the estate's own chain (health checkers, HealthCheckStatus, the alarm,
+    EventBridge) runs minute by minute in virtual time; runs start when, and only if, it fires."""
+
+    # How long the chain is watched (virtual seconds from the scenario's start) if nothing fires.
+    horizon_seconds: Annotated[float, Field(gt=0, le=86_400, alias="horizonSeconds")] = 1800
 
 
 def encode(document: Any) -> str:
@@ -94,8 +109,10 @@ class Generated(Strict):
 
 
 class Trigger(Strict):
-    """Exactly one of: an alarm event (through the EventBridge rule), a manual input, raw input."""
+    """Exactly one of: the estate's detection chain, a synthetic alarm event (through the EventBridge
+    rule), a manual input, raw input."""
 
+    detection: Detection | None = None
     alarm: AlarmTrigger | None = None
     manual: dict[str, Any] | None = None
     raw: Any = None
@@ -117,9 +134,9 @@ class Trigger(Strict):
 
     @model_validator(mode="after")
     def _one(self) -> "Trigger":
-        given = sum([self.alarm is not None, self.manual is not None, self.raw_given])
+        given = sum([self.detection is not None, self.alarm is not None, self.manual is not None, self.raw_given])
         if given != 1:
-            raise ValueError("a trigger is exactly one of: alarm, manual, raw")
+            raise ValueError("a trigger is exactly one of: detection, alarm, manual, raw")
         if (self.generate is not None or self.pad_bytes is not None) and self.manual is None:
             raise ValueError("generate and padBytes apply to a manual input only")
         self.manual_input()  # a padBytes smaller than the input fails here, when the file is loaded

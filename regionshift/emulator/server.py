@@ -69,6 +69,9 @@ def moto_server(port: int | None = None) -> Iterator[dict[str, str]]:
 def serve(scenario: Scenario, port: int | None = None) -> Iterator[ServedStack]:
     """The scenario's estate on moto's server, registered as a CloudFormation stack."""
     with start(scenario, moto_server(port)) as emulated:
+        # Nobody drains the rule's queue here: its state machine target starts the runs, as on AWS
+        # (e.g. after `aws cloudwatch set-alarm-state ... ALARM`, the usual way to game-day an alarm).
+        emulated.engine.state_machine_targets = True
         _register_stack(emulated.deployment)
         parts = {f.name: getattr(emulated, f.name) for f in fields(emulated)}
         yield ServedStack(**parts, endpoint_url=emulated.environment["AWS_ENDPOINT_URL"], stack_name=STACK_NAME)

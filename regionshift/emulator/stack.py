@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from regionshift.emulator import patches
-from regionshift.emulator.deploy import Deployment, deploy
+from regionshift.emulator.deploy import STANDBY_REGION, Deployment, deploy
+from regionshift.emulator.detection import Detection
 from regionshift.emulator.engine import Engine, Recorder, VirtualClock
 from regionshift.emulator.estate import EstateModel
 from regionshift.emulator.scenario import Scenario
@@ -30,6 +31,7 @@ class EmulatedStack:
     deployment: Deployment
     estate: EstateModel
     environment: dict[str, str]  # what a client needs to reach this moto (empty in-process)
+    detection: Detection  # health checks and alarms, ticked by whoever advances the clock
 
 
 @contextmanager
@@ -56,4 +58,16 @@ def start(scenario: Scenario, moto: AbstractContextManager[dict[str, str]] | Non
         estate.attach(engine)
         # First: AWS authorizes a call against the function's role before anything else happens to it.
         engine.interceptors.insert(0, deployment.guard)
-        yield EmulatedStack(scenario, recorder, engine, deployment, estate, environment)
+        health = scenario.estate.health
+        parameters = deployment.parameters
+        detection = Detection(
+            scenario,
+            recorder.clock,
+            checks={
+                parameters["PrimaryHealthCheckId"]: health.primary,
+                parameters["StandbyHealthCheckId"]: health.standby,
+            },
+            alarm_regions=tuple(dict.fromkeys([parameters["AlarmRegion"], STANDBY_REGION])),
+            origin=estate.trigger_offset,
+        )
+        yield EmulatedStack(scenario, recorder, engine, deployment, estate, environment, detection)

@@ -1,0 +1,317 @@
+"""The alarm path in virtual time: Route 53 health checkers -> HealthCheckStatus -> CloudWatch alarm ->
+EventBridge, as AWS runs it, so that a drill can start from failing checkers instead of a synthetic event.
+
+``Detection.tick`` is called by whoever advances the virtual clock (the drill, minute by minute): each
+minute Route 53 publishes every health check's metrics and CloudWatch evaluates every metric alarm. A
+state change reaches EventBridge through ``emit_state_change`` (moto's alarm state setter calls it,
+``patches.py``), so ``set-alarm-state`` and an evaluated transition take the same path.
+"""
+
+import json
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+
+from regionshift.emulator.engine import VirtualClock
+from regionshift.emulator.scenario import HealthPoint, Scenario
+
+# Route 53 publishes its health-check metrics in us-east-1 only, once a minute.
+# https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/monitoring-health-checks.html
+METRIC_REGION = "us-east-1"
+PUBLISH_SECONDS = 60
+# "If more than 18% of health checkers report that an endpoint is healthy, Route 53 considers it healthy."
+# https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html
+HEALTHY_PERCENT = 18.0
+
+# CloudWatch's comparison operators (PutMetricAlarm, ComparisonOperator).
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "GreaterThanOrEqualToThreshold": operator.ge,
+    "GreaterThanThreshold": operator.gt,
+    "LessThanThreshold": operator.lt,
+    "LessThanOrEqualToThreshold": operator.le,
+}
+
+
+def failing_at(points: list[HealthPoint], elapsed: float) -> int:
+    """How many checkers fail the endpoint ``elapsed`` seconds into the scenario (its health timeline)."""
+    failing = points[0].failing
+    for point in sorted(points, key=lambda p: p.at):
+        if point.at <= elapsed:
+            failing = point.failing
+    return failing
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """What decides a health check's status, as read back from Route 53 (HealthCheckConfig)."""
+
+    check_id: str
+    interval: int  # RequestInterval: seconds between one checker's checks (10 or 30)
+    threshold: int  # FailureThreshold: consecutive results that change a checker's view
+    points: list[HealthPoint]
+
+
+@dataclass
+class HealthCheckStatus:
+    healthy: bool
+    percent_healthy: float
+
+
+class HealthChecks:
+    """Each checker checks every ``RequestInterval`` seconds and changes its view of the endpoint after
+    ``FailureThreshold`` consecutive results the other way; the endpoint is healthy while more than
+    18% of the checkers consider it healthy.
+
+    https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html (RequestInterval,
+    FailureThreshold); https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html
+    """
+
+    def __init__(self, checkers: int, configs: list[CheckConfig], metric_stops_at: float | None = None) -> None:
+        self.checkers = checkers
+        self.configs = configs
+        self.metric_stops_at = metric_stops_at
+
+    @classmethod
+    def deployed(cls, scenario: Scenario, checks: dict[str, list[HealthPoint]]) -> "HealthChecks":
+        """The scenario's health checks, configured as Route 53 holds them."""
+        route53 = boto3.client("route53", region_name=METRIC_REGION)
+        configs = []
+        for check_id, points in checks.items():
+            config = route53.get_health_check(HealthCheckId=check_id)["HealthCheck"]["HealthCheckConfig"]
+            configs.append(
+                CheckConfig(check_id, int(config["RequestInterval"]), int(config["FailureThreshold"]), points)
+            )
+        health = scenario.estate.health
+        return cls(health.checkers, configs, health.metric_stops_at)
+
+    def _checker_healthy(self, config: CheckConfig, checker: int, elapsed: float) -> bool:
+        """One checker's view at ``elapsed``: its checks run at 0, interval, 2 x interval, ..."""
+        healthy, streak = True, 0
+        for k in range(math.floor(elapsed / config.interval) + 1):
+            passed = checker >= failing_at(config.points, k * config.interval)
+            streak = 0 if passed == healthy else streak + 1
+            if streak >= config.threshold:
+                healthy, streak = passed, 0
+        return healthy
+
+    def status(self, config: CheckConfig, elapsed: float) -> HealthCheckStatus:
+        if self.checkers == 0:
+            return HealthCheckStatus(False, 0.0)
+        healthy = sum(self._checker_healthy(config, i, elapsed) for i in range(self.checkers))
+        percent = 100.0 * healthy / self.checkers
+        return HealthCheckStatus(percent > HEALTHY_PERCENT, percent)
+
+    def unhealthy_since(self, config: CheckConfig, until: float) -> float | None:
+        """When the endpoint last turned unhealthy up to ``until`` (a check moment), if it is unhealthy then."""
+        moment = None
+        previous = True
+        for k in range(math.floor(until / config.interval) + 1):
+            healthy = self.status(config, k * config.interval).healthy
+            if previous and not healthy:
+                moment = float(k * config.interval)
+            previous = healthy
+        return moment if not previous else None
+
+    def publish(self, cloudwatch: Any, stamp: datetime, elapsed: float) -> None:
+        """The metrics for the minute that ends at ``elapsed``, stamped ``stamp`` (inside that minute):
+        the status after the minute's last check. Nothing once the metric stops."""
+        if self.metric_stops_at is not None and elapsed > self.metric_stops_at:
+            return
+        last_check = elapsed - 1e-6  # a check at the minute's end belongs to the next minute
+        for config in self.configs:
+            status = self.status(config, max(0.0, last_check))
+            dimensions = [{"Name": "HealthCheckId", "Value": config.check_id}]
+            cloudwatch.put_metric_data(
+                Namespace="AWS/Route53",
+                MetricData=[
+                    {
+                        "MetricName": "HealthCheckStatus",
+                        "Dimensions": dimensions,
+                        "Timestamp": stamp,
+                        "Value": 1.0 if status.healthy else 0.0,
+                    },
+                    {
+                        "MetricName": "HealthCheckPercentageHealthy",
+                        "Dimensions": dimensions,
+                        "Timestamp": stamp,
+                        "Value": status.percent_healthy,
+                        "Unit": "Percent",
+                    },
+                ],
+            )
+
+
+def alarm_state(alarm: dict[str, Any], values: list[float | None]) -> str | None:
+    """The state CloudWatch gives a metric alarm for its evaluation range (oldest first, None: missing),
+    or None when the state is kept (``ignore`` with no data).
+
+    ALARM when at least DatapointsToAlarm of the EvaluationPeriods breach; missing datapoints count as
+    TreatMissingData says: ``breaching`` / ``notBreaching`` fill them in; ``missing`` and ``ignore`` leave
+    them out, and with no data at all ``missing`` goes to INSUFFICIENT_DATA and ``ignore`` keeps the
+    state. https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
+    and "Evaluating an alarm", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html
+    """
+    compare = COMPARISONS[alarm["ComparisonOperator"]]
+    threshold = float(alarm["Threshold"])
+    needed = int(alarm.get("DatapointsToAlarm") or alarm["EvaluationPeriods"])
+    treat = alarm.get("TreatMissingData") or "missing"
+    present = [v for v in values if v is not None]
+    breaching = sum(1 for v in present if compare(v, threshold))
+    if treat == "breaching":
+        breaching += len(values) - len(present)
+    elif treat != "notBreaching" and not present:
+        return "INSUFFICIENT_DATA" if treat == "missing" else None
+    return "ALARM" if breaching >= needed else "OK"
+
+
+@dataclass
+class Transition:
+    alarm: str
+    region: str
+    state: str
+    at: float  # virtual seconds since the emulator started
+
+
+@dataclass
+class Detection:
+    """The estate's detection chain, ticked in virtual time from ``origin`` (the scenario's time 0)."""
+
+    scenario: Scenario
+    clock: VirtualClock
+    checks: dict[str, list[HealthPoint]]
+    alarm_regions: tuple[str, ...]
+    origin: float = 0.0
+    transitions: list[Transition] = field(default_factory=list)
+    _next: float = PUBLISH_SECONDS
+    _health: HealthChecks | None = None
+
+    @property
+    def health(self) -> HealthChecks:
+        if self._health is None:
+            self._health = HealthChecks.deployed(self.scenario, self.checks)
+        return self._health
+
+    @property
+    def next_tick(self) -> float:
+        """Virtual offset of the next minute boundary."""
+        return self.origin + self._next
+
+    def at(self, offset: float) -> datetime:
+        """The virtual moment of a clock offset (the clock reads wall time plus its offset)."""
+        return self.clock.now() - timedelta(seconds=self.clock.offset - offset)
+
+    def tick(self) -> None:
+        """Every minute boundary the clock has passed: publish the metrics, then evaluate the alarms."""
+        while self.origin + self._next <= self.clock.offset:
+            elapsed = self._next
+            # Stamped mid-minute: the wall time that passes between ticks (the clock reads wall time
+            # plus its offset) then never moves a datapoint into a neighbouring period.
+            end = self.at(self.origin + elapsed)
+            self.health.publish(
+                boto3.client("cloudwatch", region_name=METRIC_REGION),
+                end - timedelta(seconds=PUBLISH_SECONDS / 2),
+                elapsed,
+            )
+            for region in self.alarm_regions:
+                self._evaluate(region, end)
+            self._next += PUBLISH_SECONDS
+
+    def _evaluate(self, region: str, end: datetime) -> None:
+        cloudwatch = boto3.client("cloudwatch", region_name=region)
+        for alarm in cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm"]).get("MetricAlarms", []):
+            if "MetricName" not in alarm:
+                continue  # metric math: not evaluated by the emulator
+            state = alarm_state(alarm, _datapoints(cloudwatch, alarm, end))
+            if state is not None and state != alarm["StateValue"]:
+                self.transitions.append(Transition(alarm["AlarmName"], region, state, self.clock.offset))
+                cloudwatch.set_alarm_state(
+                    AlarmName=alarm["AlarmName"],
+                    StateValue=state,
+                    StateReason=f"Threshold Crossed: evaluated at {end.isoformat()}",
+                )
+
+    def chain(self, check_id: str) -> dict[str, datetime | None]:
+        """When ``check_id``'s endpoint turned unhealthy (if it is unhealthy now), and when the outage
+        that made it so began: the last moment before then from which the checkers' observations fail
+        it as a whole (18% rule, ahead of any FailureThreshold)."""
+        config = next(c for c in self.health.configs if c.check_id == check_id)
+        unhealthy = self.health.unhealthy_since(config, self.clock.offset - self.origin)
+        if unhealthy is None:
+            return {"outage": None, "unhealthy": None}
+        checkers = self.health.checkers
+        began, down = None, False
+        for point in sorted(config.points, key=lambda p: p.at):
+            if point.at > unhealthy:
+                break
+            failing = bool(checkers) and 100.0 * (checkers - min(point.failing, checkers)) / checkers <= HEALTHY_PERCENT
+            if failing and not down:
+                began = point.at
+            down = failing
+        return {
+            "outage": self.at(self.origin + began) if began is not None else None,
+            "unhealthy": self.at(self.origin + unhealthy),
+        }
+
+
+def _datapoints(cloudwatch: Any, alarm: dict[str, Any], end: datetime) -> list[float | None]:
+    """The alarm's statistic for each of its last EvaluationPeriods periods (oldest first)."""
+    period = timedelta(seconds=int(alarm["Period"]))
+    statistic = alarm["Statistic"]
+    values: list[float | None] = []
+    for back in range(int(alarm["EvaluationPeriods"]), 0, -1):
+        start = end - back * period
+        found = cloudwatch.get_metric_statistics(
+            Namespace=alarm["Namespace"],
+            MetricName=alarm["MetricName"],
+            Dimensions=alarm.get("Dimensions", []),
+            StartTime=start,
+            EndTime=start + period,
+            Period=int(alarm["Period"]),
+            Statistics=[statistic],
+        )["Datapoints"]
+        values.append(float(found[0][statistic]) if found else None)
+    return values
+
+
+def state_change_event(alarm: Any, previous: str, at: datetime) -> dict[str, Any]:
+    """The EventBridge entry CloudWatch puts on its region's default bus when an alarm changes state.
+
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html
+    """
+    stamp = at.isoformat()
+    detail = {
+        "alarmName": alarm.name,
+        "state": {"value": alarm.state_value, "reason": alarm.state_reason, "timestamp": stamp},
+        "previousState": {"value": previous, "timestamp": stamp},
+        "configuration": {
+            "description": alarm.description or "",
+            "metrics": [
+                {
+                    "id": "m1",
+                    "metricStat": {
+                        "metric": {
+                            "namespace": alarm.namespace,
+                            "name": alarm.metric_name,
+                            "dimensions": {d.name: d.value for d in (alarm.dimensions or [])},
+                        },
+                        "period": alarm.period,
+                        "stat": alarm.statistic,
+                    },
+                    "returnData": True,
+                }
+            ],
+        },
+    }
+    return {
+        "Source": "aws.cloudwatch",
+        "DetailType": "CloudWatch Alarm State Change",
+        "Detail": json.dumps(detail),
+        "Resources": [alarm.alarm_arn],
+        "Time": at.timestamp(),
+    }
