@@ -241,8 +241,19 @@ def report(
     endpoint_url: EndpointOpt = None,
     report_dir: Annotated[Path, typer.Option("--report-dir")] = Path("reports"),
 ) -> None:
-    """Write report.md and report.html for any run."""
-    outcome = _write_report(_target(stack, None, region, profile, endpoint_url), execution, report_dir)
+    """Write report.md, report.html and report.json for any run: the ones Finalize wrote to the stack's
+    report bucket when they are there, else built from the execution's history and audit record."""
+    from regionshift import runreport
+
+    target = _target(stack, None, region, profile, endpoint_url)
+    with _aws_errors():
+        files = runreport.fetch(target.client("s3"), target.report_bucket, execution) if target.report_bucket else None
+    if files is None:
+        outcome = _write_report(target, execution, report_dir)
+    else:
+        for path in runreport.write_files(files, report_dir / execution.rsplit(":", 1)[-1]):
+            print(f"report: {path}")
+        outcome = json.loads(files["report.json"])["outcome"]
     print(f"outcome: {outcome}")
 
 

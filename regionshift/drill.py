@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 
+from failover.history import ExecutionHistory, Visit
 from failover.models import Outcome
 from failover.state import AuditRecord, LockHolder
 from regionshift.emulator import iam
@@ -19,7 +20,7 @@ from regionshift.emulator.engine import Recorder
 from regionshift.emulator.estate import alarm_event
 from regionshift.emulator.iam import Authorization
 from regionshift.emulator.scenario import Scenario, Step, Trigger
-from regionshift.execution import ExecutionHistory, Visit, follow
+from regionshift.execution import follow
 
 # Outcomes from the most to the least consequential: the headline of a drill with several runs.
 SIGNIFICANCE = (

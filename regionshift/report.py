@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from failover.history import Visit
 from regionshift.drill import DrillResult, Run
-from regionshift.execution import Visit
 
 OUTCOME_STYLE = {
     "FAILED_OVER": "bold green",

@@ -21,6 +21,7 @@ class Target:
     topic_arn: str | None = None
     endpoint_url: str | None = None
     parameters: dict[str, str] | None = None  # the stack's parameters: the plan
+    report_bucket: str | None = None  # where Finalize writes run reports (stacks that have one)
 
     def client(self, service: str, region: str | None = None) -> Any:
         return self.session.client(service, region_name=region, endpoint_url=self.endpoint_url)
@@ -69,6 +70,7 @@ def resolve(
         table=values["RunTableName"],
         state_machine_arn=values.get("StateMachineArn"),
         topic_arn=values.get("NotificationTopicArn"),
+        report_bucket=values.get("ReportBucketName"),
         endpoint_url=endpoint_url,
         parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])},
     )

@@ -155,7 +155,8 @@ def test_html_report_renders_with_a_visible_timeline(tmp_path: Path) -> None:
     result = drill.run(scenarios.load("throttled-promote-recovers"))
     from regionshift import runreport
 
-    _, page = runreport.write(result.reports[result.runs[0].arn], tmp_path)
+    page = tmp_path / "report.html"
+    runreport.write(result.reports[result.runs[0].arn], tmp_path)
     shot = tmp_path / "report.png"
     subprocess.run(
         [

@@ -39,3 +39,8 @@ class StateStoreError(RegionshiftError):
 
 class NotificationError(RegionshiftError):
     """The notification could not be published."""
+
+
+class ReportError(RegionshiftError):
+    """The run's report could not be read from its history or written to the report bucket; it never
+    fails the run (Finalize records it)."""

@@ -89,6 +89,7 @@ def _register_stack(deployment: Deployment) -> None:
             "StateMachineArn": {"Value": deployment.state_machine_arn},
             "NotificationTopicArn": {"Value": deployment.topic_arn},
             "RunTableName": {"Value": deployment.table_arn.rsplit("/", 1)[-1]},
+            "ReportBucketName": {"Value": deployment.report_bucket},
         },
     }
     values = [
