@@ -58,7 +58,8 @@ def drill(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of the report.")] = False,
     list_: Annotated[bool, typer.Option("--list", help="List the shipped scenarios, one a line, name first.")] = False,
     report_dir: Annotated[
-        Path | None, typer.Option("--report-dir", help="Where report.md and report.html go (per scenario).")
+        Path | None,
+        typer.Option("--report-dir", help="Where report.md, report.html and report.json go (per scenario)."),
     ] = Path("reports"),
     stack: StackOpt = None,
     region: RegionOpt = None,

@@ -227,7 +227,7 @@ def _drill(name: str) -> tuple[drill.DrillResult, iam.Guard]:
     with drill.Session(scenario) as session:
         for step in [Step(trigger=scenario.trigger), *scenario.then]:
             session.step(step)
-        (guard,) = iam.guards(session.engine.interceptors)
+        (guard,) = iam.guards(session.stack.engine.interceptors)
         return session.result(), guard
 
 
