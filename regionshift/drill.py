@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 
+from failover.history import ExecutionHistory, Visit
 from failover.models import Outcome
 from failover.state import AuditRecord, LockHolder
 from regionshift.emulator import iam
@@ -21,7 +22,7 @@ from regionshift.emulator.estate import alarm_event
 from regionshift.emulator.iam import Authorization
 from regionshift.emulator.patches import ACCOUNT
 from regionshift.emulator.scenario import Detection, Scenario, Step, Trigger, encode
-from regionshift.execution import ExecutionHistory, Visit, follow, start_manual
+from regionshift.execution import follow, start_manual
 
 # Outcomes from the most to the least consequential: the headline of a drill with several runs.
 SIGNIFICANCE = (

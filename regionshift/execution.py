@@ -1,120 +1,18 @@
-"""Read a Step Functions execution (deployed or emulated) into state visits, and follow executions
-until they end: one reader and one polling loop for drills, ``watch`` and reports.
+"""Follow executions until they end: one polling loop for drills and ``watch``.
 
-The same code serves a real stack and the emulator: it only talks to the Step Functions API.
+Reading an execution into visits is ``failover.history``, shared with the Finalize step's report.
 """
 
 import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-FAILED_EVENTS = (
-    "LambdaFunctionFailed",
-    "LambdaFunctionTimedOut",
-    "TaskFailed",
-    "TaskTimedOut",
-    "LambdaFunctionStartFailed",
-)
-SCHEDULED_EVENTS = ("LambdaFunctionScheduled", "TaskScheduled")
+from failover.history import ExecutionHistory, Visit, read
 
-
-@dataclass
-class Visit:
-    """One entry into one state."""
-
-    name: str
-    kind: str  # Task, Choice, Wait, Pass, Succeed, Fail
-    entered: datetime
-    at: float  # seconds from the execution's start to ``entered`` (virtual seconds on the emulator)
-    exited: datetime | None = None
-    attempts: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def retries(self) -> int:
-        return max(0, self.attempts - 1)
-
-    @property
-    def status(self) -> str:
-        if self.exited is None:
-            return "running"
-        if self.errors and self.attempts and len(self.errors) >= self.attempts:
-            return "caught"
-        return "done"
-
-
-@dataclass
-class ExecutionHistory:
-    """An execution as read back from its history (``failover.models.Execution`` is another thing:
-    the execution section of a run's input document)."""
-
-    arn: str
-    status: str
-    started: datetime
-    stopped: datetime | None
-    visits: list[Visit]
-    error: str | None = None
-    cause: str | None = None
-    input: Any = None
-
-    @property
-    def finished(self) -> bool:
-        return self.status != "RUNNING"
-
-
-def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = sfn.get_execution_history(executionArn=arn, maxResults=1000, **({"nextToken": token} if token else {}))
-        events.extend(page["events"])
-        token = page.get("nextToken")
-        if not token:
-            return events
-
-
-def read(sfn: Any, arn: str) -> ExecutionHistory:
-    """The execution as visits. Start and stop are its history's first and last events (the
-    emulator stamps those in virtual time; on AWS they equal the execution's start and stop dates)."""
-    import json
-
-    described = sfn.describe_execution(executionArn=arn)
-    events = history(sfn, arn)
-    started = events[0]["timestamp"] if events else described["startDate"]
-    visits: list[Visit] = []
-    for event in events:
-        kind = event["type"]
-        at = event["timestamp"]
-        if kind.endswith("StateEntered"):
-            name = event["stateEnteredEventDetails"]["name"]
-            since = max(0.0, (at - started).total_seconds())
-            visits.append(Visit(name, kind.removesuffix("StateEntered"), at, since))
-        elif kind.endswith("StateExited") and visits:
-            visits[-1].exited = at
-        elif kind in SCHEDULED_EVENTS and visits:
-            visits[-1].attempts += 1
-        elif kind in FAILED_EVENTS and visits:
-            details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            visits[-1].errors.append(str(details.get("error", kind)))
-    for visit in visits:
-        if visit.kind in ("Fail", "Succeed") and visit.exited is None:
-            visit.exited = visit.entered
-    status = described["status"]
-    raw_input = described.get("input")
-    return ExecutionHistory(
-        arn=arn,
-        status=status,
-        started=started,
-        stopped=(events[-1]["timestamp"] if events else described.get("stopDate")) if status != "RUNNING" else None,
-        visits=visits,
-        error=described.get("error"),
-        cause=described.get("cause"),
-        input=json.loads(raw_input) if raw_input else None,
-    )
+__all__ = ["ExecutionHistory", "Follower", "Visit", "follow", "read"]
 
 
 def follow(

@@ -7,9 +7,9 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from failover.history import Visit
+from failover.text import terminal_safe
 from regionshift.drill import DrillResult, Run
-from regionshift.execution import Visit
-from regionshift.text import terminal_safe
 
 OUTCOME_STYLE = {
     "FAILED_OVER": "bold green",

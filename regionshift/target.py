@@ -33,6 +33,7 @@ class Target:
     topic_arn: str | None = None
     endpoint_url: str | None = None
     parameters: dict[str, str] | None = None  # the stack's parameters: the plan
+    report_bucket: str | None = None  # where Finalize writes run reports (stacks that have one)
 
     def client(self, service: str, region: str | None = None) -> Any:
         return self.session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=OPERATOR_CONFIG)
@@ -87,6 +88,7 @@ def resolve(
         state_machine_arn=values.get("StateMachineArn"),
         manual_run_arn=values.get("ManualRunStateMachineArn"),
         topic_arn=values.get("NotificationTopicArn"),
+        report_bucket=values.get("ReportBucketName"),
         endpoint_url=endpoint_url,
         parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])},
     )

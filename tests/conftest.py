@@ -38,6 +38,7 @@ PLAN_ENV = {
     "PROMOTION_MAX_POLLS": "180",
     "DNS_POLL_SECONDS": "5",
     "DNS_MAX_POLLS": "60",
+    "REPORT_BUCKET": "regionshift-reports-example",
     "REPORT_BASE_URL": "",
     "REEVALUATE_INTERVAL_SECONDS": "300",
     "REEVALUATE_MAX_ATTEMPTS": "6",

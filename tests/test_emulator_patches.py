@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from typing import Any
 
+from failover.history import ExecutionHistory
 from regionshift.emulator import patches
 from regionshift.emulator.engine import Engine, Recorder, VirtualClock
-from regionshift.execution import ExecutionHistory, follow
+from regionshift.execution import follow
 
 
 def test_every_patched_moto_attribute_exists_on_the_pinned_version() -> None:

@@ -41,7 +41,8 @@ NEEDED = {
     },
     # SNS encrypts with the topic's customer managed key on the publisher's behalf.
     "NotifyFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
-    "FinalizeFunction": {"dynamodb:PutItem", "dynamodb:DeleteItem"},
+    # Its own execution's history and the report bucket, for the run's report.
+    "FinalizeFunction": {"dynamodb:PutItem", "dynamodb:DeleteItem", "states:GetExecutionHistory", "s3:PutObject"},
 }
 # Between them these take every step path: failover, DNS rollback, and a promotion whose response is lost.
 COVERING = ("primary-outage", "dns-fails", "lost-promote-response")
@@ -200,6 +201,8 @@ def _ctx() -> cfn.Context:
     ctx.refs["NotificationTopic"] = "arn:aws:sns:us-west-2:123456789012:topic"
     ctx.attrs[("RunTable", "Arn")] = TABLE
     ctx.attrs[("NotificationKey", "Arn")] = "arn:aws:kms:us-west-2:123456789012:key/k"
+    ctx.refs["ReportBucket"] = "reports"
+    ctx.attrs[("ReportBucket", "Arn")] = "arn:aws:s3:::reports"
     return ctx
 
 

@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from failover.state import AuditRecord, LockHolder
 from failover.store import StateStore
+from failover.text import markdown_safe, terminal_safe
 from regionshift import runreport, target
 from regionshift.cli import app, drills
-from regionshift.text import markdown_safe, terminal_safe
 from tests.conftest import create_run_table
 from tests.test_server_mode import emulated
 

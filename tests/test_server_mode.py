@@ -77,6 +77,38 @@ def test_drill_on_a_stack_shows_progress_writes_reports_and_is_listed(tmp_path: 
         assert (tmp_path / "report" / arn.rsplit(":", 1)[-1] / "report.html").exists()
 
 
+def test_report_reads_what_finalize_wrote_to_the_bucket_and_builds_it_when_it_is_not_there(tmp_path: Path) -> None:
+    with emulated() as (stack, cli):
+        # Given a run on the stack
+        started = cli(
+            "drill",
+            "--dry-run",
+            "--operator",
+            "alice",
+            "--reason",
+            "r",
+            "--poll",
+            "0.05",
+            "--report-dir",
+            str(tmp_path / "drill"),
+        )
+        arn = started.output.split("started ", 1)[1].split()[0]
+        name = arn.rsplit(":", 1)[-1]
+        outputs = client(stack, "cloudformation").describe_stacks(StackName=stack.stack_name)["Stacks"][0]["Outputs"]
+        bucket = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "ReportBucketName")
+        # When its report is asked for, it is the one Finalize wrote while the run was still running
+        assert cli("report", arn, "--report-dir", str(tmp_path / "s3")).exit_code == 0
+        written = json.loads((tmp_path / "s3" / name / "report.json").read_text())
+        assert written["status"] == "RUNNING" and written["timeline"][-1]["state"] == "Finalize"
+        # And when the bucket holds none, it is built from the finished execution
+        s3 = client(stack, "s3")
+        for file in ("report.md", "report.html", "report.json"):
+            s3.delete_object(Bucket=bucket, Key=f"reports/{name}/{file}")
+        assert cli("report", arn, "--report-dir", str(tmp_path / "built")).exit_code == 0
+        built = json.loads((tmp_path / "built" / name / "report.json").read_text())
+        assert built["status"] == "SUCCEEDED" and built["outcome"] == written["outcome"]
+
+
 def test_unknown_execution_is_one_clear_line() -> None:
     with emulated() as (_stack, cli):
         result = cli("report", "arn:aws:states:us-west-2:123456789012:execution:regionshift-orders:nope")
@@ -156,7 +188,8 @@ def test_html_report_renders_with_a_visible_timeline(tmp_path: Path) -> None:
     result = drill.run(scenarios.load("throttled-promote-recovers"))
     from regionshift import runreport
 
-    _, page = runreport.write(result.reports[result.runs[0].arn], tmp_path)
+    page = tmp_path / "report.html"
+    runreport.write(result.reports[result.runs[0].arn], tmp_path)
     shot = tmp_path / "report.png"
     subprocess.run(
         [

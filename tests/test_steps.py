@@ -9,7 +9,6 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from failover import notification
 from failover.clients import Clients
 from failover.errors import DnsUpdateError, PromotionError, PromotionTimeoutError, TransientAwsError
 from failover.models import IntakeInput, RunDocument
@@ -526,14 +525,6 @@ def test_finalize_never_releases_another_runs_lock(aws: Runtime) -> None:
     doc = document(result={"outcome": "REFUSED", "reason": "lock held"})
     assert not finalize(doc, aws, NOW).lock_released
     assert aws.store.lock_holder().owner == "other-run"
-
-
-def test_notification_links_the_report_where_a_location_is_configured() -> None:
-    settings = Settings.from_env({**PLAN_ENV, "REPORT_BASE_URL": "s3://dr-reports/orders/"})
-    doc = document(result={"outcome": "NO_ACTION", "reason": "healthy"})
-    lines = notification.summary_lines(doc, settings)
-    assert "Report: s3://dr-reports/orders/run-1/report.html" in lines
-    assert not any(line.startswith("Report:") for line in notification.summary_lines(doc, SETTINGS))
 
 
 # --- Boundaries: exactly on each documented rule, and one step either side ----------------------

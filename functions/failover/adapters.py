@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from failover import history
 from failover.clients import CallKind, call, error_code
-from failover.errors import DnsUpdateError, NotificationError, PromotionError, TransientAwsError
+from failover.errors import DnsUpdateError, NotificationError, PromotionError, ReportError, TransientAwsError
 from failover.models import CheckerVotes, RecordChange, ReplicaState
 
 
@@ -209,3 +210,36 @@ class Sns:
             ),
         )
         return str(answer["MessageId"])
+
+
+class StepFunctions:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def history(self, execution_arn: str, max_events: int) -> list[dict[str, Any]]:
+        """The execution's first ``max_events`` events (GetExecutionHistory pages of up to 1000,
+        "GetExecutionHistory", AWS Step Functions API Reference)."""
+        return call(
+            CallKind.READ,
+            ReportError,
+            f"GetExecutionHistory {execution_arn}",
+            lambda: history.history(self._client, execution_arn, max_events),
+        )
+
+
+class S3:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def put(self, bucket: str, key: str, content_type: str, text: str) -> None:
+        # A PutObject repeated after a lost response writes the same object again: idempotent. The
+        # bucket's default encryption applies to it ("Setting default server-side encryption
+        # behavior for Amazon S3 buckets", Amazon S3 User Guide).
+        call(
+            CallKind.WRITE,
+            ReportError,
+            f"PutObject s3://{bucket}/{key}",
+            lambda: self._client.put_object(
+                Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type
+            ),
+        )

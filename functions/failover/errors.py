@@ -43,3 +43,8 @@ class NotificationError(RegionshiftError):
 
 class StepFailedError(RegionshiftError):
     """An unexpected failure of a step, whose message was too long to carry whole (it is logged)."""
+
+
+class ReportError(RegionshiftError):
+    """The run's report could not be read from its history or written to the report bucket; it never
+    fails the run (Finalize records it)."""

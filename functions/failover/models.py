@@ -270,3 +270,4 @@ class FinalizeResult(Model):
     lock_released: bool
     cooldown_until: datetime | None = None
     reevaluate: Reevaluation | None = None
+    report_error: str | None = None  # the run's report could not be written (the run went on)

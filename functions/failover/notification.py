@@ -2,7 +2,7 @@
 
 import json
 
-from failover import reevaluation
+from failover import reevaluation, report
 from failover.models import Outcome, RunDocument, StepError
 from failover.settings import Settings
 
@@ -31,6 +31,14 @@ def timeline(doc: RunDocument) -> list[tuple[str, float]]:
         ("result", doc.result.at if doc.result else None),
     ]
     return [(name, (at - start).total_seconds()) for name, at in stamps if at is not None]
+
+
+def report_url(execution_arn: str, settings: Settings) -> str:
+    """Where the run's HTML report is: Finalize writes it under ``report.folder``, after Notify."""
+    name = report.folder(execution_arn).removeprefix(report.PREFIX)
+    if settings.report_base_url:
+        return f"{settings.report_base_url.rstrip('/')}/{name}report.html"
+    return f"s3://{settings.report_bucket}/{report.PREFIX}{name}report.html"
 
 
 def subject(doc: RunDocument, settings: Settings) -> str:
@@ -90,9 +98,7 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
             f"The old primary {settings.primary_db_identifier} in {settings.primary_region} must not take writes "
             "again: fence it before it comes back."
         )
-    if settings.report_base_url:
-        name = doc.execution.id.rsplit(":", 1)[-1]
-        lines.append(f"Report: {settings.report_base_url.rstrip('/')}/{name}/report.html")
+    lines.append(f"Report: {report_url(doc.execution.id, settings)}")
     again = reevaluation.next_attempt(doc, settings)
     if again:
         lines.append(reevaluation.describe(again, settings))

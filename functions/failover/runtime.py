@@ -4,7 +4,7 @@ Tests and the emulator pass their own adapters to the constructor; otherwise eac
 use from the shared client cache.
 """
 
-from failover.adapters import CloudWatch, Rds, Route53, Sns
+from failover.adapters import S3, CloudWatch, Rds, Route53, Sns, StepFunctions
 from failover.clients import Clients
 from failover.settings import Settings
 from failover.store import StateStore
@@ -28,10 +28,18 @@ class Runtime:
         cloudwatch: CloudWatch | None = None,
         sns: Sns | None = None,
         store: StateStore | None = None,
+        stepfunctions: StepFunctions | None = None,
+        s3: S3 | None = None,
     ) -> None:
         self.settings = settings
         self._clients = clients
         self._route53, self._rds, self._cloudwatch, self._sns, self._store = route53, rds, cloudwatch, sns, store
+        self._stepfunctions, self._s3 = stepfunctions, s3
+
+    @property
+    def stack_region(self) -> str:
+        """Where the stack is: its table, state machine and report bucket."""
+        return region_of(self.settings.table_arn)
 
     @property
     def route53(self) -> Route53:
@@ -61,8 +69,20 @@ class Runtime:
     def store(self) -> StateStore:
         if self._store is None:
             arn = self.settings.table_arn
-            self._store = StateStore(self._clients.get("dynamodb", region_of(arn)), arn.rsplit("/", 1)[-1])
+            self._store = StateStore(self._clients.get("dynamodb", self.stack_region), arn.rsplit("/", 1)[-1])
         return self._store
+
+    @property
+    def stepfunctions(self) -> StepFunctions:
+        if self._stepfunctions is None:
+            self._stepfunctions = StepFunctions(self._clients.get("stepfunctions", self.stack_region))
+        return self._stepfunctions
+
+    @property
+    def s3(self) -> S3:
+        if self._s3 is None:
+            self._s3 = S3(self._clients.get("s3", self.stack_region))
+        return self._s3
 
 
 _clients = Clients()

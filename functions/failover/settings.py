@@ -68,7 +68,12 @@ class Settings(BaseModel):
     promotion_max_polls: PositiveInt
     dns_poll_seconds: PositiveInt
     dns_max_polls: PositiveInt
-    # Empty: no link in notifications (set explicitly in the template; not a silent default).
+    # The stack's bucket, where Finalize writes each run's report (S3 bucket naming rules, "General
+    # purpose bucket naming rules", Amazon S3 User Guide).
+    report_bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    # Where notifications link the reports: empty (set explicitly in the template; not a silent
+    # default) links them in the bucket; a URL overrides that, e.g. a CloudFront distribution in
+    # front of the bucket's report prefix.
     report_base_url: Annotated[str, Field(pattern=r"^$|^(https|s3)://\S+$")]
     # An alarm run refused for a passing reason, or rolled back, is looked at again this often, this
     # many times: the alarm stays in ALARM and sends no new event.

@@ -15,7 +15,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from regionshift.text import unsafe_character
+from failover.text import unsafe_character
 
 app = typer.Typer(
     help="Regionshift: region failover for AWS - drills on the embedded emulator, operations on a stack.",

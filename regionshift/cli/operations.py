@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from failover.text import terminal_safe as safe
 from regionshift.cli import (
     EXIT_REFUSED,
     EndpointOpt,
@@ -25,7 +26,6 @@ from regionshift.cli import (
     now,
     resolve_target,
 )
-from regionshift.text import terminal_safe as safe
 
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=500)]
 

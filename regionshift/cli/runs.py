@@ -41,12 +41,12 @@ def follow_run(target: Any, arn: str, report_dir: Path | None, poll: float) -> t
 
 
 def write_report(target: Any, arn: str, report_dir: Path | None) -> str | None:
-    from regionshift import execution as executions
+    from failover.history import read
     from regionshift import runreport
 
     with aws_errors():
         audit = target.store().audit_of(arn)
-        data = runreport.build(executions.read(target.client("stepfunctions"), arn), audit)
+        data = runreport.build(read(target.client("stepfunctions"), arn), audit)
     if report_dir is not None:
         for path in runreport.write(data, report_dir / arn.rsplit(":", 1)[-1]):
             print(f"report: {path}")
@@ -77,8 +77,19 @@ def report(
     endpoint_url: EndpointOpt = None,
     report_dir: Annotated[Path, typer.Option("--report-dir")] = Path("reports"),
 ) -> None:
-    """Write report.md and report.html for any run."""
-    outcome = write_report(resolve_target(stack, None, region, profile, endpoint_url), execution, report_dir)
+    """Write report.md, report.html and report.json for any run: the ones Finalize wrote to the stack's
+    report bucket when they are there, else built from the execution's history and audit record."""
+    from regionshift import runreport
+
+    target = resolve_target(stack, None, region, profile, endpoint_url)
+    with aws_errors():
+        files = runreport.fetch(target.client("s3"), target.report_bucket, execution) if target.report_bucket else None
+    if files is None:
+        outcome = write_report(target, execution, report_dir)
+    else:
+        for path in runreport.write_files(files, report_dir / execution.rsplit(":", 1)[-1]):
+            print(f"report: {path}")
+        outcome = json.loads(files["report.json"])["outcome"]
     print(f"outcome: {outcome}")
 
 

@@ -49,6 +49,13 @@ class Deployment:
     functions: dict[str, str]  # function name -> logical id
     targets: dict[str, str]  # DNS target -> region
     guard: iam.Guard  # each function's role from the template, as AWS evaluates it
+    report_bucket: str  # where Finalize writes the runs' reports
+
+    def report(self, execution_arn: str) -> dict[str, str] | None:
+        """The report files Finalize wrote for the execution, or None."""
+        from regionshift import runreport
+
+        return runreport.fetch(_client("s3", STANDBY_REGION), self.report_bucket, execution_arn)
 
     def store(self) -> Any:
         from failover.store import StateStore
@@ -236,6 +243,7 @@ def _deploy_stack(
     key = _client("kms", region).create_key(Description="emulated notification key")["KeyMetadata"]
     ctx.refs["NotificationKey"] = key["KeyId"]
     ctx.attrs[("NotificationKey", "Arn")] = key["Arn"]
+    report_bucket = _create_report_bucket(document, ctx)
 
     lam = _client("lambda", region)
     code = io.BytesIO()
@@ -301,7 +309,62 @@ def _deploy_stack(
         functions=functions,
         targets=targets,
         guard=iam.Guard.from_template(document, ctx, functions),
+        report_bucket=report_bucket,
     )
+
+
+# The names CloudFormation's AWS::S3::Bucket rule properties have in S3's PutBucketLifecycleConfiguration
+# ("AWS::S3::Bucket Rule", CloudFormation User Guide; "PutBucketLifecycleConfiguration", S3 API Reference).
+_LIFECYCLE_RULE = {
+    "Id": lambda v: {"ID": v},
+    "Status": lambda v: {"Status": v},
+    "Prefix": lambda v: {"Filter": {"Prefix": v}},
+    "ExpirationInDays": lambda v: {"Expiration": {"Days": int(v)}},
+}
+
+
+def _create_report_bucket(document: dict[str, Any], ctx: cfn.Context) -> str:
+    """ReportBucket and its policy as CloudFormation creates them from the template's properties: the
+    name (generated when none is given, as CloudFormation does), default encryption, public access
+    block and lifecycle rules. Its policy is not modelled: its only statement denies plain HTTP, which
+    boto3 does not use."""
+    props = cfn.resolve(document["Resources"]["ReportBucket"]["Properties"], ctx)
+    modelled = {"BucketName", "BucketEncryption", "PublicAccessBlockConfiguration", "OwnershipControls"}
+    unknown = set(props) - modelled - {"LifecycleConfiguration"}
+    if unknown:
+        raise cfn.ResolveError(f"ReportBucket: properties {sorted(unknown)} are not modelled by the emulator")
+    name = str(props.get("BucketName") or "regionshift-reportbucket-emulated")
+    s3 = _client("s3", ctx.region)
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": ctx.region})
+    s3.put_bucket_encryption(
+        Bucket=name,
+        # CloudFormation's ServerSideEncryptionByDefault is the API's ApplyServerSideEncryptionByDefault
+        # ("AWS::S3::Bucket ServerSideEncryptionRule", CloudFormation User Guide).
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+                for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            ]
+        },
+    )
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+    s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
+    rules = []
+    for rule in props["LifecycleConfiguration"]["Rules"]:
+        if set(rule) - set(_LIFECYCLE_RULE):
+            raise cfn.ResolveError(f"ReportBucket: lifecycle rule keys {sorted(set(rule) - set(_LIFECYCLE_RULE))}")
+        rules.append({k: v for key, value in rule.items() for k, v in _LIFECYCLE_RULE[key](value).items()})
+    s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+    ctx.refs["ReportBucket"] = name
+    ctx.attrs[("ReportBucket", "Arn")] = f"arn:aws:s3:::{name}"
+    # The bucket policy is resolved (so that a template error shows here) but not put on moto: moto's
+    # bucket-policy check ignores Condition, so the TLS-only Deny would refuse every request.
+    cfn.resolve(document["Resources"]["ReportBucketPolicy"]["Properties"]["PolicyDocument"], ctx)
+    return name
+
+
+def _create_alarm(parameters: dict[str, Any]) -> None:
+    """The health-check alarm as detector.yaml declares it, in the alarm's region."""
 
 
 def _deploy_detector(parameters: dict[str, Any], role: str, alarm_overrides: dict[str, Any]) -> None:

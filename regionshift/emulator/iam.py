@@ -140,7 +140,11 @@ class Request:
 # DynamoDB: AccessDeniedException, HTTP 400 (DynamoDB Developer Guide, "Error handling with DynamoDB").
 # SNS: AuthorizationError, HTTP 403 (SNS API Reference, Publish, Errors).
 # RDS, Route 53, CloudWatch: AccessDenied, HTTP 403 (IAM User Guide, "Troubleshoot access denied error messages").
+# S3: AccessDenied, HTTP 403 (Amazon S3 API Reference, "Error responses").
+# Step Functions: AccessDeniedException, HTTP 400 (AWS Step Functions API Reference, "Common Errors").
 _SERVICES: dict[str, tuple[str, str, int]] = {
+    "s3": ("s3", "AccessDenied", 403),
+    "stepfunctions": ("states", "AccessDeniedException", 400),
     "dynamodb": ("dynamodb", "AccessDeniedException", 400),
     "rds": ("rds", "AccessDenied", 403),
     "route53": ("route53", "AccessDenied", 403),
@@ -234,6 +238,13 @@ def requests(
             "route53:ChangeResourceRecordSetsActions": _unique(c["Action"] for c in changes),
         }
         return one(f"arn:aws:route53:::hostedzone/{_id(str(params['HostedZoneId']), 'hostedzone')}", context)
+    if service == "s3" and operation == "PutObject":
+        # list_amazons3.html: PutObject acts on the object resource, arn:aws:s3:::bucket/key (S3 ARNs
+        # have no region or account).
+        return one(f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")
+    if service == "stepfunctions" and operation == "GetExecutionHistory":
+        # list_awsstepfunctions.html: GetExecutionHistory acts on the execution resource.
+        return one(str(params["executionArn"]))
     if service == "cloudwatch" and operation in ("GetMetricStatistics", "GetMetricData", "PutMetricData"):
         # list_amazoncloudwatch.html: these actions support no resource type, so the resource is "*".
         return one("*")

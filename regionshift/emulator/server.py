@@ -93,6 +93,7 @@ def _register_stack(deployment: Deployment) -> None:
             "ManualRunStateMachineArn": {"Value": deployment.manual_run_arn},
             "NotificationTopicArn": {"Value": deployment.topic_arn},
             "RunTableName": {"Value": deployment.table_arn.rsplit("/", 1)[-1]},
+            "ReportBucketName": {"Value": deployment.report_bucket},
         },
     }
     values = [

@@ -1,10 +1,13 @@
-"""Finalize: write the audit record, start the cooldown where due, release the lock, count the outcome."""
+"""Finalize: write the audit record, start the cooldown where due, release the lock, count the outcome,
+and write the run's report to the stack's bucket."""
 
 from datetime import datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from failover import reevaluation
+from failover import clock, history, reevaluation, report
+from failover.clients import DEADLINE_MARGIN_SECONDS
+from failover.errors import ReportError
 from failover.models import FinalizeResult, RunDocument
 from failover.observability import NAMESPACE, logger, metrics
 from failover.runtime import Runtime
@@ -50,17 +53,59 @@ def finalize(doc: RunDocument, rt: Runtime, now: datetime) -> FinalizeResult:
     # Conditional on ownership: releases this run's lock even when Gate failed after taking it,
     # and never another run's.
     released = rt.store.release_lock(run)
-    rt.store.put_audit(audit_record(doc, now, settings.plan_name, released, cooldown_until))
+    audit = audit_record(doc, now, settings.plan_name, released, cooldown_until)
+    rt.store.put_audit(audit)
     # A metric of its own carries the outcome dimension, so other metrics keep theirs.
     with single_metric(name="Runs", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as runs:
         runs.add_dimension(name="outcome", value=outcome)
     if doc.notification_error:
         logger.error("notification failed", extra={"error": doc.notification_error.wire()})
         metrics.add_metric(name="NotificationFailures", unit=MetricUnit.Count, value=1)
+    report_error = write_report(audit, rt)
     return FinalizeResult(
         outcome=outcome,
         reason=doc.result.reason,
         lock_released=released,
         cooldown_until=cooldown_until,
         reevaluate=reevaluation.next_attempt(doc, settings),
+        report_error=report_error,
     )
+
+
+# A run's history is bounded by its polls (Settings.longest_run_seconds), but a plan with one-second
+# polls could make it long: a report shows at most this many events, read in five pages
+# ("GetExecutionHistory", AWS Step Functions API Reference: at most 1000 events a page).
+MAX_HISTORY_EVENTS = 5000
+# The error kept in the result: enough to act on, and the run document stays small.
+REPORT_ERROR_CHARS = 500
+
+
+def write_report(audit: AuditRecord, rt: Runtime) -> str | None:
+    """Write report.md, .html and .json under ``report.folder``; the error, if that failed.
+
+    The execution is still running (this is its last step): the report shows its history so far,
+    with the outcome from the audit record. The report is for people, so no failure to write it
+    fails the run: it is logged, counted and handed back in the result.
+    """
+    try:
+        _time_left()
+        events = rt.stepfunctions.history(audit.execution, MAX_HISTORY_EVENTS)
+        execution = history.parse(audit.execution, events, truncated=len(events) >= MAX_HISTORY_EVENTS)
+        folder = report.folder(audit.execution)
+        for name, (content_type, text) in report.render(report.build(execution, audit)).items():
+            _time_left()
+            rt.s3.put(rt.settings.report_bucket, folder + name, content_type, text)
+    except Exception as exc:  # noqa: BLE001 - any failure here, even a bug in rendering, must not fail the run
+        error = f"{type(exc).__name__}: {exc}"[:REPORT_ERROR_CHARS]
+        logger.error("run report not written", extra={"error": error})
+        metrics.add_metric(name="ReportFailures", unit=MetricUnit.Count, value=1)
+        return error
+    return None
+
+
+def _time_left() -> None:
+    """Refuse to start a report call that could run the invocation past its timeout: a Lambda
+    timeout would fail Finalize, and the report must never do that."""
+    remaining = clock.remaining_seconds()
+    if remaining is not None and remaining < DEADLINE_MARGIN_SECONDS:
+        raise ReportError(f"{remaining:.1f} s left in the invocation: report skipped")
