@@ -6,7 +6,7 @@ Two layers retry a throttle or a passing fault:
 * ``call`` retries it in the Lambda, with a budget per kind of call (``BUDGETS``) and never past
   the invocation's deadline, so a short burst costs a second, not a Task retry;
 * the state machine retries ``TransientAwsError`` on a deterministic schedule that alone outlasts
-  a 60 s storm on every API (``tests/test_catch_paths.py`` checks the arithmetic).
+  a 60 s storm on every API (``tests/integration/test_catch_paths.py`` checks the arithmetic).
 
 Why not botocore's own retry modes (``standard``/``adaptive``,
 https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html)? They take one attempt

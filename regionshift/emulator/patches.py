@@ -1,7 +1,7 @@
 """Every moto (and botocore) internal the emulator replaces or writes, with the reason for each.
 
 Verified on moto 5.2.5, which ``pyproject.toml`` pins exactly because of this module: a moto upgrade
-starts here (``tests/test_emulator_patches.py`` checks that every target still exists).
+starts here (``tests/integration/test_emulator_patches.py`` checks that every target still exists).
 
 ``PATCHES`` is the complete list of attributes replaced while an emulated stack runs (and restored
 after); ``rds_instance`` is the only place the emulator writes moto's backend state directly. Public

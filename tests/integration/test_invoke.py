@@ -13,7 +13,7 @@ from regionshift.emulator import scenario as scenarios
 from regionshift.emulator import stack as emulator
 
 runner = CliRunner()
-EVENTS = sorted((Path(__file__).resolve().parent.parent / "events").glob("*.json"))
+EVENTS = sorted((Path(__file__).resolve().parents[2] / "events").glob("*.json"))
 
 
 def function_of(event: Path) -> str:

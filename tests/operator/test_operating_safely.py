@@ -21,7 +21,7 @@ from failover.text import markdown_safe, terminal_safe
 from regionshift import runreport, target
 from regionshift.cli import app, drills
 from tests.conftest import create_run_table
-from tests.test_server_mode import emulated
+from tests.operator.test_server_mode import emulated
 
 runner = CliRunner()
 REGION = "us-west-2"

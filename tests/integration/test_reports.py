@@ -19,7 +19,7 @@ from regionshift import drill
 from regionshift import template as cfn
 from regionshift.emulator import scenario as scenarios
 from tests.conftest import NOW, PLAN_ENV, create_run_table
-from tests.test_steps import EXECUTION, SETTINGS, document
+from tests.unit.test_steps import EXECUTION, SETTINGS, document
 
 BUCKET = PLAN_ENV["REPORT_BUCKET"]
 FOLDER = "reports/run-1/"

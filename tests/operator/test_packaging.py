@@ -59,7 +59,7 @@ def test_emulator_commands_without_moto_name_the_extra(monkeypatch: pytest.Monke
 def test_a_checkout_reads_its_own_stack_files() -> None:
     # Given the tests run from the checkout (an editable install)
     # Then the template and the ASL the emulator reads are the checkout's own, never a packaged copy
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     assert cfn.checkout() == root
     assert cfn.stack_root() == root
     assert not (root / "regionshift" / "stack").exists()
