@@ -11,7 +11,7 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_ENV := AWS_DEFAULT_REGION=us-west-2 SAM_CLI_TELEMETRY=0
 SCENARIO ?= primary-outage
 
-.PHONY: help setup drill chaos bench bench-quick test validate lint typecheck unit package-check build clean
+.PHONY: help setup drill chaos bench bench-quick test validate lint typecheck unit integration pytest package-check build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,7 +48,7 @@ validate: $(VENV)/.installed $(SAM_VENV)/.installed ## sam validate (--lint and 
 	$(SAM_ENV) $(SAM) validate --lint
 	$(SAM_ENV) $(SAM) validate
 	$(VENV)/bin/cfn-lint template.yaml detector.yaml
-	$(VENV)/bin/statelint --ignore=URI,FLOAT statemachine/failover.asl.json
+	$(VENV)/bin/statelint --ignore=URI,FLOAT statemachine/failover.asl.json statemachine/manual.asl.json
 
 lint: $(VENV)/.installed ## ruff (lint and format check) and mypy
 	$(VENV)/bin/ruff check .
@@ -58,10 +58,18 @@ lint: $(VENV)/.installed ## ruff (lint and format check) and mypy
 package-check: $(VENV)/.installed ## Build the wheel; install it in a clean virtualenv; run the CLI from there
 	PYTHON=$(PYTHON313) tests/package/check_wheel.sh
 
-unit: $(VENV)/.installed ## The pytest suite alone
+unit: $(VENV)/.installed ## Fast unit tests: steps, models, rules, template (seconds, no emulator run)
+	$(VENV)/bin/pytest tests/unit
+
+integration: $(VENV)/.installed ## Emulator tests: every scenario and invariant, catch paths, IAM, limits; operator CLI and server mode
+	$(VENV)/bin/pytest tests/integration tests/operator
+
+pytest: $(VENV)/.installed ## The whole pytest suite (unit, integration, operator)
 	$(VENV)/bin/pytest
 
-test: validate build lint package-check unit chaos bench-quick ## Every check: validation, build, lint, the test suite, the chaos drills
+# The pytest suite runs every scenario and checks every invariant after each (what `make chaos` prints
+# as a table), so make test does not run the library twice.
+test: validate build lint package-check pytest bench-quick ## Every check: validation, build, lint, the package, the test suite, the benchmark
 
 build: $(SAM_VENV)/.installed ## sam build (pure Python, no Docker)
 	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_ENV) $(SAM) build
