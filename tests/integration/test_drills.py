@@ -34,7 +34,6 @@ def test_library_covers_the_catalogue() -> None:
         "bad-input",
         "dry-run",
         "false-alarm",
-        "lock-held",
         "paused",
         "stale-event",
         "lag-too-high",
