@@ -64,8 +64,8 @@ unit: $(VENV)/.installed ## Fast unit tests: steps, models, rules, template (sec
 integration: $(VENV)/.installed ## Emulator tests: every scenario and invariant, catch paths, IAM, limits; operator CLI and server mode
 	$(VENV)/bin/pytest tests/integration tests/operator
 
-pytest: $(VENV)/.installed ## The whole pytest suite (unit, integration, operator)
-	$(VENV)/bin/pytest
+pytest: $(VENV)/.installed ## The whole pytest suite (unit, integration, operator), on two workers
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 # The pytest suite runs every scenario and checks every invariant after each (what `make chaos` prints
 # as a table), so make test does not run the library twice.

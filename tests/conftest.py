@@ -66,3 +66,12 @@ def run_scenario(data: dict[str, Any]) -> drill.DrillResult:
 def library_results() -> dict[str, drill.DrillResult]:
     """Every shipped scenario, run once per session (the drills are deterministic but not free)."""
     return {path.stem: drill.run(scenarios.load(str(path))) for path in scenarios.library()}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups from the markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With xdist (``make pytest`` runs two workers), the tests that read the whole scenario library
+    share one worker, so the library runs once, not once per worker."""
+    for item in items:
+        if "library_results" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("library"))

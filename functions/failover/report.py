@@ -11,6 +11,7 @@ from typing import Any
 
 from failover.history import ExecutionHistory, Visit
 from failover.state import AuditRecord
+from failover.text import markdown_safe, terminal_safe
 
 # Where in the report bucket runs' reports go: <PREFIX><execution name>/report.{md,html,json}. The
 # template's grant to Finalize and the bucket's lifecycle rule name the same prefix (a test checks).
@@ -151,19 +152,23 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"- Execution: `{report['execution']}` ({report['status']})",
         f"- Started: {report['started']}; stopped: {report['stopped']}",
-        f"- Reason: {report['reason']}",
-        f"- Trigger: `{json.dumps(report['trigger'], default=str)}`",
+        f"- Reason: {markdown_safe(report['reason'])}",
+        f"- Trigger: {_code_span(json.dumps(report['trigger'], default=str))}",
         "",
         "## Decisions",
         "",
-        *[f"- {line}" for line in _decision_lines(report)],
+        *[f"- {markdown_safe(line)}" for line in _decision_lines(report)],
         "",
         "## What changed",
         "",
     ]
     rows = _change_rows(report)
     if rows:
-        lines += ["| what | before | after |", "|---|---|---|", *[f"| {a} | {b} | {c} |" for a, b, c in rows]]
+        lines += [
+            "| what | before | after |",
+            "|---|---|---|",
+            *[f"| {markdown_safe(a)} | {markdown_safe(b)} | {markdown_safe(c)} |" for a, b, c in rows],
+        ]
     else:
         lines.append("Nothing in the estate changed.")
     lines += ["", "## Recovery time (seconds)", "", "| part | seconds |", "|---|---:|"]
@@ -178,11 +183,16 @@ def markdown(report: dict[str, Any]) -> str:
     for step in report["timeline"]:
         took = "-" if step["end"] is None else round(step["end"] - step["start"], 1)
         lines.append(
-            f"| {step['start']} | {step['state']} | {took} | {step['status']} | {step['retries'] or ''} | {', '.join(step['errors'])} |"
+            f"| {step['start']} | {step['state']} | {took} | {step['status']} | {step['retries'] or ''} | {markdown_safe(', '.join(step['errors']))} |"
         )
     if report.get("notificationError"):
-        lines += ["", f"**The notification failed:** `{json.dumps(report['notificationError'])}`"]
+        lines += ["", f"**The notification failed:** {_code_span(json.dumps(report['notificationError']))}"]
     return "\n".join(lines) + "\n"
+
+
+def _code_span(text: str) -> str:
+    """Text as an inline code span: Markdown shows it verbatim, once no backtick can close it."""
+    return "`" + terminal_safe(text).replace("`", "'") + "`"
 
 
 def _svg_timeline(report: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ state change reaches EventBridge through ``emit_state_change`` (moto's alarm sta
 ``patches.py``), so ``set-alarm-state`` and an evaluated transition take the same path.
 """
 
+import ast
 import json
 import math
 import operator
@@ -190,6 +191,8 @@ class Detection:
     transitions: list[Transition] = field(default_factory=list)
     _next: float = PUBLISH_SECONDS
     _health: HealthChecks | None = None
+    # Other metrics the estate publishes once a minute (RDS's ReplicaLag), called with the datapoint's time.
+    publishers: list[Callable[[datetime], None]] = field(default_factory=list)
 
     @property
     def health(self) -> HealthChecks:
@@ -218,6 +221,8 @@ class Detection:
                 end - timedelta(seconds=PUBLISH_SECONDS / 2),
                 elapsed,
             )
+            for publish in self.publishers:
+                publish(end - timedelta(seconds=PUBLISH_SECONDS / 2))
             for region in self.alarm_regions:
                 self._evaluate(region, end)
             self._next += PUBLISH_SECONDS
@@ -225,9 +230,8 @@ class Detection:
     def _evaluate(self, region: str, end: datetime) -> None:
         cloudwatch = boto3.client("cloudwatch", region_name=region)
         for alarm in cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm"]).get("MetricAlarms", []):
-            if "MetricName" not in alarm:
-                continue  # metric math: not evaluated by the emulator
-            state = alarm_state(alarm, _datapoints(cloudwatch, alarm, end))
+            values = _datapoints(cloudwatch, alarm, end) if "MetricName" in alarm else _math(cloudwatch, alarm, end)
+            state = alarm_state(alarm, values)
             if state is not None and state != alarm["StateValue"]:
                 self.transitions.append(Transition(alarm["AlarmName"], region, state, self.clock.offset))
                 cloudwatch.set_alarm_state(
@@ -277,6 +281,57 @@ def _datapoints(cloudwatch: Any, alarm: dict[str, Any], end: datetime) -> list[f
         )["Datapoints"]
         values.append(float(found[0][statistic]) if found else None)
     return values
+
+
+def _math(cloudwatch: Any, alarm: dict[str, Any], end: datetime) -> list[float | None]:
+    """A metric-math alarm's series: each MetricStat's statistic per period, then the expression that
+    returns data, computed per period ("Creating a CloudWatch alarm based on a metric math
+    expression", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create-alarm-on-metric-math-expression.html).
+    A period where a metric the expression needs has no datapoint is missing. Only arithmetic on
+    metric ids and numbers is modelled: any function (FILL, METRICS, ...) is refused loudly."""
+    queries = alarm["Metrics"]
+    stats: dict[str, list[float | None]] = {}
+    for query in queries:
+        if "MetricStat" in query:
+            stat = query["MetricStat"]
+            metric = stat["Metric"]
+            stats[query["Id"]] = _datapoints(
+                cloudwatch,
+                {
+                    "Namespace": metric["Namespace"],
+                    "MetricName": metric["MetricName"],
+                    "Dimensions": metric.get("Dimensions", []),
+                    "Period": stat["Period"],
+                    "Statistic": stat["Stat"],
+                    "EvaluationPeriods": alarm["EvaluationPeriods"],
+                },
+                end,
+            )
+    (returned,) = [q for q in queries if q.get("ReturnData", True) and "Expression" in q]
+    tree = ast.parse(returned["Expression"], mode="eval")
+    periods = int(alarm["EvaluationPeriods"])
+    series: list[float | None] = []
+    for i in range(periods):
+        values = {name: points[i] for name, points in stats.items()}
+        series.append(_arithmetic(tree.body, values))
+    return series
+
+
+def _arithmetic(node: ast.expr, values: dict[str, float | None]) -> float | None:
+    operators = {ast.Add: float.__add__, ast.Sub: float.__sub__, ast.Mult: float.__mul__, ast.Div: float.__truediv__}
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+        return float(node.value)
+    if isinstance(node, ast.Name) and node.id in values:
+        return values[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _arithmetic(node.operand, values)
+        return None if inner is None else -inner
+    if isinstance(node, ast.BinOp) and type(node.op) in operators:
+        left, right = _arithmetic(node.left, values), _arithmetic(node.right, values)
+        if left is None or right is None or (isinstance(node.op, ast.Div) and right == 0):
+            return None  # CloudWatch returns no value for a period it cannot compute
+        return operators[type(node.op)](left, right)
+    raise ValueError(f"metric math {ast.unparse(node)!r} is not modelled by the emulator (arithmetic only)")
 
 
 def state_change_event(alarm: Any, previous: str, at: datetime) -> dict[str, Any]:

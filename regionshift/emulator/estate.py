@@ -196,14 +196,21 @@ class EstateModel:
                 self._put_lag(region, replica.lag_seconds)
         return None
 
-    def _put_lag(self, region: str, seconds: float) -> None:
+    def publish_lag(self, at: datetime) -> None:
+        """The minute's ReplicaLag datapoint, as RDS publishes it while the replica reports a lag (the
+        detection chain calls this each minute, so the replica-lag alarm sees what it would see)."""
+        replica = self.scenario.estate.replica
+        if replica.exists and replica.lag_seconds is not None:
+            self._put_lag(STANDBY_REGION, replica.lag_seconds, at)
+
+    def _put_lag(self, region: str, seconds: float, at: datetime | None = None) -> None:
         boto3.client("cloudwatch", region_name=region).put_metric_data(
             Namespace="AWS/RDS",
             MetricData=[
                 {
                     "MetricName": "ReplicaLag",
                     "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": STANDBY_DB}],
-                    "Timestamp": self.recorder.clock.now() - timedelta(seconds=30),
+                    "Timestamp": at or self.recorder.clock.now() - timedelta(seconds=30),
                     "Value": seconds,
                     "Unit": "Seconds",
                 }

@@ -69,5 +69,6 @@ def start(scenario: Scenario, moto: AbstractContextManager[dict[str, str]] | Non
             },
             alarm_regions=tuple(dict.fromkeys([parameters["AlarmRegion"], STANDBY_REGION])),
             origin=estate.trigger_offset,
+            publishers=[estate.publish_lag],
         )
         yield EmulatedStack(scenario, recorder, engine, deployment, estate, environment, detection)

@@ -1,6 +1,7 @@
 """The alarm path in virtual time: Route 53's health-check rules, CloudWatch's alarm evaluation, and the
 drills that start from failing checkers instead of a synthetic event."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -169,3 +170,52 @@ def test_an_outage_the_alarm_does_not_see_through_starts_nothing(
 def test_missing_data_fires_the_alarm_and_the_votes_stop_the_run(library_results: dict[str, DrillResult]) -> None:
     result = library_results["metric-stops"]
     assert [r.outcome for r in result.runs] == ["NO_ACTION"] and result.wire()["mutations"] == []
+
+
+class _Metrics:
+    """CloudWatch answering GetMetricStatistics from a list of values, one per period (None: no datapoint)."""
+
+    def __init__(self, values: list[float | None]) -> None:
+        self.values = list(values)
+
+    def get_metric_statistics(self, **request: Any) -> dict[str, Any]:
+        value = self.values.pop(0)
+        return {"Datapoints": [] if value is None else [{request["Statistics"][0]: value}]}
+
+
+def _replica_lag_alarm() -> dict[str, Any]:
+    from regionshift import template as cfn
+
+    props = cfn.load()["Resources"]["ReplicaLagAlarm"]["Properties"]
+    ctx = cfn.Context(
+        parameters={**cfn.parameter_defaults(cfn.load()), "PlanName": "orders", "StandbyDbIdentifier": "db"},
+        region="us-west-2",
+    )
+    ctx.refs["NotificationTopic"] = "arn:aws:sns:us-west-2:123456789012:regionshift"
+    return {**cfn.resolve(props, ctx), "StateValue": "OK"}
+
+
+@pytest.mark.parametrize(
+    ("lags", "state"),
+    [
+        ([49.0, 50.0, 48.5], "ALARM"),  # above 80% of the 60 s bound (48 s) in 3 of 3 minutes
+        ([40.0, 48.0, 50.0], "OK"),  # 48 s is the warning level itself: not above it
+        ([None, None, None], "ALARM"),  # no lag reported: treated as breaching, a run would refuse
+        ([10.0, 10.0, None], "OK"),
+    ],
+)
+def test_the_replica_lag_alarm_is_evaluated_from_its_metric_math(lags: list[float | None], state: str) -> None:
+    from regionshift.emulator.detection import _math, alarm_state
+
+    alarm = _replica_lag_alarm()
+    values = _math(_Metrics(lags), alarm, datetime(2026, 11, 30, 3, 0, tzinfo=UTC))
+    assert alarm_state(alarm, values) == state
+
+
+def test_metric_math_beyond_arithmetic_is_refused_loudly() -> None:
+    from regionshift.emulator.detection import _math
+
+    alarm = _replica_lag_alarm()
+    alarm["Metrics"][-1]["Expression"] = "FILL(lag, 0)"
+    with pytest.raises(ValueError, match="not modelled"):
+        _math(_Metrics([1.0, 1.0, 1.0]), alarm, datetime(2026, 11, 30, 3, 0, tzinfo=UTC))

@@ -289,7 +289,14 @@ def test_operators_can_start_manual_runs_but_never_the_failover_state_machine_it
     manual = f"arn:aws:states:{region}:{account}:stateMachine:regionshift-orders-manual"
     ctx.refs.update({"FailoverStateMachine": failover, "ManualRunStateMachine": manual})
     document = cfn.load()["Resources"]["OperatorPolicy"]["Properties"]["PolicyDocument"]
-    statements = tuple(iam.parse_statement(s) for s in cfn.resolve(document, ctx)["Statement"])
+    resolved = cfn.resolve(document, ctx)["Statement"]
+    # The Step Functions statements (the table's are condition-scoped by dynamodb:LeadingKeys, a key
+    # the emulator's evaluator does not model, and say nothing about starting runs).
+    statements = tuple(
+        iam.parse_statement({k: v for k, v in s.items() if k != "Sid"})
+        for s in resolved
+        if any(str(a).startswith("states:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+    )
     # Then StartExecution is allowed on ManualRun (which marks every run manual) and on nothing else:
     # an operator cannot hand the failover state machine an alarm-shaped input.
     assert iam.evaluate(statements, iam.Request("states:StartExecution", manual)).allowed
