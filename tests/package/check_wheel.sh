@@ -39,7 +39,8 @@ import sys, zipfile
 
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 required = [
-    "failover/steps.py",
+    "failover/steps/intake.py",
+    "failover/report.py",
     "handlers/intake.py",
     "regionshift/cli/__init__.py",
     "regionshift/emulator/engine.py",
@@ -47,6 +48,7 @@ required = [
     "regionshift/stack/template.yaml",
     "regionshift/stack/detector.yaml",
     "regionshift/stack/statemachine/failover.asl.json",
+    "regionshift/stack/statemachine/manual.asl.json",
 ]
 missing = [n for n in required if n not in names]
 extra = [n for n in names if n.startswith(("tests/", "functions/", "regionshift/lambda_code"))]
