@@ -45,7 +45,8 @@ NEEDED = {
     "FinalizeFunction": {"dynamodb:PutItem", "dynamodb:DeleteItem", "states:GetExecutionHistory", "s3:PutObject"},
 }
 # Between them these take every step path: failover, DNS rollback, and a promotion whose response is lost.
-COVERING = ("primary-outage", "dns-fails", "lost-promote-response")
+# Between them they call every API each function may call (the synthetic alarm: no minutes of detection).
+COVERING = ("primary-outage-synthetic", "dns-fails", "lost-promote-response")
 
 
 def statements(*raw: dict[str, Any]) -> tuple[iam.Statement, ...]:

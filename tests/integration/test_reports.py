@@ -182,7 +182,7 @@ def test_finalize_may_write_only_under_the_report_prefix_and_readers_only_read_t
 
 
 def test_a_drill_leaves_its_report_in_the_emulated_bucket_as_the_template_declares_it() -> None:
-    scenario = scenarios.load("primary-outage")
+    scenario = scenarios.load("primary-outage-synthetic")
     with drill.Session(scenario) as session:
         session.step(scenarios.Step(trigger=scenario.trigger))
         result = session.result()
