@@ -28,7 +28,9 @@ def next_attempt(doc: RunDocument, settings: Settings) -> Reevaluation | None:
     first = trigger.of or doc.execution.id
     root = first.rsplit(":", 1)[-1]
     suffix = f"-r{attempt}"
-    original = trigger.model_copy(update={"kind": "alarm", "attempt": 0, "of": None, "event_id": _event_of(trigger)})
+    # The original alarm event's id: a re-evaluation's own id carries an ``#r<n>`` suffix.
+    event_id = trigger.event_id.split("#r", 1)[0] if trigger.event_id else None
+    original = trigger.model_copy(update={"kind": "alarm", "attempt": 0, "of": None, "event_id": event_id})
     return Reevaluation(
         attempt=attempt,
         of=first,
@@ -36,12 +38,6 @@ def next_attempt(doc: RunDocument, settings: Settings) -> Reevaluation | None:
         wait_seconds=settings.reevaluate_interval_seconds,
         trigger=original,
     )
-
-
-def _event_of(trigger: object) -> str | None:
-    """The original alarm event's id (a re-evaluation's own id carries an ``#r<n>`` suffix)."""
-    event_id = getattr(trigger, "event_id", None)
-    return event_id.split("#r", 1)[0] if event_id else None
 
 
 def describe(again: Reevaluation, settings: Settings) -> str:

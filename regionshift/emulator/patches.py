@@ -9,6 +9,7 @@ moto APIs (``mock_aws``, ``ThreadedMotoServer``, ``/moto-api/*``) are used as do
 listed.
 """
 
+import functools
 import importlib
 import json
 import time
@@ -117,14 +118,20 @@ def _skip_state_machine_targets(engine: Engine, original: Any) -> Any:
     return send_to_targets
 
 
+@functools.cache
+def _sfn_request_members(action: str) -> dict[str, str]:
+    """The Step Functions API's own request member names of ``action``, by lower-cased name (the
+    service model is loaded once, not on every task)."""
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("stepfunctions").operation_model(action).input_shape
+    return {name.lower(): name for name in shape.members}
+
+
 def _sfn_request_names(_engine: Engine, original: Any) -> Any:
     def normalise_parameters(task: Any, parameters: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         original(task, parameters, *args, **kwargs)
-        import botocore.session
-
-        action = task.resource.api_action[:1].upper() + task.resource.api_action[1:]
-        shape = botocore.session.get_session().get_service_model("stepfunctions").operation_model(action).input_shape
-        members = {name.lower(): name for name in shape.members}
+        members = _sfn_request_members(task.resource.api_action[:1].upper() + task.resource.api_action[1:])
         for key in list(parameters):
             wanted = members.get(key.lower(), key)
             if wanted != key:

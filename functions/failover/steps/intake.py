@@ -50,11 +50,7 @@ def intake(inp: IntakeInput, rt: Runtime, now: datetime) -> IntakeOutput:
 
 
 def _excerpt(raw: Any) -> str:
-    try:
-        text = json.dumps(raw, default=str)
-    except ValueError:  # a circular structure cannot come from JSON, but refuse to fail on it
-        text = repr(raw)
-    return text[:EXCERPT_LIMIT]
+    return json.dumps(raw, default=str)[:EXCERPT_LIMIT]
 
 
 def evaluate(raw: Any, settings: Settings, now: datetime) -> IntakeResult:
