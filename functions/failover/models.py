@@ -88,6 +88,8 @@ class TriggerInfo(Model):
     alarm_name: Excerpt | None = None
     operator: Excerpt | None = None
     reason: Reason | None = None
+    # A manual run may name the standby region to move to; otherwise Assess picks it.
+    target_region: Excerpt | None = None
     attempt: int = 0
     of: Excerpt | None = None
 
@@ -109,9 +111,10 @@ class Waits(Model):
 class PlanSummary(Model):
     name: str
     primary_region: str
-    standby_region: str
-    primary_db: str
-    standby_db: str
+    standby_regions: list[str]
+    databases: int
+    records: int
+    zones: int
 
 
 class IntakeInput(Model):
@@ -158,11 +161,22 @@ class CheckerVotes(Model):
 
 class ReplicaState(Model):
     identifier: str
+    database: str = ""  # the plan's name for it
+    region: str = ""
     exists: bool
     status: str | None = None
     source: str | None = None
     endpoint: str | None = None
     lag_seconds: float | None = None
+
+
+class StandbyVerdict(Model):
+    """One standby region as Assess saw it, in plan order: chosen, passed over (and why), or not looked at."""
+
+    region: str
+    votes: CheckerVotes | None = None
+    chosen: bool = False
+    passed_over: Reason | None = None
 
 
 class AssessResult(Model):
@@ -173,8 +187,10 @@ class AssessResult(Model):
     transient: bool = False
     probe: int
     primary: CheckerVotes | None = None
-    standby: CheckerVotes | None = None
-    replica: ReplicaState | None = None
+    standbys: list[StandbyVerdict] = []
+    # The region the run moves to, and its replicas as verified (the promotion Map's items).
+    target: str | None = None
+    replicas: list[ReplicaState] = []
     data_loss_accepted: bool = False
     # What was verified before the point of no return (one line per check), shown by a dry run too.
     verified: list[Reason] = []
@@ -183,30 +199,58 @@ class AssessResult(Model):
 class PromotionState(Model):
     at: datetime
     identifier: str
+    database: str
+    region: str
     already_promoted: bool
     available: bool = False
     status: str | None = None
     polls: int = 0
-    # Looked at once the database is a writer, before DNS moves: None until then.
-    standby_healthy: bool | None = None
-    standby_probes: int = 0
-    standby_votes: str | None = None
-    # Still unhealthy after every look: DNS moves anyway (the only writer is here) and the run is DEGRADED.
-    standby_gave_up: bool = False
+
+
+class PromotionItem(Model):
+    """One iteration of the promotion Map: a replica of the target region, promoted and polled on its own."""
+
+    execution: Execution
+    waits: Waits
+    replica: ReplicaState
+    promotion: PromotionState | None = None
+
+
+class TargetLook(Model):
+    """The target region looked at again once every database is a writer, before DNS moves."""
+
+    at: datetime
+    region: str
+    healthy: bool
+    probes: int
+    votes: str
+    # Still unhealthy after every look: DNS moves anyway (the only writers are here) and the run is DEGRADED.
+    gave_up: bool = False
 
 
 class RecordChange(Model):
+    """One record as it was and as the run sets it (targets as text: a CNAME's value or "ALIAS name")."""
+
+    zone_id: str
     name: str
     type: str
     before: str | None
     after: str
-    ttl: int
+
+
+class ZoneChange(Model):
+    """The one change batch of a hosted zone."""
+
+    zone_id: str
+    change_id: str | None
+    status: str
+    records: int
 
 
 class DnsState(Model):
     at: datetime
-    change_id: str | None
     changes: list[RecordChange]
+    zones: list[ZoneChange]
     status: str
     polls: int = 0
 
@@ -226,7 +270,9 @@ class RunResult(Model):
     reason: Reason
     transient: bool = False
     database_promoted: bool | None = None
-    # After a promotion DNS only moves forward: which plan records point at the standby, which do not.
+    # After a promotion nothing moves back: which databases are writers now, which records point at
+    # the target region, and which do not.
+    promoted: list[str] = []
     moved: list[str] = []
     not_moved: list[str] = []
     rollback_error: StepError | None = None
@@ -246,7 +292,8 @@ class RunDocument(Model):
     intake: IntakeResult | None = None
     gate: GateResult | None = None
     assess: AssessResult | None = None
-    promotion: PromotionState | None = None
+    promotions: list[PromotionState] | None = None
+    target: TargetLook | None = None
     dns: DnsState | None = None
     error: StepError | None = None
     result: RunResult | None = None

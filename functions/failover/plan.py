@@ -1,0 +1,360 @@
+"""The plan document: which regions, databases and traffic records one failover moves, and the rails.
+
+A plan is one YAML (or JSON) file, validated here; ``regionshift plan validate`` lists every problem
+of a file at once, and ``regionshift plan deploy`` ships it with the functions (``plan.json`` in the
+code package) and derives the stack's parameters, IAM included, from it. The steps read the same
+model, so a plan that loads is a plan a run can execute. Its JSON Schema is ``docs/plan.schema.json``.
+"""
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
+Region = Annotated[str, Field(pattern=REGION_PATTERN)]
+# A hostname label: letters, digits, hyphens; no wildcard, no empty label.
+LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# RDS DB instance identifiers: 1-63 letters, digits or hyphens, starting with a letter, no double or
+# trailing hyphen ("CreateDBInstance", Amazon RDS API Reference).
+def _db_identifier(value: str) -> str:
+    if "--" in value or value.endswith("-"):
+        raise ValueError(f"{value!r} is not an RDS identifier (no double or trailing hyphen)")
+    return value
+
+
+DbIdentifier = Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$"), AfterValidator(_db_identifier)]
+PositiveInt = Annotated[int, Field(ge=1)]
+
+# The state machine's TimeoutSeconds: a run must finish inside it (a test keeps the two equal).
+EXECUTION_TIMEOUT_SECONDS = 3600
+# Time a run needs besides its waits: invocations, retries' backoff, rollback and notification.
+RUN_OVERHEAD_SECONDS = 300
+# Bounds that keep one run's document far below Step Functions' 256 KiB payload limit (the scale
+# benchmark measures the largest state at 200 records and 25 databases).
+MAX_RECORDS = 200
+MAX_DATABASES = 50
+# The promotion Map's MaxConcurrency in statemachine/failover.asl.json (a test keeps the two equal):
+# up to this many databases are promoted at once, the rest as slots free.
+PROMOTION_CONCURRENCY = 25
+# Route 53 counts an UPSERT twice against a change batch's limits of 1,000 ResourceRecord elements
+# and 32,000 characters of values ("Quotas on API requests", Amazon Route 53 Developer Guide:
+# https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html#limits-api-requests).
+BATCH_RECORD_ELEMENTS = 1000
+BATCH_VALUE_CHARACTERS = 32000
+# CloudFront distributions' canonical hosted zone: an alias to one cannot evaluate target health
+# ("AliasTarget", Amazon Route 53 API Reference).
+CLOUDFRONT_ZONE = "Z2FDTNDATAQYW2"
+ALIAS_TYPES = ("A", "AAAA")
+PLAN_TAG = "regionshift:plan"
+
+
+def normalise_name(name: str) -> str:
+    """Lower-case, drop the trailing dot, and reject wildcards or malformed names."""
+    if not isinstance(name, str):
+        raise ValueError("a DNS name must be a string")
+    cleaned = name.strip().lower().removesuffix(".")
+    labels = cleaned.split(".")
+    if len(cleaned) > 253 or len(labels) < 2 or not all(LABEL_RE.match(label) for label in labels):
+        raise ValueError(f"malformed or wildcard DNS name: {name!r}")
+    return cleaned
+
+
+DnsName = Annotated[str, Field(min_length=1)]
+
+
+class Strict(BaseModel):
+    """Plan sections: camelCase keys, unknown keys refused (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class RegionSpec(Strict):
+    region: Region
+    # The Route 53 health check of the region's application endpoint.
+    health_check_id: Annotated[str, Field(pattern=r"^[0-9a-fA-F-]{1,64}$")]
+
+
+class Regions(Strict):
+    primary: RegionSpec
+    # Tried in this order: a run moves to the first that is healthy and whose replicas are ready.
+    standbys: Annotated[list[RegionSpec], Field(min_length=1, max_length=8)]
+
+
+class Database(Strict):
+    """An RDS instance in the primary region and its cross-region read replica in each standby."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    primary: DbIdentifier
+    replicas: dict[Region, DbIdentifier]
+
+
+class AliasTarget(Strict):
+    """Where an alias record points in one region: an ALB/NLB, CloudFront, API Gateway... name and its
+    canonical hosted zone id ("AliasTarget", Amazon Route 53 API Reference)."""
+
+    dns_name: DnsName
+    hosted_zone_id: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,32}$")]
+
+    @field_validator("dns_name")
+    @classmethod
+    def _dns(cls, value: str) -> str:
+        # ELB names start with "dualstack." or carry capitals: compared lower-case, as Route 53 answers.
+        return normalise_name(value)
+
+
+class RecordSpec(Strict):
+    """One traffic name: an alias (A/AAAA) or a CNAME, with its target in every region of the plan."""
+
+    name: DnsName
+    type: Literal["A", "AAAA", "CNAME"]
+    # A CNAME has a TTL; an alias has none (Route 53 uses the target's) and says whether Route 53
+    # evaluates the target's health.
+    ttl: Annotated[int, Field(ge=0, le=2_147_483_647)] | None = None
+    evaluate_target_health: bool | None = None
+    targets: dict[Region, AliasTarget | DnsName]
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return normalise_name(value)
+
+    @property
+    def alias(self) -> bool:
+        return self.type in ALIAS_TYPES
+
+    def target(self, region: str) -> str:
+        """The target in ``region`` as the run compares it: the alias's DNS name or the CNAME's value."""
+        found = self.targets[region]
+        return found.dns_name if isinstance(found, AliasTarget) else normalise_name(found)
+
+
+class Zone(Strict):
+    id: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,32}$")]
+    name: DnsName
+    records: Annotated[list[RecordSpec], Field(min_length=1)]
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _bare_id(cls, value: Any) -> Any:
+        return value.removeprefix("/hostedzone/") if isinstance(value, str) else value
+
+    @field_validator("name")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return normalise_name(value)
+
+
+class Rails(Strict):
+    """The safety rails and waits (each documented in docs/plan.md)."""
+
+    # An endpoint is healthy while more than this percentage of Route 53 checkers say so (Route 53's
+    # own rule is more than 18%).
+    healthy_checker_percent: Annotated[int, Field(ge=1, le=100)] = 18
+    # Re-probes of the primary's health before acting (a blip that recovers ends as NO_ACTION).
+    confirm_probes: Annotated[int, Field(ge=0, le=10)] = 2
+    confirm_interval_seconds: PositiveInt = 30
+    # Promote only when every replica's ReplicaLag is at most this; above it (or unknown) the run
+    # refuses, unless an operator accepts data loss.
+    max_replica_lag_seconds: Annotated[int, Field(ge=0)] = 60
+    # An alarm event older than this is stale (EventBridge may redeliver for up to 24 h).
+    max_event_age_seconds: Annotated[int, Field(ge=60)] = 900
+    # A crashed run blocks others for at most this long.
+    lock_lease_seconds: Annotated[int, Field(ge=60)] = 3600
+    # After a failover, automatic runs are refused for this long unless an operator acknowledges.
+    cooldown_seconds: Annotated[int, Field(ge=0)] = 3600
+    promotion_poll_seconds: PositiveInt = 5
+    promotion_max_polls: PositiveInt = 180
+    dns_poll_seconds: PositiveInt = 5
+    dns_max_polls: PositiveInt = 60
+    # An alarm run refused for a passing reason, or rolled back, is looked at again this often, this
+    # many times: the alarm stays in ALARM and sends no new event.
+    reevaluate_interval_seconds: Annotated[int, Field(ge=60)] = 300
+    reevaluate_max_attempts: Annotated[int, Field(ge=0, le=24)] = 6
+
+    @property
+    def longest_run_seconds(self) -> int:
+        return (
+            # the outage is confirmed, then the target may be looked at as often after the promotion
+            2 * self.confirm_probes * self.confirm_interval_seconds
+            + self.promotion_max_polls * self.promotion_poll_seconds
+            + self.dns_max_polls * self.dns_poll_seconds
+            + RUN_OVERHEAD_SECONDS
+        )
+
+    @model_validator(mode="after")
+    def _fits(self) -> "Rails":
+        longest = self.longest_run_seconds
+        if longest > EXECUTION_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"confirmation, promotion and DNS waits add up to {longest} s, beyond the "
+                f"{EXECUTION_TIMEOUT_SECONDS} s execution timeout: lower the polls or intervals"
+            )
+        if longest + self.reevaluate_interval_seconds > EXECUTION_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"the longest run ({longest} s) and the wait before a re-evaluation "
+                f"({self.reevaluate_interval_seconds} s) must fit in the {EXECUTION_TIMEOUT_SECONDS} s execution timeout"
+            )
+        if self.lock_lease_seconds < longest:
+            raise ValueError(
+                f"the lock lease ({self.lock_lease_seconds} s) is shorter than the longest run ({longest} s)"
+            )
+        return self
+
+
+class Plan(Strict):
+    """One failover plan. Cross-section rules are checked together, and every problem is listed."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    regions: Regions
+    databases: Annotated[list[Database], Field(min_length=1, max_length=MAX_DATABASES)]
+    zones: Annotated[list[Zone], Field(min_length=1)]
+    rails: Rails = Rails()
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "Plan":
+        problems = list(self.problems())
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def problems(self) -> Iterator[str]:
+        yield from self._region_problems()
+        yield from self._database_problems()
+        yield from self._traffic_problems()
+
+    def _region_problems(self) -> Iterator[str]:
+        regions = self.region_names
+        if len(set(regions)) != len(regions):
+            yield f"regions: each region appears once (primary and standbys: {', '.join(regions)})"
+        checks = [self.regions.primary.health_check_id] + [s.health_check_id for s in self.regions.standbys]
+        if len(set(checks)) != len(checks):
+            yield "regions: each region needs its own health check"
+
+    def _database_problems(self) -> Iterator[str]:
+        names = [d.name for d in self.databases]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            yield f"databases: the name {name} is used twice"
+        standbys = set(self.standby_regions)
+        seen: dict[tuple[str, str], str] = {}
+        for db in self.databases:
+            missing, extra = standbys - set(db.replicas), set(db.replicas) - standbys
+            if missing:
+                yield f"databases.{db.name}: no replica in standby region(s) {', '.join(sorted(missing))}"
+            if extra:
+                yield f"databases.{db.name}: replica in {', '.join(sorted(extra))}, which is not a standby region"
+            for region, identifier in [(self.primary_region, db.primary), *db.replicas.items()]:
+                other = seen.setdefault((region, identifier.lower()), db.name)
+                if other != db.name:
+                    yield f"databases.{db.name}: {identifier} in {region} is also database {other}'s"
+
+    def _traffic_problems(self) -> Iterator[str]:
+        regions = set(self.region_names)
+        ids = [z.id for z in self.zones]
+        for zone_id in sorted({i for i in ids if ids.count(i) > 1}):
+            yield f"zones: hosted zone {zone_id} is listed twice (list its records once)"
+        total = sum(len(z.records) for z in self.zones)
+        if total > MAX_RECORDS:
+            yield f"zones: {total} records; at most {MAX_RECORDS} per plan (the run's document must stay small)"
+        for zone in self.zones:
+            names: dict[str, list[str]] = {}
+            for record in zone.records:
+                where = f"zones.{zone.id}.{record.name}"
+                names.setdefault(record.name, []).append(record.type)
+                if record.name != zone.name and not record.name.endswith("." + zone.name):
+                    yield f"{where}: not inside the zone {zone.name}"
+                yield from self._record_problems(where, record, zone, regions)
+            for name, types in sorted(names.items()):
+                if len(types) != len(set(types)):
+                    yield f"zones.{zone.id}.{name}: listed twice with type {types[0]}"
+                elif "CNAME" in types and len(types) > 1:
+                    # RFC 1034 3.6.2; Route 53 refuses it ("Choosing between alias and non-alias records").
+                    yield f"zones.{zone.id}.{name}: a CNAME cannot share its name with another record type"
+            upserts = [r for r in zone.records if not r.alias]
+            # Each UPSERT counts twice ("Quotas on API requests"); an alias has no ResourceRecord element.
+            if 2 * len(upserts) > BATCH_RECORD_ELEMENTS or 2 * sum(
+                max(len(r.target(region)) for region in r.targets) for r in upserts if r.targets
+            ) > BATCH_VALUE_CHARACTERS:
+                yield (
+                    f"zones.{zone.id}: too many CNAME values for one change batch "
+                    f"({BATCH_RECORD_ELEMENTS} elements / {BATCH_VALUE_CHARACTERS} characters, UPSERTs counted twice)"
+                )
+
+    @staticmethod
+    def _record_problems(where: str, record: RecordSpec, zone: Zone, regions: set[str]) -> Iterator[str]:
+        missing, extra = regions - set(record.targets), set(record.targets) - regions
+        if missing:
+            yield f"{where}: no target in region(s) {', '.join(sorted(missing))}"
+        if extra:
+            yield f"{where}: target in {', '.join(sorted(extra))}, which is not a region of the plan"
+        if record.alias:
+            if record.ttl is not None:
+                yield f"{where}: an alias record has no TTL (Route 53 uses the target's)"
+            if record.evaluate_target_health is None:
+                yield f"{where}: an alias record needs evaluateTargetHealth (true or false)"
+            for region, target in sorted(record.targets.items()):
+                if not isinstance(target, AliasTarget):
+                    yield f"{where}: the {region} target of an alias needs dnsName and hostedZoneId"
+                elif target.hosted_zone_id == CLOUDFRONT_ZONE and record.evaluate_target_health:
+                    yield f"{where}: evaluateTargetHealth cannot be true for a CloudFront target ({region})"
+        else:
+            if record.name == zone.name:
+                yield f"{where}: the zone apex cannot be a CNAME (RFC 1034); use an alias A/AAAA record"
+            if record.ttl is None:
+                yield f"{where}: a CNAME needs a ttl"
+            if record.evaluate_target_health is not None:
+                yield f"{where}: evaluateTargetHealth applies to alias records only"
+            for region, target in sorted(record.targets.items()):
+                if isinstance(target, AliasTarget):
+                    yield f"{where}: the {region} target of a CNAME is a host name, not an alias target"
+                else:
+                    try:
+                        normalise_name(target)
+                    except ValueError as exc:
+                        yield f"{where}: {region}: {exc}"
+
+    # --- what the steps read ----------------------------------------------------------------------
+
+    @property
+    def primary_region(self) -> str:
+        return self.regions.primary.region
+
+    @property
+    def standby_regions(self) -> list[str]:
+        return [s.region for s in self.regions.standbys]
+
+    @property
+    def region_names(self) -> list[str]:
+        return [self.primary_region, *self.standby_regions]
+
+    def health_check(self, region: str) -> str:
+        for spec in [self.regions.primary, *self.regions.standbys]:
+            if spec.region == region:
+                return spec.health_check_id
+        raise KeyError(region)
+
+    @cached_property
+    def records(self) -> list[tuple[Zone, RecordSpec]]:
+        return [(zone, record) for zone in self.zones for record in zone.records]
+
+    def replicas(self, region: str) -> list[tuple[Database, str]]:
+        """Each database's replica identifier in ``region`` (a standby region)."""
+        return [(db, db.replicas[region]) for db in self.databases]
+
+    # --- the plan as deployed -----------------------------------------------------------------------
+
+    def canonical(self) -> bytes:
+        """The plan as shipped in the code package: compact JSON, keys sorted (its digest is stable)."""
+        return json.dumps(self.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True).encode()
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.canonical()).hexdigest()
+
+
+def digest_of(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()

@@ -1,0 +1,77 @@
+"""Plan files on the operator's side: read and validate one, and derive the stack's parameters from it.
+
+The functions read the same plan from their code package (``plan.json``, see ``failover.settings``);
+``stack_parameters`` is the one place that turns a plan into what the template needs (its IAM
+resources, the alarm's health check, the digest that ties code and stack together).
+"""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from failover.plan import Plan
+
+# What the template calls the plan file inside the code package (a relative PLAN_FILE).
+PACKAGED_PLAN = "plan.json"
+
+
+class PlanFileError(ValueError):
+    """A plan file that cannot be read or is not a valid plan; ``problems`` lists every problem found."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        super().__init__(f"{path}: " + "; ".join(problems))
+        self.path = path
+        self.problems = problems
+
+
+def problems_of(exc: ValidationError) -> list[str]:
+    """One line per problem: where it is in the document, and what is wrong."""
+    found = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if not where and "; " in message:
+            # The plan's cross-section rules report every problem at once, joined.
+            found.extend(message.split("; "))
+        else:
+            found.append(f"{where}: {message}" if where else message)
+    return found
+
+
+def parse(data: Any, path: str = "plan") -> Plan:
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        raise PlanFileError(path, problems_of(exc)) from exc
+
+
+def load(path: str | Path) -> Plan:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PlanFileError(str(path), [f"cannot be read as YAML or JSON: {exc}"]) from exc
+    return parse(data, str(path))
+
+
+def stack_parameters(plan: Plan, plan_file: str = PACKAGED_PLAN) -> dict[str, Any]:
+    """The template parameters a plan sets (lists as lists: CloudFormation's CommaDelimitedList)."""
+    first = plan.standby_regions[0]
+    return {
+        "PlanName": plan.name,
+        "PlanFile": plan_file,
+        "PlanDigest": plan.digest(),
+        "PrimaryRegion": plan.primary_region,
+        "PrimaryHealthCheckId": plan.regions.primary.health_check_id,
+        "HealthCheckArns": [
+            f"arn:aws:route53:::healthcheck/{plan.health_check(region)}" for region in plan.region_names
+        ],
+        "HostedZoneArns": [f"arn:aws:route53:::hostedzone/{zone.id}" for zone in plan.zones],
+        # The replica-lag alarm and the dashboard watch the first database's replica in the first
+        # standby region (CloudWatch alarms are regional and watch one metric or expression).
+        "LagWatchRegion": first,
+        "LagWatchReplica": plan.databases[0].replicas[first],
+        "MaxReplicaLagSeconds": plan.rails.max_replica_lag_seconds,
+        "StandbyHealthCheckId": plan.health_check(first),
+    }
