@@ -11,15 +11,22 @@ from botocore.exceptions import ClientError
 from failover import history
 from failover.clients import CallKind, call, error_code
 from failover.errors import DnsUpdateError, NotificationError, PromotionError, ReportError, TransientAwsError
-from failover.models import CheckerVotes, RecordChange, ReplicaState
+from failover.models import CheckerVotes, ReplicaState
 
 
 @dataclass(frozen=True)
 class Record:
+    """A record as Route 53 holds it: a CNAME's value, or an alias's target DNS name (``alias``)."""
+
     name: str
     type: str
     value: str
-    ttl: int
+    ttl: int | None = None
+    alias: bool = False
+
+    @property
+    def shown(self) -> str:
+        return f"ALIAS {self.value}" if self.alias else self.value
 
 
 def _bare(name: str) -> str:
@@ -63,46 +70,43 @@ class Route53:
             verdict=verdict,
         )
 
-    def records(self, zone_id: str, names: tuple[str, ...]) -> dict[str, Record]:
-        """The current simple records of ``names`` (absent names are left out)."""
-        found: dict[str, Record] = {}
-        wanted = set(names)
-        for name in names:
+    def records(self, zone_id: str, names: set[str]) -> dict[tuple[str, str], Record]:
+        """The zone's records named in ``names``, keyed by (name, type): the whole zone is read, page by
+        page (up to 300 records a page, "ListResourceRecordSets", Amazon Route 53 API Reference), so
+        the calls grow with the zone's size, not with the plan's records. Weighted, latency and other
+        routing-policy records (with a SetIdentifier) are not plan records and are left out."""
+        found: dict[tuple[str, str], Record] = {}
+        start: dict[str, str] = {}
+        while True:
             page = call(
                 CallKind.READ,
                 DnsUpdateError,
                 f"ListResourceRecordSets {zone_id}",
-                partial(
-                    self._client.list_resource_record_sets, HostedZoneId=zone_id, StartRecordName=name, MaxItems="10"
-                ),
+                partial(self._client.list_resource_record_sets, HostedZoneId=zone_id, MaxItems="300", **start),
             )
             for rrset in page.get("ResourceRecordSets", []):
                 bare = _bare(rrset["Name"])
-                if bare in wanted and bare not in found and rrset.get("ResourceRecords"):
-                    found[bare] = Record(
-                        name=bare,
-                        type=rrset["Type"],
-                        value=_bare(rrset["ResourceRecords"][0]["Value"]),
-                        ttl=int(rrset.get("TTL", 60)),
-                    )
-        return found
+                if bare not in names or "SetIdentifier" in rrset:
+                    continue
+                alias = rrset.get("AliasTarget")
+                if alias:
+                    record = Record(bare, rrset["Type"], _bare(alias["DNSName"]), alias=True)
+                elif rrset.get("ResourceRecords"):
+                    record = Record(bare, rrset["Type"], _bare(rrset["ResourceRecords"][0]["Value"]), int(rrset["TTL"]))
+                else:
+                    continue
+                found[(bare, record.type)] = record
+            if not page.get("IsTruncated"):
+                return found
+            start = {"StartRecordName": page["NextRecordName"], "StartRecordType": page["NextRecordType"]}
+            if "NextRecordIdentifier" in page:
+                start["StartRecordIdentifier"] = page["NextRecordIdentifier"]
 
-    def upsert(self, zone_id: str, changes: list[RecordChange], comment: str) -> str:
-        """Apply every change in one atomic change batch; returns the change id."""
+    def upsert(self, zone_id: str, record_sets: list[dict[str, Any]], comment: str) -> str:
+        """Apply every record set in one atomic change batch of UPSERTs; returns the change id."""
         batch = {
             "Comment": comment[:256],
-            "Changes": [
-                {
-                    "Action": "UPSERT",
-                    "ResourceRecordSet": {
-                        "Name": change.name,
-                        "Type": change.type,
-                        "TTL": change.ttl,
-                        "ResourceRecords": [{"Value": change.after}],
-                    },
-                }
-                for change in changes
-            ],
+            "Changes": [{"Action": "UPSERT", "ResourceRecordSet": rrset} for rrset in record_sets],
         }
         answer = call(
             CallKind.WRITE,
@@ -123,7 +127,7 @@ class Rds:
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def describe(self, identifier: str) -> ReplicaState:
+    def describe(self, identifier: str, database: str = "", region: str = "") -> ReplicaState:
         try:
             answer = call(
                 CallKind.READ,
@@ -133,10 +137,12 @@ class Rds:
                 passthrough=frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"}),
             )
         except ClientError:
-            return ReplicaState(identifier=identifier, exists=False)
+            return ReplicaState(identifier=identifier, database=database, region=region, exists=False)
         instance = answer["DBInstances"][0]
         return ReplicaState(
             identifier=identifier,
+            database=database,
+            region=region,
             exists=True,
             status=instance.get("DBInstanceStatus"),
             source=instance.get("ReadReplicaSourceDBInstanceIdentifier"),

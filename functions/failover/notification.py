@@ -6,6 +6,9 @@ from failover import reevaluation, report
 from failover.models import Outcome, RunDocument, StepError
 from failover.settings import Settings
 
+# A dry run's page lists this many of the records it would move (all of them are in the plan).
+DRY_RUN_RECORDS_SHOWN = 25
+
 
 def error_text(error: StepError | None) -> str:
     if error is None:
@@ -26,7 +29,8 @@ def timeline(doc: RunDocument) -> list[tuple[str, float]]:
         ("intake", doc.intake.at if doc.intake else None),
         ("gate", doc.gate.at if doc.gate else None),
         ("assess", doc.assess.at if doc.assess else None),
-        ("promoted", doc.promotion.at if doc.promotion else None),
+        ("promoted", max((p.at for p in doc.promotions), default=None) if doc.promotions else None),
+        ("target", doc.target.at if doc.target else None),
         ("dns", doc.dns.at if doc.dns else None),
         ("result", doc.result.at if doc.result else None),
     ]
@@ -41,10 +45,16 @@ def report_url(execution_arn: str, settings: Settings) -> str:
     return f"s3://{settings.report_bucket}/{report.PREFIX}{name}report.html"
 
 
+def direction(doc: RunDocument, settings: Settings) -> str:
+    """Where the run moves (or would move): the chosen target, else every standby in plan order."""
+    plan = settings.plan
+    target = doc.assess.target if doc.assess else None
+    return f"{plan.primary_region} -> {target or ' | '.join(plan.standby_regions)}"
+
+
 def subject(doc: RunDocument, settings: Settings) -> str:
     assert doc.result is not None
-    regions = f"{settings.primary_region} -> {settings.standby_region}"
-    return f"[Regionshift {settings.plan_name}] {doc.result.outcome}: {regions}"
+    return f"[Regionshift {settings.plan.name}] {doc.result.outcome}: {direction(doc, settings)}"
 
 
 def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
@@ -53,7 +63,7 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
     lines = [
         f"Outcome: {result.outcome}",
         f"Reason: {result.reason}",
-        f"Plan: {settings.plan_name} ({settings.primary_region} -> {settings.standby_region})",
+        f"Plan: {settings.plan.name} ({direction(doc, settings)})",
         f"Execution: {doc.execution.id}",
     ]
     trigger = doc.intake.trigger if doc.intake else None
@@ -71,32 +81,53 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
         lines.append(f"Assessment (probe {a.probe}): {a.reason}")
         if a.data_loss_accepted:
             lines.append("DATA LOSS ACCEPTED by operator override (recorded in the audit trail).")
+        # Why the target was chosen: every standby ahead of it, and why it was passed over.
+        for verdict in a.standbys:
+            if verdict.chosen:
+                lines.append(f"Target: {verdict.region} (the first ready standby in plan order)")
+            elif verdict.passed_over:
+                lines.append(f"Passed over: {verdict.region}: {verdict.passed_over}")
         lines.extend(f"Verified before promoting: {check}" for check in a.verified)
-    if doc.promotion:
-        p = doc.promotion
-        lines.append(f"Database: promoted {p.identifier}{' (already standalone)' if p.already_promoted else ''}")
-        if p.standby_votes:
-            lines.append(f"Standby after the promotion: {p.standby_votes}")
+    for p in doc.promotions or []:
+        lines.append(
+            f"Database {p.database}: promoted {p.identifier} in {p.region}"
+            + (" (already standalone)" if p.already_promoted else "")
+        )
+    if doc.target:
+        lines.append(f"Target after the promotions: {doc.target.votes}")
     if doc.dns:
         for c in doc.dns.changes:
             lines.append(f"DNS: {c.name} {c.type} {c.before} -> {c.after}")
+        shown, changed = len(doc.dns.changes), sum(z.records for z in doc.dns.zones)
+        if changed > shown:
+            lines.append(f"DNS: and {changed - shown} more record(s) (the run's report lists them all)")
+        for zone in doc.dns.zones:
+            lines.append(f"DNS zone {zone.zone_id}: {zone.records} record(s) in change {zone.change_id}, {zone.status}")
     if result.database_promoted and (result.moved or result.not_moved):
-        lines.append(f"DNS moved to {settings.standby_region}: {', '.join(result.moved) or 'none'}")
+        target = doc.assess.target if doc.assess else "the target"
+        if result.promoted:
+            lines.append(f"Databases promoted: {', '.join(result.promoted)}")
+        lines.append(f"DNS moved to {target}: {len(result.moved)} record(s)")
         lines.append(f"DNS NOT moved (left as it stands): {', '.join(result.not_moved) or 'none'}")
     if result.rollback_error:
         lines.append(f"ROLLBACK FAILED: {error_text(result.rollback_error)}")
-    if result.outcome == Outcome.DRY_RUN:
-        lines.append(f"Would promote {settings.standby_db_identifier} in {settings.standby_region}")
-        for name, target in settings.records.items():
-            lines.append(f"Would point {name} at {target}")
-    if result.outcome.changed_writer and settings.cooldown_seconds:
-        lines.append(
-            f"Automatic runs are blocked for {settings.cooldown_seconds} s or until acknowledged (regionshift ack)."
-        )
+    plan = settings.plan
+    target = doc.assess.target if doc.assess else None
+    if result.outcome == Outcome.DRY_RUN and target:
+        for replica in doc.assess.replicas if doc.assess else []:
+            lines.append(f"Would promote {replica.identifier} ({replica.database}) in {target}")
+        for _, record in plan.records[:DRY_RUN_RECORDS_SHOWN]:
+            lines.append(f"Would point {record.name} {record.type} at {record.shown(target)}")
+        if len(plan.records) > DRY_RUN_RECORDS_SHOWN:
+            lines.append(f"... and {len(plan.records) - DRY_RUN_RECORDS_SHOWN} more record(s) of the plan")
+    cooldown = plan.rails.cooldown_seconds
+    if result.outcome.changed_writer and cooldown:
+        lines.append(f"Automatic runs are blocked for {cooldown} s or until acknowledged (regionshift ack).")
     if result.outcome.changed_writer:
+        primaries = ", ".join(db.primary for db in plan.databases)
         lines.append(
-            f"The old primary {settings.primary_db_identifier} in {settings.primary_region} must not take writes "
-            "again: fence it before it comes back."
+            f"The old primaries ({primaries}) in {plan.primary_region} must not take writes again: "
+            "fence them before they come back."
         )
     lines.append(f"Report: {report_url(doc.execution.id, settings)}")
     again = reevaluation.next_attempt(doc, settings)
@@ -114,9 +145,10 @@ def body(doc: RunDocument, settings: Settings) -> str:
         "outcome": doc.result.outcome,
         "reason": doc.result.reason,
         "execution": doc.execution.id,
-        "primaryRegion": settings.primary_region,
-        "standbyRegion": settings.standby_region,
+        "primaryRegion": settings.plan.primary_region,
+        "targetRegion": doc.assess.target if doc.assess else None,
         "changes": [c.wire() for c in doc.dns.changes] if doc.dns else [],
+        "promoted": doc.result.promoted,
         "moved": doc.result.moved,
         "notMoved": doc.result.not_moved,
         "timeline": dict(timeline(doc)),

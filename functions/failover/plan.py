@@ -20,6 +20,8 @@ REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
 Region = Annotated[str, Field(pattern=REGION_PATTERN)]
 # A hostname label: letters, digits, hyphens; no wildcard, no empty label.
 LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
 # RDS DB instance identifiers: 1-63 letters, digits or hyphens, starting with a letter, no double or
 # trailing hyphen ("CreateDBInstance", Amazon RDS API Reference).
 def _db_identifier(value: str) -> str:
@@ -128,6 +130,26 @@ class RecordSpec(Strict):
     def alias(self) -> bool:
         return self.type in ALIAS_TYPES
 
+    def record_set(self, region: str) -> dict[str, Any]:
+        """The ``ResourceRecordSet`` that points this record at its target in ``region``."""
+        found = self.targets[region]
+        if isinstance(found, AliasTarget):
+            alias = {
+                "HostedZoneId": found.hosted_zone_id,
+                "DNSName": found.dns_name,
+                "EvaluateTargetHealth": bool(self.evaluate_target_health),
+            }
+            return {"Name": self.name, "Type": self.type, "AliasTarget": alias}
+        return {
+            "Name": self.name,
+            "Type": self.type,
+            "TTL": self.ttl,
+            "ResourceRecords": [{"Value": self.target(region)}],
+        }
+
+    def shown(self, region: str) -> str:
+        return f"ALIAS {self.target(region)}" if self.alias else self.target(region)
+
     def target(self, region: str) -> str:
         """The target in ``region`` as the run compares it: the alias's DNS name or the CNAME's value."""
         found = self.targets[region]
@@ -198,7 +220,8 @@ class Rails(Strict):
         if longest + self.reevaluate_interval_seconds > EXECUTION_TIMEOUT_SECONDS:
             raise ValueError(
                 f"the longest run ({longest} s) and the wait before a re-evaluation "
-                f"({self.reevaluate_interval_seconds} s) must fit in the {EXECUTION_TIMEOUT_SECONDS} s execution timeout"
+                f"({self.reevaluate_interval_seconds} s) must fit in the "
+                f"{EXECUTION_TIMEOUT_SECONDS} s execution timeout"
             )
         if self.lock_lease_seconds < longest:
             raise ValueError(
@@ -277,9 +300,11 @@ class Plan(Strict):
                     yield f"zones.{zone.id}.{name}: a CNAME cannot share its name with another record type"
             upserts = [r for r in zone.records if not r.alias]
             # Each UPSERT counts twice ("Quotas on API requests"); an alias has no ResourceRecord element.
-            if 2 * len(upserts) > BATCH_RECORD_ELEMENTS or 2 * sum(
-                max(len(r.target(region)) for region in r.targets) for r in upserts if r.targets
-            ) > BATCH_VALUE_CHARACTERS:
+            if (
+                2 * len(upserts) > BATCH_RECORD_ELEMENTS
+                or 2 * sum(max(len(r.target(region)) for region in r.targets) for r in upserts if r.targets)
+                > BATCH_VALUE_CHARACTERS
+            ):
                 yield (
                     f"zones.{zone.id}: too many CNAME values for one change batch "
                     f"({BATCH_RECORD_ELEMENTS} elements / {BATCH_VALUE_CHARACTERS} characters, UPSERTs counted twice)"

@@ -23,7 +23,7 @@ def next_attempt(doc: RunDocument, settings: Settings) -> Reevaluation | None:
         return None
     passing = result.outcome == Outcome.ROLLED_BACK or (result.outcome == Outcome.REFUSED and result.transient)
     attempt = trigger.attempt + 1
-    if not passing or attempt > settings.reevaluate_max_attempts:
+    if not passing or attempt > settings.plan.rails.reevaluate_max_attempts:
         return None
     first = trigger.of or doc.execution.id
     root = first.rsplit(":", 1)[-1]
@@ -35,13 +35,14 @@ def next_attempt(doc: RunDocument, settings: Settings) -> Reevaluation | None:
         attempt=attempt,
         of=first,
         name=root[: NAME_LIMIT - len(suffix)] + suffix,
-        wait_seconds=settings.reevaluate_interval_seconds,
+        wait_seconds=settings.plan.rails.reevaluate_interval_seconds,
         trigger=original,
     )
 
 
 def describe(again: Reevaluation, settings: Settings) -> str:
     return (
-        f"Re-evaluation {again.attempt} of {settings.reevaluate_max_attempts} starts in {again.wait_seconds} s "
+        f"Re-evaluation {again.attempt} of {settings.plan.rails.reevaluate_max_attempts} "
+        f"starts in {again.wait_seconds} s "
         "(the alarm stays in ALARM and sends no new event); pause the plan to stop it."
     )

@@ -53,7 +53,7 @@ def recovery_breakdown(
             "alarm": _seconds(chain.get("unhealthy"), event_time),
             "delivery": _seconds(event_time, execution.started),
         }
-    assess, promote, update = _first(visits, "Assess"), _first(visits, "Promote"), _first(visits, "UpdateDns")
+    assess, promote, update = _first(visits, "Assess"), _first(visits, "PromoteAll"), _first(visits, "UpdateDns")
     last_assess = _last(visits, "AssessDecision")
     moved = _first(visits, "FailedOver")
     notify = _last(visits, "Notify")
@@ -114,22 +114,24 @@ def _decision_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"Gate (lock {'taken' if gate.get('acquired') else 'not taken'}): {gate.get('reason')}")
     assess = decisions.get("assess") or {}
     if assess:
-        primary, standby, replica = (
-            assess.get("primary") or {},
-            assess.get("standby") or {},
-            assess.get("replica") or {},
-        )
         lines.append(f"Assessment on probe {assess.get('probe')}: {assess.get('decision')}: {assess.get('reason')}")
-        for label, votes in (("primary", primary), ("standby", standby)):
+        voters = [("primary", assess.get("primary") or {})]
+        voters += [(f"standby {s.get('region')}", s.get("votes") or {}) for s in assess.get("standbys") or []]
+        for label, votes in voters:
             if votes:
                 lines.append(
                     f"Checker votes, {label}: {votes.get('healthy')} healthy, {votes.get('failing')} failing "
                     f"({votes.get('healthyPercent')}% healthy) -> {votes.get('verdict')}"
                 )
-        if replica:
+        for standby in assess.get("standbys") or []:
+            if standby.get("chosen"):
+                lines.append(f"Target: {standby.get('region')}, the first ready standby in plan order")
+            elif standby.get("passedOver"):
+                lines.append(f"Passed over {standby.get('region')}: {standby.get('passedOver')}")
+        for replica in assess.get("replicas") or []:
             lines.append(
-                f"Replica {replica.get('identifier')}: {replica.get('status')}, source {replica.get('source')}, "
-                f"lag {replica.get('lagSeconds')} s"
+                f"Replica {replica.get('identifier')} ({replica.get('database')}, {replica.get('region')}): "
+                f"{replica.get('status')}, source {replica.get('source')}, lag {replica.get('lagSeconds')} s"
                 + (" (data loss accepted)" if assess.get("dataLossAccepted") else "")
             )
     return lines
@@ -138,11 +140,20 @@ def _decision_lines(report: dict[str, Any]) -> list[str]:
 def _change_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     changes = report["changes"]
     rows = []
-    promotion = changes.get("promotion")
-    if promotion:
-        rows.append((f"database {promotion['identifier']}", "read replica", "standalone writer"))
-    for change in (changes.get("dns") or {}).get("changes", []):
+    for promotion in changes.get("promotions") or []:
+        rows.append(
+            (
+                f"database {promotion['database']}: {promotion['identifier']} ({promotion['region']})",
+                "read replica",
+                "standalone writer" if promotion.get("available") else str(promotion.get("status")),
+            )
+        )
+    dns = changes.get("dns") or {}
+    for change in dns.get("changes", []):
         rows.append((f"{change['name']} {change['type']}", str(change["before"]), change["after"]))
+    shown, changed = len(dns.get("changes", [])), sum(z.get("records", 0) for z in dns.get("zones", []))
+    if changed > shown:
+        rows.append((f"{changed - shown} more record(s)", "their primary targets", "their target-region targets"))
     return rows
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from failover.adapters import Record
 from failover.models import ReplicaState
+from failover.plan import Zone
 
 
 def replicates_from(source: str | None, region: str, identifier: str) -> bool:
@@ -21,7 +22,8 @@ def replicates_from(source: str | None, region: str, identifier: str) -> bool:
 
 
 def standby_replica_problem(replica: ReplicaState, region: str, primary_region: str, primary_db: str) -> str | None:
-    """The standby must exist in its region, still replicate from the plan's primary, and be available."""
+    """The replica must exist in its region, still replicate from the plan's primary, be available and
+    have a known endpoint (traffic could not reach it otherwise)."""
     name = replica.identifier
     if not replica.exists:
         return f"standby database {name} does not exist in {region}"
@@ -31,6 +33,8 @@ def standby_replica_problem(replica: ReplicaState, region: str, primary_region: 
         return f"standby database {name} replicates from {replica.source}, not {primary_db}"
     if replica.status != "available":
         return f"standby database {name} is {replica.status}, not available"
+    if not replica.endpoint:
+        return f"the endpoint of standby database {name} is not known: traffic could not reach it"
     return None
 
 
@@ -45,18 +49,21 @@ def lag_problem(lag: float | None, limit: int) -> str | None:
     return None
 
 
-EXPECTED_RECORD_TYPE = "CNAME"
-
-
-def record_problems(zone_id: str, records: Mapping[str, str], current: Mapping[str, Record]) -> list[str]:
-    """Every plan record must exist in its zone with the type the run will write."""
+def record_problems(zone: Zone, current: Mapping[tuple[str, str], Record]) -> list[str]:
+    """Every plan record must exist in its zone, with its type and kind (alias or not)."""
     problems = []
-    for name in records:
-        found = current.get(name)
+    for spec in zone.records:
+        found = current.get((spec.name, spec.type))
+        kind = f"alias {spec.type}" if spec.alias else spec.type
         if found is None:
-            problems.append(f"{EXPECTED_RECORD_TYPE} {name} not found in hosted zone {zone_id}")
-        elif found.type != EXPECTED_RECORD_TYPE:
-            problems.append(f"{name} in hosted zone {zone_id} is a {found.type} record, not {EXPECTED_RECORD_TYPE}")
+            others = sorted(t for (name, t) in current if name == spec.name)
+            also = f" (it has {', '.join(others)})" if others else ""
+            problems.append(f"{kind} {spec.name} not found in hosted zone {zone.id}{also}")
+        elif found.alias != spec.alias:
+            problems.append(
+                f"{spec.name} {spec.type} in hosted zone {zone.id} is {'an alias' if found.alias else 'not an alias'}, "
+                f"the plan says {kind}"
+            )
     return problems
 
 
@@ -65,24 +72,32 @@ def _labels(hostname: str) -> list[str]:
 
 
 def record_target_problems(
-    records: Mapping[str, str], current: Mapping[str, Record], primary_region: str, standby: ReplicaState
+    zone: Zone,
+    current: Mapping[tuple[str, str], Record],
+    primary_region: str,
+    target_region: str,
+    replicas: list[ReplicaState],
 ) -> list[str]:
-    """Before the point of no return: every record must point into the primary region (or already at its
-    standby target), and a target that names the standby database must be that database's endpoint."""
+    """Before the point of no return: every record must point at its primary target (or already at its
+    target in ``target_region``), and a CNAME that names one of the target's databases must name that
+    database's endpoint."""
     problems = []
-    for name, target in records.items():
-        found = current.get(name)
+    endpoints = {r.identifier.lower(): r.endpoint for r in replicas}
+    for spec in zone.records:
+        found = current.get((spec.name, spec.type))
+        target = spec.target(target_region)
         if found is None or found.value == target:
             continue
-        if primary_region not in _labels(found.value):
+        if found.value != spec.target(primary_region):
             problems.append(
-                f"{name} points to {found.value}, neither into {primary_region} nor at its standby target {target}:"
-                " someone changed it; moving it could take traffic from a region this plan does not know"
+                f"{spec.name} points to {found.value}, neither at its {primary_region} target nor at its "
+                f"{target_region} target {target}: someone changed it; moving it could take traffic from a "
+                "region this plan does not know"
             )
-        if _labels(target)[0] == standby.identifier and standby.endpoint and target != standby.endpoint:
-            problems.append(
-                f"{name} would point to {target}, but {standby.identifier}'s endpoint is {standby.endpoint}"
-            )
-    if standby.endpoint is None:
-        problems.append(f"the endpoint of {standby.identifier} is not known: traffic could not reach it")
+        if not spec.alias:
+            endpoint = endpoints.get(_labels(target)[0])
+            if endpoint and target != endpoint.lower().removesuffix("."):
+                problems.append(
+                    f"{spec.name} would point to {target}, but {_labels(target)[0]}'s endpoint is {endpoint}"
+                )
     return problems

@@ -6,6 +6,7 @@ use from the shared client cache.
 
 from failover.adapters import S3, CloudWatch, Rds, Route53, Sns, StepFunctions
 from failover.clients import Clients
+from failover.plan import Plan, Rails
 from failover.settings import Settings
 from failover.store import StateStore
 
@@ -24,8 +25,8 @@ class Runtime:
         clients: Clients,
         *,
         route53: Route53 | None = None,
-        rds: Rds | None = None,
-        cloudwatch: CloudWatch | None = None,
+        rds: dict[str, Rds] | None = None,
+        cloudwatch: dict[str, CloudWatch] | None = None,
         sns: Sns | None = None,
         store: StateStore | None = None,
         stepfunctions: StepFunctions | None = None,
@@ -33,8 +34,19 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self._clients = clients
-        self._route53, self._rds, self._cloudwatch, self._sns, self._store = route53, rds, cloudwatch, sns, store
+        self._route53, self._sns, self._store = route53, sns, store
+        # Per region: each database's replica is read and promoted in its own region.
+        self._rds: dict[str, Rds] = dict(rds or {})
+        self._cloudwatch: dict[str, CloudWatch] = dict(cloudwatch or {})
         self._stepfunctions, self._s3 = stepfunctions, s3
+
+    @property
+    def plan(self) -> Plan:
+        return self.settings.plan
+
+    @property
+    def rails(self) -> Rails:
+        return self.settings.plan.rails
 
     @property
     def stack_region(self) -> str:
@@ -47,17 +59,16 @@ class Runtime:
             self._route53 = Route53(self._clients.get("route53", ROUTE53_REGION))
         return self._route53
 
-    @property
-    def rds(self) -> Rds:
-        if self._rds is None:
-            self._rds = Rds(self._clients.get("rds", self.settings.standby_region))
-        return self._rds
+    def rds(self, region: str) -> Rds:
+        if region not in self._rds:
+            self._rds[region] = Rds(self._clients.get("rds", region))
+        return self._rds[region]
 
-    @property
-    def cloudwatch(self) -> CloudWatch:
-        if self._cloudwatch is None:
-            self._cloudwatch = CloudWatch(self._clients.get("cloudwatch", self.settings.standby_region))
-        return self._cloudwatch
+    def cloudwatch(self, region: str) -> CloudWatch:
+        """CloudWatch in ``region``: RDS publishes a replica's ReplicaLag in the replica's region."""
+        if region not in self._cloudwatch:
+            self._cloudwatch[region] = CloudWatch(self._clients.get("cloudwatch", region))
+        return self._cloudwatch[region]
 
     @property
     def sns(self) -> Sns:

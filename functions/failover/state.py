@@ -20,6 +20,7 @@ from failover.models import (
     PromotionState,
     Reason,
     StepError,
+    TargetLook,
     TriggerInfo,
 )
 
@@ -66,7 +67,8 @@ class Decisions(Model):
 
 
 class Changes(Model):
-    promotion: PromotionState | None = None
+    promotions: list[PromotionState] | None = None
+    target: TargetLook | None = None
     dns: DnsState | None = None
 
 
@@ -87,7 +89,9 @@ class AuditRecord(Model):
     changes: Changes = Changes()
     error: StepError | None = None
     rollback_error: StepError | None = None
-    # After a promotion: which plan records point at the standby, and which were left as they stand.
+    # After a promotion: which databases were promoted, which plan records point at the target, and
+    # which were left as they stand.
+    promoted: list[str] = []
     moved: list[str] = []
     not_moved: list[str] = []
     notification: NotifyResult | None = None

@@ -256,11 +256,14 @@ class StateStore:
 
     # --- what a run changed (kept outside the run's own state, so a failed step cannot lose it) ---
 
-    def save_run_fact(self, execution_id: str, fact: RunFact, value: Any) -> None:
-        self._put({"pk": {"S": f"RUN#{execution_id}"}, "sk": {"S": fact}, "value": {"S": json.dumps(value)}})
+    def save_run_fact(self, execution_id: str, fact: RunFact, value: Any, key: str = "") -> None:
+        """``key`` tells facts of one kind apart (one per database or zone)."""
+        sort_key = f"{fact}#{key}" if key else str(fact)
+        self._put({"pk": {"S": f"RUN#{execution_id}"}, "sk": {"S": sort_key}, "value": {"S": json.dumps(value)}})
 
-    def run_fact(self, execution_id: str, fact: RunFact) -> Any:
-        item = self._get({"pk": {"S": f"RUN#{execution_id}"}, "sk": {"S": fact}})
+    def run_fact(self, execution_id: str, fact: RunFact, key: str = "") -> Any:
+        sort_key = f"{fact}#{key}" if key else str(fact)
+        item = self._get({"pk": {"S": f"RUN#{execution_id}"}, "sk": {"S": sort_key}})
         return json.loads(item["value"]["S"]) if item else None
 
     # --- audit ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from failover.settings import REGION_RE, normalise_record_name
+from failover.plan import REGION_PATTERN, normalise_name
 
 
 class AlarmState(BaseModel):
@@ -53,8 +53,8 @@ class ManualTrigger(BaseModel):
     dry_run: bool = False
     accept_data_loss: bool = False
     bypass_cooldown: bool = False
-    source_region: Annotated[str, Field(pattern=REGION_RE.pattern)] | None = None
-    target_region: Annotated[str, Field(pattern=REGION_RE.pattern)] | None = None
+    source_region: Annotated[str, Field(pattern=REGION_PATTERN)] | None = None
+    target_region: Annotated[str, Field(pattern=REGION_PATTERN)] | None = None
     replica: Annotated[str, Field(min_length=1)] | None = None
     records: list[str] | None = None
 
@@ -68,4 +68,4 @@ class ManualTrigger(BaseModel):
     @field_validator("records")
     @classmethod
     def _records(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [normalise_record_name(n) for n in value]
+        return None if value is None else [normalise_name(n) for n in value]

@@ -1,121 +1,194 @@
-"""Assess: confirm the outage, the standby's readiness and the data-loss bound."""
+"""Assess: confirm the outage, choose the standby region to move to, and check everything the run needs
+after the point of no return: every replica's state and lag, and every record of the plan."""
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from failover.models import AssessResult, CheckerVotes, ReplicaState, RunDocument
-from failover.rules import (
-    EXPECTED_RECORD_TYPE,
-    lag_problem,
-    lag_text,
-    record_problems,
-    record_target_problems,
-    standby_replica_problem,
-)
+from failover.adapters import Record
+from failover.models import AssessResult, CheckerVotes, ReplicaState, RunDocument, StandbyVerdict
+from failover.rules import lag_problem, lag_text, record_problems, record_target_problems, standby_replica_problem
 from failover.runtime import Runtime
 
 
-def _votes(v: CheckerVotes) -> str:
+def votes_text(v: CheckerVotes) -> str:
     return f"{v.healthy}/{v.healthy + v.failing} checkers healthy"
+
+
+@dataclass
+class Candidate:
+    """A standby region as the final probe finds it: ready (``problems`` empty) or passed over."""
+
+    region: str
+    votes: CheckerVotes
+    replicas: list[ReplicaState] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    # Whether every problem may pass (health, lag, a busy replica): the run is then re-evaluated.
+    transient: bool = True
+    lag_notes: list[str] = field(default_factory=list)
+    accepted: bool = False
 
 
 def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     assert doc.intake is not None
-    settings, flags = rt.settings, doc.intake.flags
+    plan, rails, trigger = rt.plan, rt.rails, doc.intake.trigger
     probe = (doc.assess.probe if doc.assess else 0) + 1
-    primary = rt.route53.checker_votes(settings.primary_health_check_id, settings.healthy_checker_percent)
-    standby = rt.route53.checker_votes(settings.standby_health_check_id, settings.healthy_checker_percent)
+    primary = rt.route53.checker_votes(plan.health_check(plan.primary_region), rails.healthy_checker_percent)
+    # A manual run may name the target; otherwise every standby, in plan order.
+    named = trigger.target_region if trigger is not None else None
+    regions = [named] if named else plan.standby_regions
+    standbys = {r: rt.route53.checker_votes(plan.health_check(r), rails.healthy_checker_percent) for r in regions}
 
-    def decide(
-        decision: str,
-        reason: str,
-        replica: ReplicaState | None = None,
-        accepted: bool = False,
-        verified: list[str] | None = None,
-        transient: bool = False,
-    ) -> AssessResult:
-        return AssessResult(
-            at=now,
-            decision=decision,  # type: ignore[arg-type]
-            reason=reason,
-            transient=transient,
-            probe=probe,
-            primary=primary,
-            standby=standby,
-            replica=replica,
-            data_loss_accepted=accepted,
-            verified=verified or [],
-        )
+    def decide(decision: str, reason: str, **fields: object) -> AssessResult:
+        return AssessResult(at=now, decision=decision, reason=reason, probe=probe, primary=primary, **fields)  # type: ignore[arg-type]
+
+    def verdicts(chosen: str | None = None, passed: dict[str, str] | None = None) -> list[StandbyVerdict]:
+        passed = passed or {}
+        return [
+            StandbyVerdict(region=r, votes=v, chosen=r == chosen, passed_over=passed.get(r))
+            for r, v in standbys.items()
+        ]
 
     if primary.verdict == "HEALTHY":
         return decide(
             "NO_ACTION",
-            f"primary {settings.primary_region} is healthy ({_votes(primary)}, "
-            f"needs more than {settings.healthy_checker_percent}%)"
-            + (f" on re-probe {probe - 1}" if probe > 1 else ""),
+            f"primary {plan.primary_region} is healthy ({votes_text(primary)}, "
+            f"needs more than {rails.healthy_checker_percent}%)" + (f" on re-probe {probe - 1}" if probe > 1 else ""),
+            standbys=verdicts(),
         )
     if primary.verdict == "UNKNOWN":
         return decide(
             "REFUSED",
             f"no checker observations for the primary's health check {primary.health_check_id}",
             transient=True,
+            standbys=verdicts(),
         )
-    if standby.verdict != "HEALTHY":
+    healthy = [r for r, v in standbys.items() if v.verdict == "HEALTHY"]
+    if not healthy:
+        unhealthy = {r: f"not healthy ({votes_text(v)})" for r, v in standbys.items()}
         return decide(
             "REFUSED",
-            f"standby {settings.standby_region} is not healthy either ({_votes(standby)}): moving traffic helps nobody",
+            "no standby region is healthy ("
+            + "; ".join(f"{r}: {votes_text(v)}" for r, v in standbys.items())
+            + "): moving traffic helps nobody",
             transient=True,
+            standbys=verdicts(passed=unhealthy),
         )
-    if probe <= settings.confirm_probes:
+    if probe <= rails.confirm_probes:
         return decide(
             "RECHECK",
-            f"primary unhealthy ({_votes(primary)}) on probe {probe}; "
-            f"re-probing in {settings.confirm_interval_seconds} s",
+            f"primary unhealthy ({votes_text(primary)}) on probe {probe}; "
+            f"re-probing in {rails.confirm_interval_seconds} s",
+            standbys=verdicts(),
         )
-    replica = rt.rds.describe(settings.standby_db_identifier)
-    problem = standby_replica_problem(
-        replica, settings.standby_region, settings.primary_region, settings.primary_db_identifier
+    # The point of no return comes after this step: the records are read now, once per zone.
+    current = {zone.id: rt.route53.records(zone.id, {r.name for r in zone.records}) for zone in plan.zones}
+    missing = [p for zone in plan.zones for p in record_problems(zone, current[zone.id])]
+    if missing:
+        return decide("REFUSED", "not safe to promote: " + "; ".join(missing), standbys=verdicts())
+    passed: dict[str, str] = {}
+    looked: list[Candidate] = []
+    for region in regions:
+        votes = standbys[region]
+        if votes.verdict != "HEALTHY":
+            passed[region] = f"not healthy ({votes_text(votes)})"
+            continue
+        candidate = _examine(Candidate(region, votes), doc, rt, now, current)
+        looked.append(candidate)
+        if candidate.problems:
+            passed[region] = "; ".join(candidate.problems)
+            continue
+        return _proceed(candidate, primary, probe, rt, current, decide, verdicts(region, passed))
+    return decide(
+        "REFUSED",
+        "no standby region is ready: " + "; ".join(f"{r}: {why}" for r, why in passed.items()),
+        transient=all(c.transient for c in looked),
+        standbys=verdicts(passed=passed),
     )
-    if problem:
-        # A replica that is busy (modifying, backing-up) may be ready later; a missing or foreign one will not.
-        busy = replica.exists and replica.source is not None and replica.status != "available"
-        return decide("REFUSED", problem, replica, transient=busy and problem.endswith("not available"))
-    lag = rt.cloudwatch.replica_lag(settings.standby_db_identifier, now)
-    replica = replica.model_copy(update={"lag_seconds": lag})
-    limit = settings.max_replica_lag_seconds
-    too_far = lag_problem(lag, limit)
-    accepted = False
-    if too_far:
-        trigger = doc.intake.trigger
-        if not (trigger is not None and trigger.kind == "manual" and flags.accept_data_loss):
-            return decide("REFUSED", too_far, replica, transient=True)
-        accepted = True
-        lag_note = (
-            f"replica lag {lag_text(lag)} exceeds {limit} s; data loss accepted by {trigger.operator}: {trigger.reason}"
-        )
+
+
+def _examine(
+    candidate: Candidate,
+    doc: RunDocument,
+    rt: Runtime,
+    now: datetime,
+    current: dict[str, dict[tuple[str, str], Record]],
+) -> Candidate:
+    """Every replica of the plan in the candidate region, then every record's target there."""
+    assert doc.intake is not None
+    plan, limit, region = rt.plan, rt.rails.max_replica_lag_seconds, candidate.region
+    trigger, flags = doc.intake.trigger, doc.intake.flags
+    override = trigger is not None and trigger.kind == "manual" and flags.accept_data_loss
+    for db, identifier in plan.replicas(region):
+        replica = rt.rds(region).describe(identifier, db.name, region)
+        problem = standby_replica_problem(replica, region, plan.primary_region, db.primary)
+        if problem:
+            # A replica that is busy (modifying, backing-up) may be ready later; a missing or foreign one will not.
+            busy = replica.exists and replica.source is not None and problem.endswith("not available")
+            candidate.transient = candidate.transient and busy
+            candidate.problems.append(problem)
+            candidate.replicas.append(replica)
+            continue
+        lag = rt.cloudwatch(region).replica_lag(identifier, now)
+        replica = replica.model_copy(update={"lag_seconds": lag})
+        candidate.replicas.append(replica)
+        too_far = lag_problem(lag, limit)
+        if too_far and not override:
+            candidate.problems.append(f"{identifier}: {too_far}")
+        elif too_far:
+            candidate.accepted = True
+            candidate.lag_notes.append(f"{identifier} lag {lag_text(lag)} exceeds {limit} s")
+    if candidate.problems:
+        return candidate
+    for zone in plan.zones:
+        problems = record_target_problems(zone, current[zone.id], plan.primary_region, region, candidate.replicas)
+        if problems:
+            candidate.transient = False
+            candidate.problems.extend(problems)
+    return candidate
+
+
+def _proceed(
+    chosen: Candidate,
+    primary: CheckerVotes,
+    probe: int,
+    rt: Runtime,
+    current: dict[str, dict[tuple[str, str], Record]],
+    decide: Callable[..., AssessResult],
+    standbys: list[StandbyVerdict],
+) -> AssessResult:
+    plan, limit = rt.plan, rt.rails.max_replica_lag_seconds
+    lags = [r.lag_seconds for r in chosen.replicas if r.lag_seconds is not None]
+    worst = f"{max(lags):g} s" if lags else "unknown"
+    if chosen.accepted:
+        lag_note = f"{'; '.join(chosen.lag_notes)}: data loss accepted by the operator"
     else:
-        lag_note = f"replica lag {lag_text(lag)} within {limit} s"
-    # The point of no return comes next: everything the run needs after the promotion is checked now.
-    current = rt.route53.records(settings.hosted_zone_id, settings.record_names)
-    problems = record_problems(settings.hosted_zone_id, settings.records, current) + record_target_problems(
-        settings.records, current, settings.primary_region, replica
+        lag_note = f"{len(chosen.replicas)} replica(s) within {limit} s of lag (worst {worst})"
+    records = len(plan.records)
+    already = sum(
+        1
+        for zone in plan.zones
+        for spec in zone.records
+        if (found := current[zone.id].get((spec.name, spec.type))) and found.value == spec.target(chosen.region)
     )
-    if problems:
-        return decide("REFUSED", "not safe to promote: " + "; ".join(problems), replica, accepted)
-    already = [name for name, target in settings.records.items() if current[name].value == target]
+    passed = [v for v in standbys if v.passed_over]
+    why = "; ".join(f"{v.region} passed over: {v.passed_over}" for v in passed)
     verified = [
-        f"standby {settings.standby_region} healthy ({_votes(standby)})",
-        f"{replica.identifier} replicates from {settings.primary_db_identifier}, available at {replica.endpoint}",
+        f"target {chosen.region} healthy ({votes_text(chosen.votes)})" + (f"; {why}" if why else ""),
+        f"{len(chosen.replicas)} replica(s) in {chosen.region} replicate from the primary and are available",
         lag_note,
-        # One line for all records, not one each: the document stays small for the largest plan
-        # (the targets are in the plan; a dry run's notification lists them).
-        f"{len(settings.records)} record(s) exist as {EXPECTED_RECORD_TYPE} in {settings.hosted_zone_id} and point "
-        f"into {settings.primary_region}" + (f" or already at their targets ({', '.join(already)})" if already else ""),
+        # One line for all records, not one each: the document stays small for the largest plan.
+        f"{records} record(s) in {len(plan.zones)} zone(s) exist and point at their {plan.primary_region} targets"
+        + (f" or already at their {chosen.region} targets ({already})" if already else ""),
     ]
     return decide(
         "PROCEED",
-        f"primary down ({_votes(primary)}) after {probe} probe(s); standby healthy; {lag_note}; "
-        f"{len(settings.records)} record(s) verified",
-        replica,
-        accepted,
-        verified,
+        f"primary down ({votes_text(primary)}) after {probe} probe(s); moving to {chosen.region}"
+        + (f" ({why})" if why else "")
+        + f"; {lag_note}; {records} record(s) verified",
+        standbys=standbys,
+        target=chosen.region,
+        replicas=chosen.replicas,
+        data_loss_accepted=chosen.accepted,
+        verified=verified,
     )

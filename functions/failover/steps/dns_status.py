@@ -1,4 +1,4 @@
-"""DnsStatus: poll the record change until Route 53 reports it INSYNC."""
+"""DnsStatus: poll each zone's change until Route 53 reports every one INSYNC."""
 
 from datetime import datetime
 
@@ -9,10 +9,18 @@ from failover.runtime import Runtime
 
 def dns_status(doc: RunDocument, rt: Runtime, now: datetime) -> DnsState:
     assert doc.dns is not None
-    if doc.dns.change_id is None:
-        return doc.dns.model_copy(update={"at": now, "status": "INSYNC"})
-    status = rt.route53.change_status(doc.dns.change_id)
     polls = doc.dns.polls + 1
-    if status != "INSYNC" and polls >= rt.settings.dns_max_polls:
-        raise DnsSyncTimeoutError(f"change {doc.dns.change_id} still {status} after {polls} polls")
-    return doc.dns.model_copy(update={"at": now, "status": status, "polls": polls})
+    zones = [
+        zone.model_copy(update={"status": rt.route53.change_status(zone.change_id)})
+        if zone.change_id is not None and zone.status != "INSYNC"
+        else zone
+        for zone in doc.dns.zones
+    ]
+    waiting = [z for z in zones if z.status != "INSYNC"]
+    if waiting and polls >= rt.rails.dns_max_polls:
+        raise DnsSyncTimeoutError(
+            "; ".join(f"change {z.change_id} of zone {z.zone_id} still {z.status}" for z in waiting)
+            + f" after {polls} polls"
+        )
+    status = "PENDING" if waiting else "INSYNC"
+    return doc.dns.model_copy(update={"at": now, "zones": zones, "status": status, "polls": polls})

@@ -31,7 +31,7 @@ def audit_record(
         raw_trigger=raw,
         flags=doc.intake.flags if doc.intake else None,
         decisions=Decisions(intake=doc.intake.reason if doc.intake else None, gate=doc.gate, assess=doc.assess),
-        changes=Changes(promotion=doc.promotion, dns=doc.dns),
+        changes=Changes(promotions=doc.promotions, target=doc.target, dns=doc.dns),
         error=doc.error,
         rollback_error=doc.result.rollback_error,
         moved=doc.result.moved,
@@ -47,13 +47,13 @@ def finalize(doc: RunDocument, rt: Runtime, now: datetime) -> FinalizeResult:
     assert doc.result is not None
     settings, run, outcome = rt.settings, doc.execution.id, doc.result.outcome
     cooldown_until = None
-    if outcome.changed_writer and settings.cooldown_seconds > 0:
-        cooldown_until = now + timedelta(seconds=settings.cooldown_seconds)
+    if outcome.changed_writer and settings.plan.rails.cooldown_seconds > 0:
+        cooldown_until = now + timedelta(seconds=settings.plan.rails.cooldown_seconds)
         rt.store.start_cooldown(run, outcome, cooldown_until)
     # Conditional on ownership: releases this run's lock even when Gate failed after taking it,
     # and never another run's.
     released = rt.store.release_lock(run)
-    audit = audit_record(doc, now, settings.plan_name, released, cooldown_until)
+    audit = audit_record(doc, now, settings.plan.name, released, cooldown_until)
     rt.store.put_audit(audit)
     # A metric of its own carries the outcome dimension, so other metrics keep theirs.
     with single_metric(name="Runs", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as runs:

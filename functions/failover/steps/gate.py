@@ -9,12 +9,12 @@ from failover.runtime import Runtime
 
 def gate(doc: RunDocument, rt: Runtime, now: datetime) -> GateResult:
     assert doc.intake is not None and doc.intake.trigger is not None
-    settings, store, run = rt.settings, rt.store, doc.execution.id
+    rails, store, run = rt.rails, rt.store, doc.execution.id
     trigger, flags = doc.intake.trigger, doc.intake.flags
     # A duplicate delivery is refused before the lock is tried: its twin handles the event, and this
     # refusal is final (not re-evaluated), where "the lock is held" is passing.
     if trigger.event_id:
-        keep = 2 * max(settings.max_event_age_seconds, 86400)
+        keep = 2 * max(rails.max_event_age_seconds, 86400)
         other = store.claim_event(trigger.event_id, run, now, keep)
         if other:
             return GateResult(
@@ -23,13 +23,13 @@ def gate(doc: RunDocument, rt: Runtime, now: datetime) -> GateResult:
                 acquired=False,
                 reason=f"duplicate delivery of event {trigger.event_id}, already handled by {other}",
             )
-    acquired, holder = store.acquire_lock(run, now, settings.lock_lease_seconds)
+    acquired, holder = store.acquire_lock(run, now, rails.lock_lease_seconds)
     if not acquired:
         held = f"{holder.owner} until {holder.lease_until.isoformat()}" if holder else "a run that just finished"
         return GateResult(
             at=now, decision="REFUSED", acquired=False, transient=True, reason=f"another run holds the lock: {held}"
         )
-    lease_until = now + timedelta(seconds=settings.lock_lease_seconds)
+    lease_until = now + timedelta(seconds=rails.lock_lease_seconds)
 
     def refuse(reason: str) -> GateResult:
         return GateResult(at=now, decision="REFUSED", acquired=True, lease_until=lease_until, reason=reason)

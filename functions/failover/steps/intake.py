@@ -55,6 +55,7 @@ def _excerpt(raw: Any) -> str:
 
 def evaluate(raw: Any, settings: Settings, now: datetime) -> IntakeResult:
     """Never raises on bad input: it refuses with the reason."""
+    plan, rails = settings.plan, settings.plan.rails
 
     def result(
         decision: str, reason: str, trigger: TriggerInfo | None = None, flags: Flags | None = None
@@ -67,16 +68,17 @@ def evaluate(raw: Any, settings: Settings, now: datetime) -> IntakeResult:
             raw_excerpt=None if trigger else _excerpt(raw),
             flags=flags or Flags(),
             waits=Waits(
-                confirm_interval_seconds=settings.confirm_interval_seconds,
-                promotion_poll_seconds=settings.promotion_poll_seconds,
-                dns_poll_seconds=settings.dns_poll_seconds,
+                confirm_interval_seconds=rails.confirm_interval_seconds,
+                promotion_poll_seconds=rails.promotion_poll_seconds,
+                dns_poll_seconds=rails.dns_poll_seconds,
             ),
             plan=PlanSummary(
-                name=settings.plan_name,
-                primary_region=settings.primary_region,
-                standby_region=settings.standby_region,
-                primary_db=settings.primary_db_identifier,
-                standby_db=settings.standby_db_identifier,
+                name=plan.name,
+                primary_region=plan.primary_region,
+                standby_regions=plan.standby_regions,
+                databases=len(plan.databases),
+                records=len(plan.records),
+                zones=len(plan.zones),
             ),
         )
 
@@ -101,7 +103,13 @@ def evaluate(raw: Any, settings: Settings, now: datetime) -> IntakeResult:
     mismatch = _plan_mismatch(manual, settings)
     if mismatch:
         return result("REFUSED", f"bad input: {mismatch}")
-    trigger = TriggerInfo(kind="manual", event_time=now, operator=manual.operator, reason=manual.reason)
+    trigger = TriggerInfo(
+        kind="manual",
+        event_time=now,
+        operator=manual.operator,
+        reason=manual.reason,
+        target_region=manual.target_region,
+    )
     flags = Flags(
         dry_run=manual.dry_run,
         accept_data_loss=manual.accept_data_loss,
@@ -122,10 +130,11 @@ def _alarm_intake(raw: dict[str, Any], settings: Settings, now: datetime, result
     if event.detail.state.value != "ALARM":
         return result("REFUSED", f"alarm state is {event.detail.state.value}, not ALARM", trigger)
     age = now - event.time
-    if age > timedelta(seconds=settings.max_event_age_seconds):
+    rails = settings.plan.rails
+    if age > timedelta(seconds=rails.max_event_age_seconds):
         return result(
             "REFUSED",
-            f"stale event: raised {int(age.total_seconds())} s ago, limit {settings.max_event_age_seconds} s",
+            f"stale event: raised {int(age.total_seconds())} s ago, limit {rails.max_event_age_seconds} s",
             trigger,
         )
     if -age > MAX_FUTURE_SKEW:
@@ -138,7 +147,7 @@ def _reevaluation_intake(raw: Any, settings: Settings, result: Result) -> Intake
         again = Reevaluation.model_validate(raw)
     except ValidationError as exc:
         return result("REFUSED", f"bad input: not a re-evaluation: {describe_validation(exc)}")
-    if not 1 <= again.attempt <= settings.reevaluate_max_attempts:
+    if not 1 <= again.attempt <= settings.plan.rails.reevaluate_max_attempts:
         return result("REFUSED", f"bad input: re-evaluation {again.attempt} is beyond the plan's bound")
     # The original event's id, per attempt: a duplicate start of one attempt is one run.
     trigger = again.trigger.model_copy(
@@ -151,22 +160,30 @@ def _reevaluation_intake(raw: Any, settings: Settings, result: Result) -> Intake
     )
     return result(
         "PROCEED",
-        f"re-evaluation {again.attempt} of {settings.reevaluate_max_attempts} after {again.of}: "
+        f"re-evaluation {again.attempt} of {settings.plan.rails.reevaluate_max_attempts} after {again.of}: "
         "the alarm is still in ALARM",
         trigger,
     )
 
 
 def _plan_mismatch(manual: ManualTrigger, settings: Settings) -> str | None:
+    plan = settings.plan
     if manual.source_region and manual.target_region and manual.source_region == manual.target_region:
         return f"source and target region are both {manual.source_region}"
-    if manual.source_region and manual.source_region != settings.primary_region:
-        return f"sourceRegion {manual.source_region} is not the plan's primary region {settings.primary_region}"
-    if manual.target_region and manual.target_region != settings.standby_region:
-        return f"targetRegion {manual.target_region} is not the plan's standby region {settings.standby_region}"
-    if manual.replica and manual.replica != settings.standby_db_identifier:
-        return f"replica {manual.replica} is not the plan's standby database {settings.standby_db_identifier}"
-    if manual.records is not None and set(manual.records) != set(settings.record_names):
+    if manual.source_region and manual.source_region != plan.primary_region:
+        return f"sourceRegion {manual.source_region} is not the plan's primary region {plan.primary_region}"
+    if manual.target_region and manual.target_region not in plan.standby_regions:
+        return (
+            f"targetRegion {manual.target_region} is not a standby region of the plan "
+            f"({', '.join(plan.standby_regions)})"
+        )
+    regions = [manual.target_region] if manual.target_region else plan.standby_regions
+    replicas = {identifier for region in regions for _, identifier in plan.replicas(region)}
+    if manual.replica and manual.replica not in replicas:
+        where = manual.target_region or "any standby region"
+        return f"replica {manual.replica} is not one of the plan's replicas in {where}"
+    names = {record.name for _, record in plan.records}
+    if manual.records is not None and set(manual.records) != names:
         # An assertion, not a selection: a run always moves every record of the plan together.
-        return f"records {sorted(manual.records)} are not the plan's records {sorted(settings.record_names)}"
+        return f"records {sorted(manual.records)} are not the plan's records ({len(names)} names)"
     return None

@@ -1,0 +1,31 @@
+"""TargetHealth: look at the target region once more before traffic moves to it.
+
+The target may have failed while its databases were promoted: traffic must not move to it blind. It
+is re-probed up to ``confirm_probes`` more times, ``confirm_interval_seconds`` apart (an application
+often fails a few checks while its databases change role). If it stays unhealthy, DNS still moves
+forward: the promoted databases are now the only writers, and a record left on the old primary would
+give two writers traffic. The run then ends DEGRADED, never FAILED_OVER, and the page says the target
+must be repaired.
+"""
+
+from datetime import datetime
+
+from failover.models import RunDocument, TargetLook
+from failover.runtime import Runtime
+from failover.steps.assess import votes_text
+
+
+def target_health(doc: RunDocument, rt: Runtime, now: datetime) -> TargetLook:
+    assert doc.assess is not None and doc.assess.target is not None
+    region, rails = doc.assess.target, rt.rails
+    votes = rt.route53.checker_votes(rt.plan.health_check(region), rails.healthy_checker_percent)
+    probes = (doc.target.probes if doc.target else 0) + 1
+    healthy = votes.verdict == "HEALTHY"
+    return TargetLook(
+        at=now,
+        region=region,
+        healthy=healthy,
+        probes=probes,
+        votes=f"{votes_text(votes)} on probe {probes}",
+        gave_up=not healthy and probes > rails.confirm_probes,
+    )
