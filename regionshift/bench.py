@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import handlers as handler_package
+from failover.plan import Rails
 from regionshift import rto
 from regionshift import template as cfn
 from regionshift.emulator.scenario import Scenario
@@ -169,13 +170,14 @@ def polling_slack(samples: int, seed: int = 7) -> dict[str, Any]:
     }
 
 
-FAST_PLAN = {"AlarmEvaluationPeriods": 1, "ConfirmProbes": 1, "ConfirmIntervalSeconds": 10}
+FAST_RAILS = {"confirmProbes": 1, "confirmIntervalSeconds": 10}
+FAST_ALARM_PERIODS = 1
 # The model's worst phase: the outage begins just after a check, and with either interval (10 s or
 # 30 s, 3 failures) the health check then turns unhealthy on a minute boundary, just after a publication.
 OUTAGE_AT_SECONDS = 30.5
 
 
-def _outage_scenario(plan: dict[str, Any], interval: int) -> Scenario:
+def _outage_scenario(rails: dict[str, Any], alarm_periods: int, interval: int) -> Scenario:
     """Failing checkers from OUTAGE_AT_SECONDS, and the chain left to start the run; the promotion and
     the DNS change take the model's durations."""
     return Scenario.model_validate(
@@ -183,7 +185,8 @@ def _outage_scenario(plan: dict[str, Any], interval: int) -> Scenario:
             "name": "bench-outage",
             "description": "bench",
             "expect": {"outcome": "FAILED_OVER", "runs": 1},
-            "plan": plan,
+            "plan": {"rails": rails},
+            "parameters": {"AlarmEvaluationPeriods": alarm_periods},
             "estate": {
                 "health": {
                     "requestInterval": interval,
@@ -197,11 +200,11 @@ def _outage_scenario(plan: dict[str, Any], interval: int) -> Scenario:
     )
 
 
-def _measured(plan: dict[str, Any], interval: int) -> dict[str, float | None]:
+def _measured(rails: dict[str, Any], alarm_periods: int, interval: int) -> dict[str, float | None]:
     """The recovery split of a drill that starts from failing checkers (outage to notification)."""
     from regionshift import drill
 
-    result = drill.run(_outage_scenario(plan, interval))
+    result = drill.run(_outage_scenario(rails, alarm_periods, interval))
     if not result.runs or result.runs[0].arn not in result.reports:
         return {}
     measured: dict[str, float | None] = dict(result.reports[result.runs[0].arn]["recovery"])
@@ -212,12 +215,15 @@ def recovery_model() -> dict[str, Any]:
     """End-to-end recovery time for the default plan and a fast plan (10 s checks, 1 alarm period):
     the model, and the same parts measured by a drill from failing checkers to the notification
     (clients following the record's TTL are the model's only part a drill cannot measure)."""
-    defaults = {k: v.get("Default") for k, v in cfn.load()["Parameters"].items()}
-    fast = {**defaults, **FAST_PLAN}
+    periods = int(cfn.load()["Parameters"]["AlarmEvaluationPeriods"]["Default"])
+    fast = Rails.model_validate(FAST_RAILS)
     return {
-        "default": rto.estimate(defaults, check_interval_seconds=30),
-        "fast": rto.estimate(fast, check_interval_seconds=10),
-        "measured": {"default": _measured({}, 30), "fast": _measured(FAST_PLAN, 10)},
+        "default": rto.estimate(Rails(), periods, check_interval_seconds=30),
+        "fast": rto.estimate(fast, FAST_ALARM_PERIODS, check_interval_seconds=10),
+        "measured": {
+            "default": _measured({}, periods, 30),
+            "fast": _measured(FAST_RAILS, FAST_ALARM_PERIODS, 10),
+        },
         "ttlSeconds": rto.TTL_SECONDS,
         "seedPromiseMinutes": [15, 30],
     }

@@ -15,7 +15,7 @@ from failover.models import Outcome
 from failover.state import AuditRecord, LockHolder
 from regionshift.emulator import iam
 from regionshift.emulator import stack as emulator
-from regionshift.emulator.deploy import ALARM_NAME, STANDBY_REGION
+from regionshift.emulator.deploy import ALARM_NAME, STACK_REGION
 from regionshift.emulator.detection import Transition
 from regionshift.emulator.engine import Recorder
 from regionshift.emulator.estate import alarm_event
@@ -178,7 +178,7 @@ class Session:
         self.recorder = self.stack.recorder
         self.deployment = self.stack.deployment
         self.before = self.deployment.snapshot()
-        self.sfn = boto3.client("stepfunctions", region_name=STANDBY_REGION)
+        self.sfn = boto3.client("stepfunctions", region_name=STACK_REGION)
         self.store = self.deployment.store()
         return self
 
@@ -321,7 +321,7 @@ def _trigger_inputs(trigger: Trigger, stack: emulator.EmulatedStack) -> list[Any
     alarm_arn = f"arn:aws:cloudwatch:{stack.deployment.parameters['AlarmRegion']}:123456789012:alarm:{name}"
     at = stack.recorder.clock.now() - timedelta(seconds=alarm.age_seconds)
     event = alarm_event(alarm_arn, name, alarm.state, at, alarm.event_id or str(uuid.uuid4()))
-    events = boto3.client("events", region_name=STANDBY_REGION)
+    events = boto3.client("events", region_name=STACK_REGION)
     events.put_events(
         Entries=[
             {
@@ -344,7 +344,7 @@ def _trigger_inputs(trigger: Trigger, stack: emulator.EmulatedStack) -> list[Any
 
 def _deliveries(stack: emulator.EmulatedStack) -> list[dict[str, Any]]:
     """The events the stack's rule delivered since the last look (its queue target, drained)."""
-    sqs = boto3.client("sqs", region_name=STANDBY_REGION)
+    sqs = boto3.client("sqs", region_name=STACK_REGION)
     found: list[dict[str, Any]] = []
     while True:
         batch = sqs.receive_message(QueueUrl=stack.deployment.event_queue, MaxNumberOfMessages=10).get("Messages", [])

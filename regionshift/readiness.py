@@ -15,8 +15,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 # The checks read the estate through the same adapters and rules as the steps.
 from failover.adapters import CloudWatch, Rds, Route53
 from failover.errors import RegionshiftError
-from failover.rules import EXPECTED_RECORD_TYPE, lag_problem, lag_text, record_problems, standby_replica_problem
-from failover.settings import normalise_record_name
+from failover.plan import PLAN_TAG, Plan
+from failover.rules import lag_problem, lag_text, record_problems, standby_replica_problem
 from regionshift import rto
 from regionshift.target import Target, is_unreachable
 
@@ -30,20 +30,17 @@ class Finding:
     detail: str
 
 
-def _names(value: str) -> list[str]:
-    return [normalise_record_name(v) for v in value.split(",") if v.strip()]
-
-
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code"))
 
 
 class Readiness:
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, plan: Plan) -> None:
         if not target.parameters:
-            raise ValueError("check needs --stack (the plan is read from the stack's parameters)")
+            raise ValueError("check needs --stack (the stack's parameters name its alarm and plan digest)")
         self.t = target
         self.p = target.parameters
+        self.plan = plan
         self.account = target.client("sts").get_caller_identity()["Account"]
 
     @property
@@ -52,7 +49,8 @@ class Readiness:
 
     def run(self) -> list[Finding]:
         checks: list[Callable[[], list[Finding]]] = [
-            self.replica,
+            self.plan_deployed,
+            self.standbys,
             self.health_checks,
             self.alarm,
             self.records,
@@ -68,35 +66,84 @@ class Readiness:
                 findings.append(Finding(check.__name__, BLOCKING, f"could not check: {exc}"))
         return findings
 
-    def replica(self) -> list[Finding]:
-        name, region = self.p["StandbyDbIdentifier"], self.p["StandbyRegion"]
-        replica = Rds(self.t.client("rds", region)).describe(name)
-        problem = standby_replica_problem(replica, region, self.p["PrimaryRegion"], self.p["PrimaryDbIdentifier"])
-        if problem:
-            return [Finding("replica", BLOCKING, problem)]
-        return [Finding("replica", OK, f"{name} replicates from {replica.source}"), self._lag(name)]
+    def plan_deployed(self) -> list[Finding]:
+        deployed = self.p.get("PlanDigest", "")
+        if deployed != self.plan.digest():
+            return [
+                Finding(
+                    "plan",
+                    BLOCKING,
+                    f"this plan file (digest {self.plan.digest()[:12]}) is not the deployed plan "
+                    f"({deployed[:12] or 'none'}): check the file the stack runs, or deploy this one",
+                )
+            ]
+        return [Finding("plan", OK, f"{self.plan.name}: the deployed plan (digest {deployed[:12]})")]
 
-    def _lag(self, name: str) -> Finding:
-        lag = CloudWatch(self.t.client("cloudwatch", self.p["StandbyRegion"])).replica_lag(name, datetime.now(UTC))
-        limit = int(self.p["MaxReplicaLagSeconds"])
-        problem = lag_problem(lag, limit)
+    def standbys(self) -> list[Finding]:
+        """Every replica in every standby region. A run needs one ready region: a region's problems
+        block only when no region is ready."""
+        per_region: dict[str, list[Finding]] = {}
+        for region in self.plan.standby_regions:
+            per_region[region] = [
+                f
+                for db, identifier in self.plan.replicas(region)
+                for f in self._replica(region, db.primary, identifier)
+            ]
+        ready = [r for r, found in per_region.items() if all(f.status == OK for f in found)]
+        findings = [
+            f if f.status == OK or not ready else Finding(f.check, WARN, f"{f.detail} ({ready[0]} is ready)")
+            for found in per_region.values()
+            for f in found
+        ]
+        if ready:
+            findings.append(
+                Finding("target", OK, f"a run would move to {ready[0]} (first ready standby in plan order)")
+            )
+        else:
+            findings.append(Finding("target", BLOCKING, "no standby region has every replica ready"))
+        return findings
+
+    def _replica(self, region: str, primary: str, identifier: str) -> list[Finding]:
+        rds = self.t.client("rds", region)
+        replica = Rds(rds).describe(identifier)
+        problem = standby_replica_problem(replica, region, self.plan.primary_region, primary)
         if problem:
-            return Finding("replica-lag", BLOCKING, f"{problem}: a run would refuse")
-        return Finding("replica-lag", OK, f"{lag_text(lag)} (limit {limit} s)")
+            return [Finding("replica", BLOCKING, f"{region}: {problem}")]
+        arn = f"arn:aws:rds:{region}:{self.account}:db:{identifier}"
+        tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])}
+        if tags.get(PLAN_TAG) != self.plan.name:
+            return [
+                Finding(
+                    "replica",
+                    BLOCKING,
+                    f"{region}: {identifier} is not tagged {PLAN_TAG}={self.plan.name}: the functions' IAM "
+                    "would refuse to promote it",
+                )
+            ]
+        findings = [Finding("replica", OK, f"{region}: {identifier} replicates from {replica.source}")]
+        lag = CloudWatch(self.t.client("cloudwatch", region)).replica_lag(identifier, datetime.now(UTC))
+        limit = self.plan.rails.max_replica_lag_seconds
+        too_far = lag_problem(lag, limit)
+        if too_far:
+            findings.append(Finding("replica-lag", BLOCKING, f"{region}: {identifier}: {too_far}: a run would refuse"))
+        else:
+            findings.append(Finding("replica-lag", OK, f"{region}: {identifier}: {lag_text(lag)} (limit {limit} s)"))
+        return findings
 
     def health_checks(self) -> list[Finding]:
         route53 = self.t.client("route53", "us-east-1")
         findings = []
-        for label in ("Primary", "Standby"):
-            check_id = self.p[f"{label}HealthCheckId"]
+        for region in self.plan.region_names:
+            check_id = self.plan.health_check(region)
+            label = "primary" if region == self.plan.primary_region else "standby"
             try:
                 route53.get_health_check(HealthCheckId=check_id)
-                findings.append(Finding(f"{label.lower()}-health-check", OK, check_id))
+                findings.append(Finding(f"{label}-health-check", OK, f"{region}: {check_id}"))
             except ClientError as exc:
                 if _code(exc) != "NoSuchHealthCheck":
                     raise
                 findings.append(
-                    Finding(f"{label.lower()}-health-check", BLOCKING, f"health check {check_id} does not exist")
+                    Finding(f"{label}-health-check", BLOCKING, f"{region}: health check {check_id} does not exist")
                 )
         return findings
 
@@ -111,14 +158,15 @@ class Readiness:
         else:
             dimensions = {d["Name"]: d["Value"] for d in alarms[0].get("Dimensions", [])}
             never = alarm_never_fires(alarms[0], self.p["AlarmRegion"])
-            if dimensions.get("HealthCheckId") != self.p["PrimaryHealthCheckId"]:
+            if dimensions.get("HealthCheckId") != self.plan.regions.primary.health_check_id:
                 findings.append(
                     Finding("alarm", BLOCKING, f"alarm watches {dimensions}, not the primary's health check")
                 )
             elif never:
                 findings.append(Finding("alarm", BLOCKING, f"{self.p['AlarmName']} can never fire: {never}"))
             else:
-                findings.append(Finding("alarm", OK, f"{self.p['AlarmName']} watches {self.p['PrimaryHealthCheckId']}"))
+                watched = self.plan.regions.primary.health_check_id
+                findings.append(Finding("alarm", OK, f"{self.p['AlarmName']} watches {watched}"))
         findings.append(self._rule())
         return findings
 
@@ -133,21 +181,26 @@ class Readiness:
         return Finding("alarm-wiring", BLOCKING, f"no rule sends {self.alarm_arn} in ALARM to the state machine")
 
     def records(self) -> list[Finding]:
-        zone = self.p["HostedZoneId"]
-        names, targets = _names(self.p["RecordNames"]), _names(self.p["StandbyTargets"])
-        current = Route53(self.t.client("route53", "us-east-1")).records(zone, tuple(names))
-        plan = dict(zip(names, targets, strict=False))
-        problems = record_problems(zone, plan, current)
-        findings = [Finding("records", BLOCKING, problem) for problem in problems]
-        for name, target in plan.items():
-            record = current.get(name)
-            if record is not None and record.type == EXPECTED_RECORD_TYPE:
-                where = (
-                    "already points to the standby"
-                    if record.value == target
-                    else f"points to {record.value}; standby {target}"
-                )
-                findings.append(Finding("records", OK, f"{name} {where}"))
+        route53 = Route53(self.t.client("route53", "us-east-1"))
+        findings = []
+        for zone in self.plan.zones:
+            current = route53.records(zone.id, {r.name for r in zone.records})
+            problems = record_problems(zone, current)
+            findings += [Finding("records", BLOCKING, problem) for problem in problems]
+            regions: dict[str, list[str]] = {}
+            for spec in zone.records:
+                found = current.get((spec.name, spec.type))
+                if found is None:
+                    continue
+                where = next((r for r in self.plan.region_names if spec.target(r) == found.value), None)
+                regions.setdefault(where or "elsewhere", []).append(spec.name)
+            for region, names in regions.items():
+                if region == "elsewhere":
+                    findings.append(
+                        Finding("records", BLOCKING, f"{zone.id}: {', '.join(names)} point at no target of the plan")
+                    )
+                else:
+                    findings.append(Finding("records", OK, f"{zone.id}: {len(names)} record(s) point into {region}"))
         return findings
 
     def topic(self) -> list[Finding]:
@@ -161,7 +214,7 @@ class Readiness:
         return [Finding("notification-topic", OK, f"{len(confirmed)} subscriber(s)")]
 
     def estimate(self) -> dict[str, float]:
-        return rto.estimate(self.p)
+        return rto.estimate(self.plan.rails, int(self.p["AlarmEvaluationPeriods"]))
 
 
 # HealthCheckStatus is 1 while Route 53 considers the endpoint healthy and 0 otherwise; it exists only in
@@ -192,8 +245,8 @@ def alarm_never_fires(alarm: dict[str, Any], region: str) -> str | None:
     return None
 
 
-def evaluate(target: Target) -> dict[str, Any]:
-    readiness = Readiness(target)
+def evaluate(target: Target, plan: Plan) -> dict[str, Any]:
+    readiness = Readiness(target, plan)
     findings = readiness.run()
     return {
         "ready": not any(f.status == BLOCKING for f in findings),

@@ -5,8 +5,7 @@ health check turns unhealthy just after a publication); the emulated chain (emul
 measures the same parts, and ``make bench`` puts the two side by side.
 """
 
-from collections.abc import Mapping
-from typing import Any
+from failover.plan import Rails
 
 FAILURE_THRESHOLD = 3
 PUBLISH_SECONDS = 60
@@ -25,9 +24,13 @@ ASSUMPTIONS = (
 
 
 def estimate(
-    plan: Mapping[str, Any], check_interval_seconds: int = 30, failure_threshold: int = FAILURE_THRESHOLD
+    rails: Rails,
+    alarm_evaluation_periods: int,
+    check_interval_seconds: int = 30,
+    failure_threshold: int = FAILURE_THRESHOLD,
 ) -> dict[str, float]:
-    """Seconds per part and their (sequential, so pessimistic) total for one plan."""
+    """Seconds per part and their (sequential, so pessimistic) total for one plan. Its databases are
+    promoted in parallel, so their number does not add up."""
     parts: dict[str, float] = {
         # Route 53: FailureThreshold consecutive failed checks, RequestInterval apart, the first one
         # a whole interval after the outage began at worst.
@@ -35,11 +38,11 @@ def estimate(
         "detection": check_interval_seconds * failure_threshold,
         # Up to a minute until the first unhealthy HealthCheckStatus datapoint is published, then one
         # more per further evaluation period (60 s each) before the alarm's state changes.
-        "alarm": PUBLISH_SECONDS * int(plan["AlarmEvaluationPeriods"]),
-        "confirmation": int(plan["ConfirmProbes"]) * int(plan["ConfirmIntervalSeconds"]),
+        "alarm": PUBLISH_SECONDS * alarm_evaluation_periods,
+        "confirmation": rails.confirm_probes * rails.confirm_interval_seconds,
         # on average the change is noticed half a poll interval after it completes
-        "promotion": PROMOTION_SECONDS + int(plan["PromotionPollSeconds"]) / 2,
-        "dns": INSYNC_SECONDS + int(plan["DnsPollSeconds"]) / 2 + TTL_SECONDS,
+        "promotion": PROMOTION_SECONDS + rails.promotion_poll_seconds / 2,
+        "dns": INSYNC_SECONDS + rails.dns_poll_seconds / 2 + TTL_SECONDS,
         "notification": NOTIFY_SECONDS,
     }
     parts["total"] = sum(parts.values())

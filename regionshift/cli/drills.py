@@ -258,7 +258,8 @@ def serve(
         print(f"emulated stack {stack.stack_name} at {stack.endpoint_url} (Ctrl-C stops it); try:")
         print(
             "  AWS_ACCESS_KEY_ID=emulated AWS_SECRET_ACCESS_KEY=emulated "
-            f"regionshift check --stack {stack.stack_name} --region us-west-2 --endpoint-url {stack.endpoint_url}"
+            f"regionshift check --stack {stack.stack_name} --region us-west-2 --endpoint-url {stack.endpoint_url} "
+            f"--plan {stack.deployment.parameters['PlanFile']}"
         )
         try:
             threading.Event().wait()

@@ -10,6 +10,7 @@ from regionshift.cli import (
     EXIT_MISMATCH,
     EXIT_OK,
     EXIT_RUN_FAILED,
+    EXIT_USAGE,
     EndpointOpt,
     JsonOpt,
     ProfileOpt,
@@ -17,6 +18,7 @@ from regionshift.cli import (
     StackOpt,
     app,
     aws_errors,
+    fail,
     resolve_target,
 )
 
@@ -100,16 +102,27 @@ def check(
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
     as_json: JsonOpt = False,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option("--plan", envvar="REGIONSHIFT_PLAN", help="The plan document the stack runs (YAML or JSON)."),
+    ] = None,
 ) -> None:
-    """Evaluate the plan's readiness without changing anything; exit 1 on any blocking finding.
+    """Evaluate the plan's readiness on every resource and region without changing anything; exit 1
+    on any blocking finding. The plan file must be the deployed one (its digest is compared).
 
     Exit 3 (one line; with --json an error object too) when AWS cannot be asked.
     """
-    from regionshift import readiness
+    from regionshift import plans, readiness
 
+    if plan_file is None:
+        fail("check needs the plan document: --plan FILE (or REGIONSHIFT_PLAN)", EXIT_USAGE, as_json)
+    try:
+        plan = plans.load(plan_file)
+    except plans.PlanFileError as exc:
+        fail(f"invalid plan {plan_file}: {'; '.join(exc.problems)}", EXIT_USAGE, as_json)
     target = resolve_target(stack, None, region, profile, endpoint_url, as_json)
     with aws_errors(as_json):
-        result = readiness.evaluate(target)
+        result = readiness.evaluate(target, plan)
     if as_json:
         print(json.dumps(result, indent=2))
     else:

@@ -1,34 +1,62 @@
-"""The emulated two-region estate as deployed on moto: the application's databases, records and
-health checks, and the orchestrator's stack from ``template.yaml`` (and the alarm from
+"""The emulated estate as deployed on moto: the application's databases, records and health checks in
+every region of its plan, and the orchestrator's stack from ``template.yaml`` (and the alarm from
 ``detector.yaml``); read back after a run through the same resources.
 
-Topology: the primary region serves traffic; the standby region holds the cross-region read replica
-and the whole orchestrator (functions, state machine, table, topic), so that running it never needs
-the failed region. Route 53 and its health checks are global (served from us-east-1).
+Topology (the design's estate by default): the primary region serves traffic; each standby region holds
+a cross-region read replica of every database and a load balancer; the first standby also holds the
+whole orchestrator (functions, state machine, table, topic), so that running it never needs the failed
+region. Route 53 and its health checks are global (served from us-east-1).
 """
 
+import copy
 import io
 import json
+import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
 
+from failover.plan import PLAN_TAG, Plan
+from regionshift import plans
 from regionshift import template as cfn
 from regionshift.emulator import iam
 from regionshift.emulator.patches import ACCOUNT
-from regionshift.emulator.scenario import Scenario
+from regionshift.emulator.scenario import HealthPoint, Scenario, replica_spec
 
 PRIMARY_REGION = "us-east-1"
-STANDBY_REGION = "us-west-2"
-ZONE = "example.com"
+# Where the orchestrator's stack runs: the design's first standby region.
+STACK_REGION = "us-west-2"
+PLAN_NAME = "orders"
 PRIMARY_DB = "orders-primary"
-STANDBY_DB = "orders-standby"
 FOREIGN_DB = "reporting-db"
 ALARM_NAME = "regionshift-primary-unhealthy"
-APP_RECORD = f"app.{ZONE}"
-DB_RECORD = f"db.{ZONE}"
+# Application Load Balancers' canonical hosted zone per region ("Elastic Load Balancing endpoints and
+# quotas", AWS General Reference: https://docs.aws.amazon.com/general/latest/gr/elb.html).
+ELB_ZONES = {
+    "us-east-1": "Z35SXDOTRQ7X7K",
+    "us-east-2": "Z3AADJGX6KTTL2",
+    "us-west-1": "Z368ELLRRE2KJ0",
+    "us-west-2": "Z1H1FL5HABSF5",
+    "eu-west-1": "Z32O12XQLNTSW2",
+    "eu-central-1": "Z215JYRZR1TBD5",
+    "ap-southeast-1": "Z1LMS91P8CMLE5",
+    "ap-northeast-1": "Z14GRHDCWA56QT",
+}
+
+
+def primary_db(database: str) -> str:
+    return f"{database}-primary"
+
+
+def replica_id(database: str, region: str) -> str:
+    return f"{database}-{region}"
+
+
+def load_balancer(region: str) -> str:
+    return f"dualstack.app-{region}.{region}.elb.amazonaws.com"
 
 
 def _client(service: str, region: str) -> Any:
@@ -39,6 +67,7 @@ def _client(service: str, region: str) -> Any:
 class Deployment:
     """Where the emulated stack's pieces are, and what they hold now."""
 
+    plan: Plan
     parameters: dict[str, Any]
     state_machine_arn: str
     manual_run_arn: str  # the ManualRun state machine, through which people start runs
@@ -50,26 +79,34 @@ class Deployment:
     targets: dict[str, str]  # DNS target -> region
     guard: iam.Guard  # each function's role from the template, as AWS evaluates it
     report_bucket: str  # where Finalize writes the runs' reports
+    # Health check id -> the scenario's timeline of failing checkers for that region's endpoint.
+    health: dict[str, list[HealthPoint]] = field(default_factory=dict)
 
     def report(self, execution_arn: str) -> dict[str, str] | None:
         """The report files Finalize wrote for the execution, or None."""
         from regionshift import runreport
 
-        return runreport.fetch(_client("s3", STANDBY_REGION), self.report_bucket, execution_arn)
+        return runreport.fetch(_client("s3", STACK_REGION), self.report_bucket, execution_arn)
 
     def store(self) -> Any:
         from failover.store import StateStore
 
-        return StateStore(_client("dynamodb", STANDBY_REGION), self.table_arn.rsplit("/", 1)[-1])
+        return StateStore(_client("dynamodb", STACK_REGION), self.table_arn.rsplit("/", 1)[-1])
 
     def databases(self) -> list[dict[str, Any]]:
+        """Every RDS instance in the plan's regions, with the plan database it belongs to."""
+        belongs = {}
+        for db in self.plan.databases:
+            belongs[(self.plan.primary_region, db.primary)] = db.name
+            belongs.update(dict.fromkeys(db.replicas.items(), db.name))
         found = []
-        for region in (PRIMARY_REGION, STANDBY_REGION):
+        for region in self.plan.region_names:
             for instance in _client("rds", region).describe_db_instances()["DBInstances"]:
                 source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
                 found.append(
                     {
                         "id": instance["DBInstanceIdentifier"],
+                        "database": belongs.get((region, instance["DBInstanceIdentifier"])),
                         "region": region,
                         "role": "replica" if source else "primary",
                         "status": instance.get("DBInstanceStatus"),
@@ -79,17 +116,22 @@ class Deployment:
         return found
 
     def dns(self) -> list[dict[str, Any]]:
-        zone = self.parameters["HostedZoneId"]
-        names = {n.lower().rstrip(".") for n in self.parameters["RecordNames"]}
+        """The plan's records as Route 53 holds them, and the region each points into."""
         records = []
-        for rrset in _client("route53", "us-east-1").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]:
-            name = rrset["Name"].lower().rstrip(".")
-            if name in names and rrset.get("ResourceRecords"):
-                target = rrset["ResourceRecords"][0]["Value"].lower().rstrip(".")
+        for zone in self.plan.zones:
+            wanted = {(r.name, r.type) for r in zone.records}
+            rrsets = _client("route53", "us-east-1").list_resource_record_sets(HostedZoneId=zone.id, MaxItems="300")
+            for rrset in rrsets["ResourceRecordSets"]:
+                name = rrset["Name"].lower().rstrip(".")
+                if (name, rrset["Type"]) not in wanted:
+                    continue
+                alias = rrset.get("AliasTarget")
+                values = rrset.get("ResourceRecords") or []
+                target = (alias["DNSName"] if alias else values[0]["Value"] if values else "").lower().rstrip(".")
                 records.append(
                     {"name": name, "type": rrset["Type"], "target": target, "region": self.targets.get(target)}
                 )
-        return sorted(records, key=lambda r: r["name"])
+        return sorted(records, key=lambda r: (r["name"], r["type"]))
 
     def snapshot(self) -> dict[str, Any]:
         """The estate's databases and records, as a drill compares them before and after."""
@@ -97,7 +139,7 @@ class Deployment:
 
     def notifications(self) -> list[dict[str, Any]]:
         """Every notification published so far (drained from the topic's queue subscription)."""
-        sqs = _client("sqs", STANDBY_REGION)
+        sqs = _client("sqs", STACK_REGION)
         found = []
         while True:
             batch = sqs.receive_message(QueueUrl=self.notification_queue, MaxNumberOfMessages=10).get("Messages", [])
@@ -120,83 +162,132 @@ class Deployment:
         return found
 
 
-def deploy(scenario: Scenario) -> Deployment:
-    """Create the scenario's estate and the orchestrator's stack on moto (its parameters: the plan)."""
-    replica = scenario.estate.replica
-    rds_primary = _client("rds", PRIMARY_REGION)
-    rds_standby = _client("rds", STANDBY_REGION)
+def deploy(scenario: Scenario, workdir: Path | None = None) -> Deployment:
+    """Create the scenario's estate and the orchestrator's stack on moto: the estate's plan document is
+    written to ``workdir`` (the functions' packaged plan) and the stack's parameters derived from it."""
+    estate = scenario.estate
+    regions = [PRIMARY_REGION, *estate.standbys]
+    unknown = sorted(set(regions) - set(ELB_ZONES))
+    if unknown:
+        raise ValueError(f"the emulator has no load balancer zone for {', '.join(unknown)}")
     role = _client("iam", "us-east-1").create_role(RoleName="regionshift-emulated", AssumeRolePolicyDocument="{}")[
         "Role"
     ]["Arn"]
-
-    primary = _create_db(rds_primary, PRIMARY_DB)
-    source_arn = primary["DBInstanceArn"]
-    if replica.source != "primary":
-        source_arn = _create_db(rds_primary, replica.source or FOREIGN_DB)["DBInstanceArn"]
-    standby_endpoint = None
-    if replica.exists:
-        created = rds_standby.create_db_instance_read_replica(
-            DBInstanceIdentifier=STANDBY_DB,
-            SourceDBInstanceIdentifier=source_arn,
-            DBInstanceClass="db.r6g.large",
-        )["DBInstance"]
-        standby_endpoint = created["Endpoint"]["Address"] if "Endpoint" in created else None
-    primary_endpoint = primary["Endpoint"]["Address"]
-    standby_endpoint = standby_endpoint or f"{STANDBY_DB}.emulated.{STANDBY_REGION}.rds.amazonaws.com"
+    targets: dict[str, str] = {load_balancer(region): region for region in regions}
+    endpoints: dict[tuple[str, str], str] = {}  # (database, region) -> endpoint
+    for name in estate.databases:
+        primary = _create_db(_client("rds", PRIMARY_REGION), primary_db(name))
+        endpoints[(name, PRIMARY_REGION)] = primary["Endpoint"]["Address"]
+        for region in estate.standbys:
+            identifier = replica_id(name, region)
+            spec = replica_spec(estate, identifier)
+            endpoint = f"{identifier}.emulated.{region}.rds.amazonaws.com"
+            if spec.exists:
+                source = primary["DBInstanceArn"]
+                if spec.source != "primary":
+                    source = _create_db(_client("rds", PRIMARY_REGION), spec.source or FOREIGN_DB)["DBInstanceArn"]
+                tags = [{"Key": PLAN_TAG, "Value": PLAN_NAME}] if spec.tagged else []
+                created = _client("rds", region).create_db_instance_read_replica(
+                    DBInstanceIdentifier=identifier,
+                    SourceDBInstanceIdentifier=source,
+                    DBInstanceClass="db.r6g.large",
+                    Tags=tags,
+                )["DBInstance"]
+                endpoint = created.get("Endpoint", {}).get("Address") or endpoint
+            endpoints[(name, region)] = endpoint
+    targets.update({endpoint: region for (_, region), endpoint in endpoints.items()})
 
     route53 = _client("route53", "us-east-1")
-    zone_id = route53.create_hosted_zone(Name=ZONE, CallerReference="regionshift")["HostedZone"]["Id"].split("/")[-1]
-    app_primary = f"app-primary.{PRIMARY_REGION}.elb.amazonaws.com"
-    app_standby = f"app-standby.{STANDBY_REGION}.elb.amazonaws.com"
-    route53.change_resource_record_sets(
-        HostedZoneId=zone_id,
-        ChangeBatch={
-            "Changes": [
-                _upsert(name, value)
-                for name, value in ((APP_RECORD, app_primary), (DB_RECORD, primary_endpoint))
-                if name not in scenario.estate.absent_records
-            ]
-        },
-    )
     checks = {}
-    for label, fqdn in (("primary", app_primary), ("standby", app_standby)):
-        checks[label] = route53.create_health_check(
-            CallerReference=f"regionshift-{label}",
+    for region in regions:
+        checks[region] = route53.create_health_check(
+            CallerReference=f"regionshift-{region}",
             HealthCheckConfig={
                 "Type": "HTTPS",
-                "FullyQualifiedDomainName": fqdn,
+                "FullyQualifiedDomainName": load_balancer(region),
                 "Port": 443,
                 "ResourcePath": "/health",
-                "RequestInterval": scenario.estate.health.request_interval,
-                "FailureThreshold": scenario.estate.health.failure_threshold,
+                "RequestInterval": estate.health.request_interval,
+                "FailureThreshold": estate.health.failure_threshold,
             },
         )["HealthCheck"]["Id"]
+    zones = []
+    for shape in estate.zones:
+        zone_id = route53.create_hosted_zone(Name=shape.name, CallerReference=f"regionshift-{shape.name}")[
+            "HostedZone"
+        ]["Id"].split("/")[-1]
+        records = []
+        for record in shape.records:
+            if record.target == "app":
+                hosts = {region: load_balancer(region) for region in regions}
+            else:
+                hosts = {region: endpoints[(record.target, region)] for region in regions}
+            if record.type == "CNAME":
+                records.append({"name": record.name, "type": "CNAME", "ttl": 60, "targets": hosts})
+            else:
+                aliases = {r: {"dnsName": h, "hostedZoneId": ELB_ZONES[r]} for r, h in hosts.items()}
+                records.append(
+                    {
+                        "name": record.name,
+                        "type": record.type,
+                        "evaluateTargetHealth": record.evaluate_target_health,
+                        "targets": aliases,
+                    }
+                )
+        zones.append({"id": zone_id, "name": shape.name, "records": records})
+    document = {
+        "name": PLAN_NAME,
+        "regions": {
+            "primary": {"region": PRIMARY_REGION, "healthCheckId": checks[PRIMARY_REGION]},
+            "standbys": [{"region": r, "healthCheckId": checks[r]} for r in estate.standbys],
+        },
+        "databases": [
+            {
+                "name": name,
+                "primary": primary_db(name),
+                "replicas": {region: replica_id(name, region) for region in estate.standbys},
+            }
+            for name in estate.databases
+        ],
+        "zones": zones,
+    }
+    plan = plans.parse(_merged(document, scenario.plan), f"scenario {scenario.name}")
+    for zone in plan.zones:
+        starting = [
+            {"Action": "CREATE", "ResourceRecordSet": spec.record_set(estate.records.get(spec.name, PRIMARY_REGION))}
+            for spec in zone.records
+            if spec.name not in estate.absent_records
+        ]
+        if starting:
+            route53.change_resource_record_sets(HostedZoneId=zone.id, ChangeBatch={"Changes": starting})
 
-    document = cfn.load()
+    folder = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="regionshift-plan-"))
+    plan_file = folder / plans.PACKAGED_PLAN
+    plan_file.write_bytes(plan.canonical())
+    template = cfn.load()
     parameters = {
-        **cfn.parameter_defaults(document),
-        "PrimaryRegion": PRIMARY_REGION,
-        "StandbyRegion": STANDBY_REGION,
-        "PrimaryDbIdentifier": PRIMARY_DB,
-        "StandbyDbIdentifier": STANDBY_DB,
-        "HostedZoneId": zone_id,
-        "RecordNames": [APP_RECORD, DB_RECORD],
-        "StandbyTargets": [app_standby, standby_endpoint],
-        "PrimaryHealthCheckId": checks["primary"],
-        "StandbyHealthCheckId": checks["standby"],
+        **cfn.parameter_defaults(template),
+        **plans.stack_parameters(plan, str(plan_file)),
         "AlarmName": ALARM_NAME,
-        **scenario.plan,
+        **scenario.parameters,
     }
-    targets = {
-        app_primary: PRIMARY_REGION,
-        primary_endpoint: PRIMARY_REGION,
-        app_standby: STANDBY_REGION,
-        standby_endpoint: STANDBY_REGION,
-    }
-    deployment = _deploy_stack(document, parameters, role, targets, scenario.estate.alarm)
-    if parameters["AlarmRegion"] != STANDBY_REGION:
-        _deploy_detector(parameters, role, scenario.estate.alarm)
+    health = estate.health
+    timelines = {checks[PRIMARY_REGION]: health.primary}
+    timelines.update({checks[r]: health.regions.get(r, health.standby) for r in estate.standbys})
+    deployment = _deploy_stack(template, parameters, role, targets, estate.alarm, plan, timelines)
+    if parameters["AlarmRegion"] != STACK_REGION:
+        _deploy_detector(parameters, role, estate.alarm)
     return deployment
+
+
+def _merged(base: Any, overrides: Any) -> Any:
+    """``overrides`` merged into ``base``, mappings key by key (a scenario changes one rail, not all)."""
+    if isinstance(base, dict) and isinstance(overrides, dict):
+        merged = copy.deepcopy(base)
+        for key, value in overrides.items():
+            merged[key] = _merged(base.get(key), value) if key in base else value
+        return merged
+    return overrides
 
 
 def _create_db(client: Any, identifier: str) -> dict[str, Any]:
@@ -217,9 +308,11 @@ def _deploy_stack(
     role: str,
     targets: dict[str, str],
     alarm_overrides: dict[str, Any],
+    plan: Plan,
+    health: dict[str, list[HealthPoint]],
 ) -> Deployment:
-    """template.yaml's resources, as CloudFormation would create them in the standby region."""
-    region = STANDBY_REGION
+    """template.yaml's resources, as CloudFormation would create them in the stack's region."""
+    region = STACK_REGION
     ctx = cfn.Context(parameters=parameters, region=region, account=ACCOUNT)
     sns = _client("sns", region)
     sqs = _client("sqs", region)
@@ -299,6 +392,7 @@ def _deploy_stack(
     local = {"AlarmIsLocal": parameters["AlarmRegion"] == region}
     _create_alarms(document, ctx, local, alarm_overrides)
     return Deployment(
+        plan=plan,
         parameters=parameters,
         state_machine_arn=machine_arn,
         manual_run_arn=others["ManualRunStateMachine"],
@@ -310,6 +404,7 @@ def _deploy_stack(
         targets=targets,
         guard=iam.Guard.from_template(document, ctx, functions),
         report_bucket=report_bucket,
+        health=health,
     )
 
 
@@ -363,16 +458,12 @@ def _create_report_bucket(document: dict[str, Any], ctx: cfn.Context) -> str:
     return name
 
 
-def _create_alarm(parameters: dict[str, Any]) -> None:
-    """The health-check alarm as detector.yaml declares it, in the alarm's region."""
-
-
 def _deploy_detector(parameters: dict[str, Any], role: str, alarm_overrides: dict[str, Any]) -> None:
     """detector.yaml in the alarm's region: the alarm(s), and the rule forwarding the alarm's state
     changes to the orchestrator region's default bus."""
     detector = cfn.load(cfn.stack_root() / "detector.yaml")
     region = parameters["AlarmRegion"]
-    ctx = cfn.Context(parameters={**parameters, "OrchestratorRegion": STANDBY_REGION}, region=region, account=ACCOUNT)
+    ctx = cfn.Context(parameters={**parameters, "OrchestratorRegion": STACK_REGION}, region=region, account=ACCOUNT)
     ctx.attrs[("ForwardRole", "Arn")] = role
     ctx.attrs[("PrimaryUnhealthyAlarm", "Arn")] = (
         f"arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:{parameters['AlarmName']}"
@@ -410,10 +501,3 @@ def _create_alarms(
         if logical_id == "PrimaryUnhealthyAlarm":
             props.update(overrides)
         cloudwatch.put_metric_alarm(**props)
-
-
-def _upsert(name: str, target: str) -> dict[str, Any]:
-    return {
-        "Action": "UPSERT",
-        "ResourceRecordSet": {"Name": name, "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": target}]},
-    }

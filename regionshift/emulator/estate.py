@@ -11,11 +11,11 @@ import boto3
 from botocore.exceptions import ClientError
 
 from regionshift.emulator import patches
-from regionshift.emulator.deploy import STANDBY_DB, STANDBY_REGION, Deployment
+from regionshift.emulator.deploy import Deployment
 from regionshift.emulator.detection import failing_at
 from regionshift.emulator.engine import ESTATE_SERVICES, READ_PREFIXES, Engine, Recorder, untracked
 from regionshift.emulator.patches import ACCOUNT
-from regionshift.emulator.scenario import Fault, HealthPoint, Scenario, Storm
+from regionshift.emulator.scenario import Fault, HealthPoint, Replica, Scenario, Storm, replica_spec
 
 # Route 53 health checkers' regions (HealthCheckConfig.Regions), in the order the emulator fails them.
 # https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html
@@ -75,13 +75,26 @@ class EstateModel:
             if storm.at is not None:
                 self._storm_starts[index] = self.trigger_offset + storm.at
 
+    def _replicas(self) -> list[tuple[str, str, Replica]]:
+        """(region, identifier, state) of every replica of the plan that exists."""
+        plan = self.deployment.plan
+        found = []
+        for region in plan.standby_regions:
+            for _, identifier in plan.replicas(region):
+                spec = replica_spec(self.scenario.estate, identifier)
+                if spec.exists:
+                    found.append((region, identifier, spec))
+        return found
+
+    def _spec(self, identifier: str) -> Replica:
+        return replica_spec(self.scenario.estate, identifier)
+
     def _seed(self) -> None:
-        replica = self.scenario.estate.replica
-        if replica.exists:
-            patches.rds_instance(STANDBY_REGION, STANDBY_DB).status = replica.status
+        for region, identifier, replica in self._replicas():
+            patches.rds_instance(region, identifier).status = replica.status
             if replica.lag_seconds is not None:
                 # RDS publishes ReplicaLag every minute; reads by the steps refresh it (_model_lag).
-                self._put_lag(STANDBY_REGION, replica.lag_seconds)
+                self._put_lag(region, identifier, replica.lag_seconds)
         control = self.scenario.estate.control
         store = self.deployment.store()
         now = self.recorder.clock.now()
@@ -166,8 +179,9 @@ class EstateModel:
         if service != "route53" or operation != "GetHealthCheckStatus":
             return None
         health = self.scenario.estate.health
-        check = params["HealthCheckId"]
-        points = health.primary if check == self.deployment.parameters["PrimaryHealthCheckId"] else health.standby
+        points = self.deployment.health.get(params["HealthCheckId"])
+        if points is None:
+            return None  # not a health check of the plan: moto answers
         failing = min(self._health_at(points), health.checkers)
         now = self.recorder.clock.now()
         observations = []
@@ -190,26 +204,28 @@ class EstateModel:
         """RDS publishes ReplicaLag every minute: keep a fresh datapoint in moto before it is read."""
         if service != "cloudwatch" or operation != "GetMetricStatistics" or params.get("MetricName") != "ReplicaLag":
             return None
-        replica = self.scenario.estate.replica
+        dimensions = {d["Name"]: d["Value"] for d in params.get("Dimensions", [])}
+        identifier = dimensions.get("DBInstanceIdentifier", "")
+        replica = self._spec(identifier)
         if replica.exists and replica.lag_seconds is not None:
             with untracked():
-                self._put_lag(region, replica.lag_seconds)
+                self._put_lag(region, identifier, replica.lag_seconds)
         return None
 
     def publish_lag(self, at: datetime) -> None:
         """The minute's ReplicaLag datapoint, as RDS publishes it while the replica reports a lag (the
         detection chain calls this each minute, so the replica-lag alarm sees what it would see)."""
-        replica = self.scenario.estate.replica
-        if replica.exists and replica.lag_seconds is not None:
-            self._put_lag(STANDBY_REGION, replica.lag_seconds, at)
+        for region, identifier, replica in self._replicas():
+            if replica.lag_seconds is not None:
+                self._put_lag(region, identifier, replica.lag_seconds, at)
 
-    def _put_lag(self, region: str, seconds: float, at: datetime | None = None) -> None:
+    def _put_lag(self, region: str, identifier: str, seconds: float, at: datetime | None = None) -> None:
         boto3.client("cloudwatch", region_name=region).put_metric_data(
             Namespace="AWS/RDS",
             MetricData=[
                 {
                     "MetricName": "ReplicaLag",
-                    "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": STANDBY_DB}],
+                    "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": identifier}],
                     "Timestamp": at or self.recorder.clock.now() - timedelta(seconds=30),
                     "Value": seconds,
                     "Unit": "Seconds",
@@ -242,14 +258,14 @@ class EstateModel:
                 if self.recorder.clock.offset >= done_at:
                     self.slack["promotion"].append(self.recorder.clock.offset - done_at)
                     self._finish_promotion(region, identifier)
-            elif polls >= self.scenario.estate.replica.promotion_polls:
+            elif polls >= self._spec(identifier).promotion_polls:
                 self._finish_promotion(region, identifier)
         return None
 
     def _start_promotion(self, region: str, identifier: str) -> None:
         patches.rds_instance(region, identifier).status = "modifying"
         self._promoting.add(identifier)
-        replica = self.scenario.estate.replica
+        replica = self._spec(identifier)
         if replica.promotion_seconds is not None:
             self._completes[identifier] = self.recorder.clock.offset + replica.promotion_seconds
         elif replica.promotion_polls == 0:

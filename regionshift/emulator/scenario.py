@@ -30,7 +30,9 @@ class HealthPoint(Strict):
 class Health(Strict):
     checkers: Annotated[int, Field(ge=0, le=16)] = 8
     primary: list[HealthPoint] = [HealthPoint(failing=8)]
+    # Every standby region's timeline, unless ``regions`` gives that region its own.
     standby: list[HealthPoint] = [HealthPoint(failing=0)]
+    regions: dict[str, list[HealthPoint]] = {}
     # The health checks' HealthCheckConfig (Route 53 allows 10 or 30 s, and 1 to 10 results).
     request_interval: Literal[10, 30] = Field(default=30, alias="requestInterval")
     failure_threshold: Annotated[int, Field(ge=1, le=10, alias="failureThreshold")] = 3
@@ -39,7 +41,11 @@ class Health(Strict):
 
 
 class Replica(Strict):
+    """A read replica's state when the scenario starts, and how its promotion behaves."""
+
     exists: bool = True
+    # Carries the ``regionshift:plan`` tag the functions' IAM requires (failover.plan.PLAN_TAG).
+    tagged: bool = True
     lag_seconds: float | None = Field(default=2.0, alias="lagSeconds")
     # "primary" replicates from the plan's primary; any other value names a foreign source database.
     source: str = "primary"
@@ -47,6 +53,11 @@ class Replica(Strict):
     promotion_polls: Annotated[int, Field(ge=0, alias="promotionPolls")] = 2
     # When set, the promotion completes this many virtual seconds after the call instead.
     promotion_seconds: float | None = Field(default=None, ge=0, alias="promotionSeconds")
+
+
+def replica_spec(estate: "Estate", identifier: str) -> Replica:
+    """The replica's state: the estate's default with its own overrides."""
+    return Replica.model_validate({**estate.replica.model_dump(by_alias=True), **estate.replicas.get(identifier, {})})
 
 
 class Lock(Strict):
@@ -60,9 +71,45 @@ class Control(Strict):
     lock: Lock | None = None
 
 
+class RecordShape(Strict):
+    """A plan record of the emulated estate: an alias (A/AAAA) to each region's load balancer, or a
+    CNAME to a database's endpoint in each region (``target``: a database's name) or to the load balancer."""
+
+    name: str
+    type: Literal["A", "AAAA", "CNAME"] = "A"
+    target: str = "app"  # "app" (the region's load balancer) or a database's name
+    evaluate_target_health: bool = Field(default=True, alias="evaluateTargetHealth")
+
+
+class ZoneShape(Strict):
+    name: str
+    records: Annotated[list[RecordShape], Field(min_length=1)]
+
+
+# The design's estate: a primary in us-east-1 and replicas in us-west-2 and eu-west-1; the API behind
+# a load balancer in each region, reached through alias records (the apex included).
+DEFAULT_ZONES = [
+    ZoneShape(
+        name="example.com",
+        records=[
+            RecordShape(name="example.com"),
+            RecordShape(name="api.example.com"),
+            RecordShape(name="db.example.com", type="CNAME", target="orders"),
+        ],
+    )
+]
+
+
 class Estate(Strict):
+    standbys: Annotated[list[str], Field(min_length=1)] = ["us-west-2", "eu-west-1"]
+    databases: Annotated[list[str], Field(min_length=1)] = ["orders", "accounts"]
+    zones: Annotated[list[ZoneShape], Field(min_length=1)] = DEFAULT_ZONES
     health: Health = Health()
+    # Every replica's state, unless ``replicas`` (by identifier, e.g. orders-us-west-2) says otherwise.
     replica: Replica = Replica()
+    replicas: dict[str, dict[str, Any]] = {}
+    # Where a record points when the scenario starts (default: the primary region).
+    records: dict[str, str] = {}
     dns_pending_polls: Annotated[int, Field(ge=0, alias="dnsPendingPolls")] = 1
     # Plan records missing from the hosted zone (deleted by someone, or never created).
     absent_records: list[str] = Field(default=[], alias="absentRecords")
@@ -238,7 +285,8 @@ class Scenario(Strict):
     name: str
     description: str
     expect: Expect
-    plan: dict[str, Any] = {}  # template parameter overrides
+    plan: dict[str, Any] = {}  # merged into the emulated estate's plan document (e.g. {rails: {...}})
+    parameters: dict[str, Any] = {}  # template parameter overrides (the stack's own settings)
     estate: Estate = Estate()
     trigger: Trigger
     then: list[Step] = []

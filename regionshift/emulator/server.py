@@ -12,7 +12,7 @@ from unittest import mock
 import boto3
 
 from regionshift import template as cfn
-from regionshift.emulator.deploy import STANDBY_REGION, Deployment
+from regionshift.emulator.deploy import STACK_REGION, Deployment
 from regionshift.emulator.scenario import Scenario
 from regionshift.emulator.stack import MOTO_CONFIG, EmulatedStack, start
 
@@ -50,7 +50,7 @@ def moto_server(port: int | None = None) -> Iterator[dict[str, str]]:
         "AWS_ENDPOINT_URL": url,
         "AWS_ACCESS_KEY_ID": "emulated",
         "AWS_SECRET_ACCESS_KEY": "emulated",
-        "AWS_DEFAULT_REGION": STANDBY_REGION,
+        "AWS_DEFAULT_REGION": STACK_REGION,
     }
     with mock.patch.dict(os.environ, environment):
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -100,6 +100,6 @@ def _register_stack(deployment: Deployment) -> None:
         {"ParameterKey": k, "ParameterValue": ",".join(v) if isinstance(v, list) else str(v)}
         for k, v in deployment.parameters.items()
     ]
-    boto3.client("cloudformation", region_name=STANDBY_REGION).create_stack(
+    boto3.client("cloudformation", region_name=STACK_REGION).create_stack(
         StackName=STACK_NAME, TemplateBody=json.dumps(template), Parameters=values
     )

@@ -3,13 +3,15 @@ moto, in this process (drills) or behind a local endpoint (``server.serve``), an
 handlers in virtual time until the block ends.
 """
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from regionshift.emulator import patches
-from regionshift.emulator.deploy import STANDBY_REGION, Deployment, deploy
+from regionshift.emulator.deploy import STACK_REGION, Deployment, deploy
 from regionshift.emulator.detection import Detection
 from regionshift.emulator.engine import Engine, Recorder, VirtualClock
 from regionshift.emulator.estate import EstateModel
@@ -53,21 +55,18 @@ def start(scenario: Scenario, moto: AbstractContextManager[dict[str, str]] | Non
         engine = Engine(recorder, base_env={**HANDLER_ENV, **environment})
         context.enter_context(engine.handler_runtime())
         context.enter_context(patches.applied(engine))
-        deployment = deploy(scenario)
+        workdir = context.enter_context(tempfile.TemporaryDirectory(prefix="regionshift-plan-"))
+        deployment = deploy(scenario, Path(workdir))
         estate = EstateModel(scenario, recorder, deployment)
         estate.attach(engine)
         # First: AWS authorizes a call against the function's role before anything else happens to it.
         engine.interceptors.insert(0, deployment.guard)
-        health = scenario.estate.health
         parameters = deployment.parameters
         detection = Detection(
             scenario,
             recorder.clock,
-            checks={
-                parameters["PrimaryHealthCheckId"]: health.primary,
-                parameters["StandbyHealthCheckId"]: health.standby,
-            },
-            alarm_regions=tuple(dict.fromkeys([parameters["AlarmRegion"], STANDBY_REGION])),
+            checks=deployment.health,
+            alarm_regions=tuple(dict.fromkeys([parameters["AlarmRegion"], STACK_REGION])),
             origin=estate.trigger_offset,
             publishers=[estate.publish_lag],
         )
