@@ -73,5 +73,6 @@ def stack_parameters(plan: Plan, plan_file: str = PACKAGED_PLAN) -> dict[str, An
         "LagWatchRegion": first,
         "LagWatchReplica": plan.databases[0].replicas[first],
         "MaxReplicaLagSeconds": plan.rails.max_replica_lag_seconds,
+        "MaxEventAgeSeconds": plan.rails.max_event_age_seconds,
         "StandbyHealthCheckId": plan.health_check(first),
     }

@@ -1,11 +1,14 @@
 """Shared fixtures. No test sleeps or reaches the network: AWS is moto, time is virtual."""
 
 import logging
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from failover.plan import Plan
 from regionshift import drill
 from regionshift import template as cfn
 from regionshift.emulator import scenario as scenarios
@@ -13,35 +16,98 @@ from regionshift.emulator import scenario as scenarios
 logging.getLogger("moto").setLevel(logging.CRITICAL)
 
 ACCOUNT = "123456789012"
+# Route 53 health check ids are UUIDs.
+HC_PRIMARY = "00000000-0000-4000-8000-000000000001"
+HC_USW2 = "00000000-0000-4000-8000-000000000002"
+HC_EUW1 = "00000000-0000-4000-8000-000000000003"
+# The plan the unit and integration tests run: three regions, two databases, one zone with an apex
+# alias, an alias and a CNAME to the orders database (the emulated estate's shape, with fixed ids).
+PLAN_DOCUMENT: dict[str, Any] = {
+    "name": "orders",
+    "regions": {
+        "primary": {"region": "us-east-1", "healthCheckId": HC_PRIMARY},
+        "standbys": [
+            {"region": "us-west-2", "healthCheckId": HC_USW2},
+            {"region": "eu-west-1", "healthCheckId": HC_EUW1},
+        ],
+    },
+    "databases": [
+        {
+            "name": "orders",
+            "primary": "orders-primary",
+            "replicas": {"us-west-2": "orders-usw2", "eu-west-1": "orders-euw1"},
+        },
+        {
+            "name": "accounts",
+            "primary": "accounts-primary",
+            "replicas": {"us-west-2": "accounts-usw2", "eu-west-1": "accounts-euw1"},
+        },
+    ],
+    "zones": [
+        {
+            "id": "Z0EXAMPLE",
+            "name": "example.com",
+            "records": [
+                {
+                    "name": "example.com",
+                    "type": "A",
+                    "evaluateTargetHealth": True,
+                    "targets": {
+                        "us-east-1": {
+                            "dnsName": "dualstack.app-use1.us-east-1.elb.amazonaws.com",
+                            "hostedZoneId": "Z35SXDOTRQ7X7K",
+                        },
+                        "us-west-2": {
+                            "dnsName": "dualstack.app-usw2.us-west-2.elb.amazonaws.com",
+                            "hostedZoneId": "Z1H1FL5HABSF5",
+                        },
+                        "eu-west-1": {
+                            "dnsName": "dualstack.app-euw1.eu-west-1.elb.amazonaws.com",
+                            "hostedZoneId": "Z32O12XQLNTSW2",
+                        },
+                    },
+                },
+                {
+                    "name": "db.example.com",
+                    "type": "CNAME",
+                    "ttl": 60,
+                    "targets": {
+                        "us-east-1": "orders-primary.abc.us-east-1.rds.amazonaws.com",
+                        "us-west-2": "orders-usw2.abc.us-west-2.rds.amazonaws.com",
+                        "eu-west-1": "orders-euw1.abc.eu-west-1.rds.amazonaws.com",
+                    },
+                },
+            ],
+        }
+    ],
+    "rails": {
+        "healthyCheckerPercent": 18,
+        "confirmProbes": 2,
+        "confirmIntervalSeconds": 30,
+        "maxReplicaLagSeconds": 60,
+        "maxEventAgeSeconds": 900,
+        "lockLeaseSeconds": 3600,
+        "cooldownSeconds": 3600,
+        "promotionPollSeconds": 5,
+        "promotionMaxPolls": 180,
+        "dnsPollSeconds": 5,
+        "dnsMaxPolls": 60,
+        "reevaluateIntervalSeconds": 300,
+        "reevaluateMaxAttempts": 6,
+    },
+}
+PLAN = Plan.model_validate(PLAN_DOCUMENT)
+# The packaged plan file the functions read (PLAN_FILE), written once for the session.
+PLAN_FILE = Path(tempfile.mkdtemp(prefix="regionshift-test-plan-")) / "plan.json"
+PLAN_FILE.write_bytes(PLAN.canonical())
 PLAN_ENV = {
-    "PLAN_NAME": "orders",
-    "PRIMARY_REGION": "us-east-1",
-    "STANDBY_REGION": "us-west-2",
-    "PRIMARY_DB_IDENTIFIER": "orders-primary",
-    "STANDBY_DB_IDENTIFIER": "orders-standby",
-    "HOSTED_ZONE_ID": "Z0EXAMPLE",
-    "RECORD_NAMES": "app.example.com,db.example.com",
-    "STANDBY_TARGETS": "app-standby.us-west-2.elb.amazonaws.com,orders-standby.abc.us-west-2.rds.amazonaws.com",
-    "PRIMARY_HEALTH_CHECK_ID": "hc-primary",
-    "STANDBY_HEALTH_CHECK_ID": "hc-standby",
+    "PLAN_FILE": str(PLAN_FILE),
+    "PLAN_DIGEST": PLAN.digest(),
     "ALARM_ARN": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:regionshift-primary-unhealthy",
     "TOPIC_ARN": f"arn:aws:sns:us-west-2:{ACCOUNT}:regionshift",
     "TABLE_ARN": f"arn:aws:dynamodb:us-west-2:{ACCOUNT}:table/regionshift-runs",
-    "HEALTHY_CHECKER_PERCENT": "18",
-    "CONFIRM_PROBES": "2",
-    "CONFIRM_INTERVAL_SECONDS": "30",
-    "MAX_REPLICA_LAG_SECONDS": "60",
-    "MAX_EVENT_AGE_SECONDS": "900",
-    "LOCK_LEASE_SECONDS": "3600",
-    "COOLDOWN_SECONDS": "3600",
-    "PROMOTION_POLL_SECONDS": "5",
-    "PROMOTION_MAX_POLLS": "180",
-    "DNS_POLL_SECONDS": "5",
-    "DNS_MAX_POLLS": "60",
     "REPORT_BUCKET": "regionshift-reports-example",
     "REPORT_BASE_URL": "",
-    "REEVALUATE_INTERVAL_SECONDS": "300",
-    "REEVALUATE_MAX_ATTEMPTS": "6",
 }
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 
