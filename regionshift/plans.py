@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from failover.plan import Plan
+from failover.plan import Plan, PlanProblemsError
 
 # What the template calls the plan file inside the code package (a relative PLAN_FILE).
 PACKAGED_PLAN = "plan.json"
@@ -30,13 +30,14 @@ def problems_of(exc: ValidationError) -> list[str]:
     """One line per problem: where it is in the document, and what is wrong."""
     found = []
     for error in exc.errors():
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, PlanProblemsError):
+            # The plan's cross-section rules report every problem at once, each already placed.
+            found.extend(cause.problems)
+            continue
         where = ".".join(str(part) for part in error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
-        if not where and "; " in message:
-            # The plan's cross-section rules report every problem at once, joined.
-            found.extend(message.split("; "))
-        else:
-            found.append(f"{where}: {message}" if where else message)
+        found.append(f"{where}: {message}" if where else message)
     return found
 
 
