@@ -5,6 +5,7 @@ The functions read the same plan from their code package (``plan.json``, see ``f
 resources, the alarm's health check, the digest that ties code and stack together).
 """
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ from failover.plan import Plan, PlanProblemsError
 
 # What the template calls the plan file inside the code package (a relative PLAN_FILE).
 PACKAGED_PLAN = "plan.json"
+# Pydantic writes JSON Schema draft 2020-12; editors (yaml-language-server) read the $schema.
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_TITLE = "Regionshift failover plan"
 
 
 class PlanFileError(ValueError):
@@ -76,3 +80,12 @@ def stack_parameters(plan: Plan, plan_file: str = PACKAGED_PLAN) -> dict[str, An
         "MaxReplicaLagSeconds": plan.rails.max_replica_lag_seconds,
         "StandbyHealthCheckId": plan.health_check(first),
     }
+
+
+def json_schema() -> dict[str, Any]:
+    """The plan's JSON Schema, as committed in docs/plan.schema.json (a test keeps the two equal)."""
+    return {"$schema": SCHEMA_DIALECT, **Plan.model_json_schema(by_alias=True), "title": SCHEMA_TITLE}
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2) + "\n"

@@ -20,6 +20,8 @@ REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
 Region = Annotated[str, Field(pattern=REGION_PATTERN)]
 # A hostname label: letters, digits, hyphens; no wildcard, no empty label.
 LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
 # RDS DB instance identifiers: 1-63 letters, digits or hyphens, starting with a letter, no double or
 # trailing hyphen ("CreateDBInstance", Amazon RDS API Reference).
 def _db_identifier(value: str) -> str:
@@ -206,7 +208,8 @@ class Rails(Strict):
         if longest + self.reevaluate_interval_seconds > EXECUTION_TIMEOUT_SECONDS:
             raise ValueError(
                 f"the longest run ({longest} s) and the wait before a re-evaluation "
-                f"({self.reevaluate_interval_seconds} s) must fit in the {EXECUTION_TIMEOUT_SECONDS} s execution timeout"
+                f"({self.reevaluate_interval_seconds} s) must fit in the "
+                f"{EXECUTION_TIMEOUT_SECONDS} s execution timeout"
             )
         if self.lock_lease_seconds < longest:
             raise ValueError(
@@ -286,11 +289,11 @@ class Plan(Strict):
             upserts = [r for r in zone.records if not r.alias]
             # Each UPSERT counts twice ("Quotas on API requests"); an alias has no ResourceRecord element.
             # Raw lengths: a malformed target is reported by _record_problems, not raised here.
-            if 2 * len(upserts) > BATCH_RECORD_ELEMENTS or 2 * sum(
-                max(len(t) if isinstance(t, str) else len(t.dns_name) for t in r.targets.values())
+            values = [
+                max((len(t) if isinstance(t, str) else len(t.dns_name) for t in r.targets.values()), default=0)
                 for r in upserts
-                if r.targets
-            ) > BATCH_VALUE_CHARACTERS:
+            ]
+            if 2 * len(upserts) > BATCH_RECORD_ELEMENTS or 2 * sum(values) > BATCH_VALUE_CHARACTERS:
                 yield (
                     f"zones.{zone.id}: too many CNAME values for one change batch "
                     f"({BATCH_RECORD_ELEMENTS} elements / {BATCH_VALUE_CHARACTERS} characters, UPSERTs counted twice)"
