@@ -71,7 +71,8 @@ pytest: $(VENV)/.installed ## The whole pytest suite (unit, integration, operato
 # as a table), so make test does not run the library twice.
 test: validate build lint package-check pytest bench-quick ## Every check: validation, build, lint, the package, the test suite, the benchmark
 
-build: $(SAM_VENV)/.installed ## sam build (pure Python, no Docker)
+build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build (pure Python, no Docker) with plans/example.yaml as the packaged plan
+	$(VENV)/bin/regionshift plan package plans/example.yaml
 	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_ENV) $(SAM) build
 
 clean: ## Remove virtualenvs and build output

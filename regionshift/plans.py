@@ -5,16 +5,20 @@ The functions read the same plan from their code package (``plan.json``, see ``f
 resources, the alarm's health check, the digest that ties code and stack together).
 """
 
+import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from failover.plan import Plan
+from failover.plan import Plan, PlanProblemsError
 
 # What the template calls the plan file inside the code package (a relative PLAN_FILE).
 PACKAGED_PLAN = "plan.json"
+# Pydantic writes JSON Schema draft 2020-12; editors (yaml-language-server) read the $schema.
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_TITLE = "Regionshift failover plan"
 
 
 class PlanFileError(ValueError):
@@ -30,13 +34,14 @@ def problems_of(exc: ValidationError) -> list[str]:
     """One line per problem: where it is in the document, and what is wrong."""
     found = []
     for error in exc.errors():
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, PlanProblemsError):
+            # The plan's cross-section rules report every problem at once, each already placed.
+            found.extend(cause.problems)
+            continue
         where = ".".join(str(part) for part in error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
-        if not where and "; " in message:
-            # The plan's cross-section rules report every problem at once, joined.
-            found.extend(message.split("; "))
-        else:
-            found.append(f"{where}: {message}" if where else message)
+        found.append(f"{where}: {message}" if where else message)
     return found
 
 
@@ -76,3 +81,12 @@ def stack_parameters(plan: Plan, plan_file: str = PACKAGED_PLAN) -> dict[str, An
         "MaxEventAgeSeconds": plan.rails.max_event_age_seconds,
         "StandbyHealthCheckId": plan.health_check(first),
     }
+
+
+def json_schema() -> dict[str, Any]:
+    """The plan's JSON Schema, as committed in docs/plan.schema.json (a test keeps the two equal)."""
+    return {"$schema": SCHEMA_DIALECT, **Plan.model_json_schema(by_alias=True), "title": SCHEMA_TITLE}
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2) + "\n"

@@ -70,6 +70,14 @@ def normalise_name(name: str) -> str:
 DnsName = Annotated[str, Field(min_length=1)]
 
 
+class PlanProblemsError(ValueError):
+    """A plan whose sections are each valid but do not fit together; ``problems`` lists every one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 class Strict(BaseModel):
     """Plan sections: camelCase keys, unknown keys refused (a typo must not be silently ignored)."""
 
@@ -243,7 +251,7 @@ class Plan(Strict):
     def _coherent(self) -> "Plan":
         problems = list(self.problems())
         if problems:
-            raise ValueError("; ".join(problems))
+            raise PlanProblemsError(problems)
         return self
 
     def problems(self) -> Iterator[str]:
@@ -300,11 +308,12 @@ class Plan(Strict):
                     yield f"zones.{zone.id}.{name}: a CNAME cannot share its name with another record type"
             upserts = [r for r in zone.records if not r.alias]
             # Each UPSERT counts twice ("Quotas on API requests"); an alias has no ResourceRecord element.
-            if (
-                2 * len(upserts) > BATCH_RECORD_ELEMENTS
-                or 2 * sum(max(len(r.target(region)) for region in r.targets) for r in upserts if r.targets)
-                > BATCH_VALUE_CHARACTERS
-            ):
+            # Raw lengths: a malformed target is reported by _record_problems, not raised here.
+            values = [
+                max((len(t) if isinstance(t, str) else len(t.dns_name) for t in r.targets.values()), default=0)
+                for r in upserts
+            ]
+            if 2 * len(upserts) > BATCH_RECORD_ELEMENTS or 2 * sum(values) > BATCH_VALUE_CHARACTERS:
                 yield (
                     f"zones.{zone.id}: too many CNAME values for one change batch "
                     f"({BATCH_RECORD_ELEMENTS} elements / {BATCH_VALUE_CHARACTERS} characters, UPSERTs counted twice)"

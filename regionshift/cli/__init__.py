@@ -1,7 +1,8 @@
 """The ``regionshift`` command: the typer app, the options its commands share, exit codes and ``main``.
 
 Each command group lives in its own module, beside its logic: ``drills`` (the emulator commands),
-``operations`` (the run table of a stack) and ``runs`` (following, reporting and checking a stack).
+``operations`` (the run table of a stack), ``runs`` (following, reporting and checking a stack) and
+``plan`` (plan files: validate, schema, package, deploy).
 """
 
 import importlib.util
@@ -132,6 +133,6 @@ def main() -> None:
 
 
 # The command groups register themselves on ``app``; imported last, as they import the names above.
-from regionshift.cli import drills, operations, runs  # noqa: E402
+from regionshift.cli import drills, operations, plan, runs  # noqa: E402
 
-__all__ = ["app", "drills", "main", "operations", "runs"]
+__all__ = ["app", "drills", "main", "operations", "plan", "runs"]
