@@ -150,6 +150,7 @@ def expected_overrides(digest: str) -> list[str]:
         "LagWatchRegion=us-west-2",
         "LagWatchReplica=orders-us-west",
         "MaxReplicaLagSeconds=60",
+        "MaxEventAgeSeconds=900",
         "StandbyHealthCheckId=22222222-2222-2222-2222-222222222222",
     ]
 
