@@ -84,7 +84,7 @@ def parse_statement(raw: dict[str, Any], where: str = "policy") -> Statement:
     for operator, block in condition.items():
         _operator(operator)  # fail at load time on an unsupported operator
         for key in block:
-            if key not in CONTEXT_KEYS:
+            if not is_modelled_key(key):
                 raise IamModelError(f"{where}: condition key {key} is not modelled by the emulator")
     return Statement(
         effect=raw["Effect"],
@@ -162,6 +162,37 @@ CONTEXT_KEYS = frozenset(
 )
 
 
+# Key families the emulator supplies, one key per name after the prefix: a DB instance's tags, for the
+# rds actions on the db resource type (see ``requests``).
+CONTEXT_KEY_FAMILIES = ("aws:ResourceTag/",)
+
+TagReader = Callable[[str, str], dict[str, str] | None]  # (region, DB instance id) -> its tags, None if unknown
+
+
+def is_modelled_key(key: str) -> bool:
+    return key in CONTEXT_KEYS or any(key.startswith(f) and len(key) > len(f) for f in CONTEXT_KEY_FAMILIES)
+
+
+def moto_db_tags(region: str, identifier: str) -> dict[str, str] | None:
+    """A DB instance's tags as moto's RDS backend keeps them (``[{"Key", "Value"}]`` on the instance)."""
+    from regionshift.emulator import patches
+
+    try:
+        instance = patches.rds_instance(region, identifier)
+    except KeyError:
+        return None
+    return {str(t["Key"]): str(t["Value"]) for t in instance.tags or []}
+
+
+def resource_tag_context(tags: dict[str, str] | None) -> dict[str, tuple[str, ...]]:
+    """``aws:ResourceTag/<key>`` for each tag the resource has. A tag the resource lacks leaves its key
+    out of the request context: StringEquals on it is then false and ...IfExists true.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourcetag
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_IfExists
+    """
+    return {f"aws:ResourceTag/{key}": (value,) for key, value in (tags or {}).items()}
+
+
 def normalise_record_name(name: str) -> str:
     """The form of ``route53:ChangeResourceRecordSetsNormalizedRecordNames``: lower case, no trailing
     dot, and every character but a-z, 0-9, '-', '_' and '.' as a backslash and three octal digits
@@ -198,8 +229,11 @@ def requests(
     region: str,
     account: str,
     topic_keys: dict[str, str] | None = None,
+    db_tags: TagReader | None = None,
 ) -> list[Request]:
     """The IAM requests AWS authorizes for one API call (resources per the Service Authorization Reference).
+
+    ``db_tags`` reads a DB instance's tags for the ``aws:ResourceTag/<key>`` keys (none without it).
 
     https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html
     """
@@ -216,11 +250,15 @@ def requests(
         table = str(params["TableName"])
         return one(table if table.startswith("arn:") else f"arn:aws:dynamodb:{region}:{account}:table/{table}")
     if service == "rds" and operation in ("DescribeDBInstances", "PromoteReadReplica"):
-        # list_amazonrds.html: both act on the db resource.
+        # list_amazonrds.html: both act on the db resource type (db*) and add no condition key of their
+        # own; the db resource type's keys include aws:ResourceTag/${TagKey}, the instance's tags.
         if "DBInstanceIdentifier" not in params:
             raise IamModelError(f"rds:{operation} without DBInstanceIdentifier is not modelled")
         db = str(params["DBInstanceIdentifier"])
-        return one(db if db.startswith("arn:") else f"arn:aws:rds:{region}:{account}:db:{db}")
+        arn = db if db.startswith("arn:") else f"arn:aws:rds:{region}:{account}:db:{db}"
+        parts = arn.split(":")
+        tags = db_tags(parts[3], parts[6]) if db_tags is not None else None
+        return one(arn, resource_tag_context(tags))
     if service == "route53" and operation == "GetHealthCheckStatus":
         # list_amazonroute53.html: healthcheck resource; Route 53 ARNs have no region or account.
         return one(f"arn:aws:route53:::healthcheck/{_id(str(params['HealthCheckId']), 'healthcheck')}")
@@ -404,12 +442,18 @@ class Guard:
     """An engine interceptor that authorizes each call a Lambda makes against its template role."""
 
     def __init__(
-        self, roles: dict[str, Role], functions: dict[str, str], account: str, topic_keys: dict[str, str]
+        self,
+        roles: dict[str, Role],
+        functions: dict[str, str],
+        account: str,
+        topic_keys: dict[str, str],
+        db_tags: TagReader = moto_db_tags,
     ) -> None:
         self.roles = roles
         self.functions = functions  # function name -> logical id
         self.account = account
         self.topic_keys = topic_keys
+        self.db_tags = db_tags  # read when the call is made: tags as they are at that moment
         self.log: list[Authorization] = []
 
     @classmethod
@@ -427,7 +471,7 @@ class Guard:
             raise IamModelError(f"no role is known for function {function}")
         role = self.roles[self.functions[function]]
         principal = f"arn:aws:sts::{self.account}:assumed-role/{role.name}/{function}"
-        for request in requests(service, operation, params, region, self.account, self.topic_keys):
+        for request in requests(service, operation, params, region, self.account, self.topic_keys, self.db_tags):
             decision = evaluate(role.statements, request)
             self.log.append(
                 Authorization(

@@ -203,6 +203,12 @@ def _alarm_state_events(engine: Engine, original: Any) -> Any:
     return update_state
 
 
+def _validated_record_changes(_engine: Engine, _original: Any) -> Any:
+    from regionshift.emulator.route53 import change_resource_record_sets
+
+    return change_resource_record_sets
+
+
 def _virtual_timestamps(engine: Engine, _original: Any) -> Any:
     return staticmethod(engine.recorder.clock.now)
 
@@ -451,6 +457,14 @@ PATCHES: tuple[Patch, ...] = (
         "_get_current_timestamp",
         "execution history in virtual time: a skipped 30 s wait shows as 30 s in timelines",
         _virtual_timestamps,
+    ),
+    Patch(
+        "moto.route53.models:Route53Backend",
+        "change_resource_record_sets",
+        "moto accepts what Route 53 refuses (a CNAME at the apex or beside other records, an alias with a TTL, "
+        "EvaluateTargetHealth on a CloudFront alias, a duplicate CREATE, over 32,000 value characters) and "
+        "applies a batch change by change: the batch is validated whole (route53.py), then applied, or nothing is",
+        _validated_record_changes,
     ),
 )
 
