@@ -20,6 +20,11 @@ and handler calls changes from run to run. Here the slots are modelled instead:
 
 Slot starts never decrease in item order, and a later failure can only end after its own start,
 so "never starts" is decided exactly while running items in order.
+
+Limits: the clock is the emulator's one clock, so an execution running beside the Map sees it move
+back with each fork; the history lists each iteration's events together, so its timestamps go back
+at each ``MapIterationStarted``. A DISTRIBUTED Map (``DistributedIterationComponent``) is not
+replaced: its child executions still run on moto's threads.
 """
 
 import math
