@@ -38,6 +38,13 @@ class VirtualClock:
         with self._lock:
             self._offset += max(0.0, float(seconds))
 
+    def set_offset(self, seconds: float) -> None:
+        """Put the offset at ``seconds``, earlier or later than it is: the one way to move the clock
+        back. An inline Map runs its iterations one after another, each from its own start in virtual
+        time (``mapstate.py``), so each starts by setting the clock to it; everything else advances."""
+        with self._lock:
+            self._offset = float(seconds)
+
     @property
     def offset(self) -> float:
         return self._offset

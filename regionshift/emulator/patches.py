@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from regionshift.emulator import mapstate
 from regionshift.emulator.engine import Engine, StdoutRouter
 
 MOTO_VERSION = "5.2.5"
@@ -71,6 +72,13 @@ def _virtual_wait(engine: Engine, _original: Any) -> Any:
         engine.recorder.clock.advance(wait_seconds)
 
     return wait_interval
+
+
+def _map_iterations_in_forks(engine: Engine, _original: Any) -> Any:
+    def eval_body(component: Any, env: Any) -> None:
+        mapstate.run_inline(component, env, engine.recorder.clock)
+
+    return eval_body
 
 
 def _intercepted_call(engine: Engine, original: Any) -> Any:
@@ -365,6 +373,19 @@ PATCHES: tuple[Patch, ...] = (
         "_wait_interval",
         "a Wait state sleeps here: record it and advance the virtual clock",
         _virtual_wait,
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component:"
+        "InlineIterationComponent",
+        "_eval_body",
+        "moto runs an inline Map's iterations on MaxConcurrency threads: their waits all advance the one "
+        "clock (N side by side 30 s waits advance it N x 30 s) and their order varies. They run one after "
+        "another in the execution's thread instead, each from its MaxConcurrency slot's start in virtual "
+        "time (mapstate.py); after the Map the clock reads the latest end. When one fails, items whose slot "
+        "frees at or after the earliest failure's end never start, and the Map fails with that failure; "
+        "items already started run to their end (Step Functions stops them: an over-approximation of their "
+        "calls and events)",
+        _map_iterations_in_forks,
     ),
     Patch(
         "botocore.client:BaseClient",
