@@ -250,6 +250,90 @@ def peak_memory() -> dict[str, Any]:
     return {name: {"peakMiB": round(peak, 2), "configuredMiB": sizes.get(name)} for name, peak in sorted(peaks.items())}
 
 
+# The generated estate of the scale benchmark: the design's three regions, 25 databases and 200 records
+# in 4 zones (half alias A records to each region's load balancer, half CNAMEs to the databases).
+SCALE_DATABASES = 25
+SCALE_ZONES = 4
+SCALE_RECORDS = 200
+# DNS calls per zone: two reads (Assess, UpdateDns), the change and its polls until INSYNC.
+SCALE_TARGETS = {"virtualTimeRatio": 1.10, "dnsCallsPerZone": 5, "payloadFraction": 0.5}
+# Route 53's DNS API, as against its health-check reads (per region and probe, not per zone).
+DNS_OPERATIONS = ("ListResourceRecordSets", "ChangeResourceRecordSets", "GetChange")
+
+
+def _scale_estate(databases: int, zones: int, records: int) -> dict[str, Any]:
+    names = [f"db{i:02d}" for i in range(databases)]
+    per_zone = records // zones
+    shaped = []
+    for z in range(zones):
+        zone = f"zone{z}.example.com"
+        rows: list[dict[str, Any]] = [{"name": zone, "type": "A"}]  # the apex
+        for r in range(1, per_zone):
+            if r % 2:
+                rows.append({"name": f"api{r}.{zone}", "type": "A"})
+            else:
+                rows.append({"name": f"db{r}.{zone}", "type": "CNAME", "target": names[r % databases]})
+        shaped.append({"name": zone, "records": rows})
+    return {"databases": names, "zones": shaped}
+
+
+def _measure_run(estate: dict[str, Any]) -> dict[str, Any]:
+    from regionshift import drill
+
+    started = time.perf_counter()
+    result = drill.run(_scenario(**estate))
+    wall = time.perf_counter() - started
+    run = result.runs[0]
+    calls = [c for c in result.recorder.calls if c.execution == run.arn]
+    route53: dict[str, int] = {}
+    for c in calls:
+        if c.service == "route53":
+            route53[c.operation] = route53.get(c.operation, 0) + 1
+    invocations = [
+        i for i in result.recorder.invocations if i.event and (i.event.get("execution") or {}).get("id") == run.arn
+    ]
+    return {
+        "outcome": result.outcome,
+        "virtualSeconds": round(run.virtual_seconds, 1),
+        "route53Calls": sum(route53.values()),
+        "route53ByOperation": route53,
+        "lambdaInvocations": len(invocations),
+        "stateTransitions": len(run.execution.visits) if run.execution else 0,
+        "largestPayloadBytes": result.recorder.largest_payload,
+        "wallSeconds": round(wall, 2),
+    }
+
+
+def scale() -> dict[str, Any]:
+    """One database and three records against 25 databases and 200 records in 4 zones, three regions
+    both: the promotions run in parallel (virtual time within 10%), DNS costs O(zones) Route 53 calls,
+    and the run document stays under half of Step Functions' 256 KiB.
+
+    Virtual time includes the emulator's own processing of each step (moto is slower with many
+    resources than AWS's APIs need not be); an inline Map's iterations each start at their slot's time."""
+    from regionshift.emulator.patches import PAYLOAD_LIMIT_BYTES
+
+    small = _measure_run({"databases": ["orders"]})
+    large = _measure_run(_scale_estate(SCALE_DATABASES, SCALE_ZONES, SCALE_RECORDS))
+    ratio = round(large["virtualSeconds"] / small["virtualSeconds"], 3)
+    per_zone = round(sum(large["route53ByOperation"].get(op, 0) for op in DNS_OPERATIONS) / SCALE_ZONES, 2)
+    fraction = round(large["largestPayloadBytes"] / PAYLOAD_LIMIT_BYTES, 3)
+    return {
+        "plan": {"regions": 3, "databases": SCALE_DATABASES, "records": SCALE_RECORDS, "zones": SCALE_ZONES},
+        "oneDatabase": small,
+        "scaled": large,
+        "virtualTimeRatio": ratio,
+        "dnsCallsPerZone": per_zone,
+        "payloadFraction": fraction,
+        "targets": SCALE_TARGETS,
+        "met": {
+            "virtualTimeRatio": ratio <= SCALE_TARGETS["virtualTimeRatio"],
+            "dnsCallsPerZone": per_zone <= SCALE_TARGETS["dnsCallsPerZone"],
+            "payloadFraction": fraction < SCALE_TARGETS["payloadFraction"],
+        },
+    }
+
+
 def run(quick: bool) -> dict[str, Any]:
     results = {
         "mode": "quick" if quick else "full",
@@ -259,6 +343,7 @@ def run(quick: bool) -> dict[str, Any]:
         "pollingSlack": polling_slack(2 if quick else 25),
         "recoveryModel": recovery_model(),
         "peakMemory": peak_memory(),
+        "scale": scale(),
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
@@ -346,4 +431,33 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for name, row in results["peakMemory"].items():
         lines.append(f"| {name} | {row['peakMiB']} | {row['configuredMiB']} |")
+    lines += _scale_markdown(results["scale"])
     return "\n".join(lines)
+
+
+def _scale_markdown(scale: dict[str, Any]) -> list[str]:
+    plan, small, large, targets = scale["plan"], scale["oneDatabase"], scale["scaled"], scale["targets"]
+    met = {k: "met" if v else "NOT met" for k, v in scale["met"].items()}
+    return [
+        "",
+        f"## Scale: 1 database and 3 records against {plan['databases']} databases and {plan['records']} records "
+        f"in {plan['zones']} zones (3 regions, one run each)",
+        "",
+        "| measure | 1 database | scaled | target |",
+        "|---|---:|---:|---|",
+        f"| outcome | {small['outcome']} | {large['outcome']} | FAILED_OVER |",
+        f"| virtual run time (s) | {small['virtualSeconds']} | {large['virtualSeconds']} | "
+        f"ratio {scale['virtualTimeRatio']} <= {targets['virtualTimeRatio']} ({met['virtualTimeRatio']}) |",
+        f"| Route 53 calls | {small['route53Calls']} | {large['route53Calls']} | "
+        f"DNS calls {scale['dnsCallsPerZone']} per zone <= {targets['dnsCallsPerZone']} ({met['dnsCallsPerZone']}) |",
+        f"| of which | {_ops(small['route53ByOperation'])} | {_ops(large['route53ByOperation'])} | |",
+        f"| Lambda invocations | {small['lambdaInvocations']} | {large['lambdaInvocations']} | |",
+        f"| state transitions | {small['stateTransitions']} | {large['stateTransitions']} | |",
+        f"| largest state payload (bytes) | {small['largestPayloadBytes']} | {large['largestPayloadBytes']} | "
+        f"{scale['payloadFraction']} of 256 KiB < {targets['payloadFraction']} ({met['payloadFraction']}) |",
+        f"| orchestrator wall time (s, emulated) | {small['wallSeconds']} | {large['wallSeconds']} | |",
+    ]
+
+
+def _ops(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))

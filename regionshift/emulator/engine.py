@@ -38,12 +38,12 @@ class VirtualClock:
         with self._lock:
             self._offset += max(0.0, float(seconds))
 
-    def set_offset(self, seconds: float) -> None:
-        """Put the offset at ``seconds``, earlier or later than it is: the one way to move the clock
-        back. An inline Map runs its iterations one after another, each from its own start in virtual
-        time (``mapstate.py``), so each starts by setting the clock to it; everything else advances."""
+    def set_monotonic(self, reading: float) -> None:
+        """Make ``monotonic()`` read ``reading`` now, earlier or later than it does: the one way to move
+        the clock back. An inline Map runs its iterations one after another, each from its own start in
+        virtual time (``mapstate.py``), so each starts by setting the clock to it; everything else advances."""
         with self._lock:
-            self._offset = float(seconds)
+            self._offset = float(reading) - time.monotonic()
 
     @property
     def offset(self) -> float:
@@ -108,6 +108,8 @@ class Recorder:
     retries: list[float] = field(default_factory=list)  # the state machine's Retry intervals
     waits: list[float] = field(default_factory=list)
     backoffs: list[float] = field(default_factory=list)  # handlers' sleeps between attempts of a call
+    # The largest state input or output Step Functions measured against its payload limit (bytes).
+    largest_payload: int = 0
 
     def elapsed(self) -> float:
         return self.clock.offset

@@ -36,7 +36,7 @@ from regionshift.emulator.engine import VirtualClock
 
 @dataclass
 class Slots:
-    """When each of ``MaxConcurrency`` slots is next free, in virtual seconds (clock offsets)."""
+    """When each of ``MaxConcurrency`` slots is next free, in virtual seconds (clock readings)."""
 
     free_at: list[float]
 
@@ -83,7 +83,9 @@ def run_inline(component: Any, env: Any, clock: VirtualClock) -> None:
     pool = JobPool(job_program=component._get_iteration_program(), job_inputs=eval_input.input_items)
     jobs = list(iter(pool.next_job, None))  # in item order
     unlimited = eval_input.max_concurrency == DEFAULT_MAX_CONCURRENCY_VALUE
-    begin = clock.offset
+    # In clock readings (wall time plus the offset), not offsets: the emulator's own processing of one
+    # iteration must not delay the start of the next, which in Step Functions runs beside it.
+    begin = clock.monotonic()
     slots = Slots.at(begin, len(jobs) if unlimited else eval_input.max_concurrency)
     source = env.event_history_context.source_event_id
     ended: list[tuple[float, int, Any]] = []  # (end, index, job) of every item that ran
@@ -93,16 +95,16 @@ def run_inline(component: Any, env: Any, clock: VirtualClock) -> None:
             slot, start = slots.take()
             if start >= failed_at:
                 break  # this slot frees after the Map has failed, as does every later item's
-            clock.set_offset(start)
+            clock.set_monotonic(start)
             worker = component._create_worker(env=env, eval_input=eval_input, job_pool=_OneJob())
             worker._eval_pool(job=job, worker_frame=env.open_frame(EventHistoryContext(previous_event_id=source)))
-            end = clock.offset
+            end = clock.monotonic()
             slots.release(slot, end)
             ended.append((end, job.job_index, job))
             if isinstance(job.job_output, Exception):
                 failed_at = min(failed_at, end)
     finally:
-        clock.set_offset(max([begin, *(end for end, _, _ in ended)]))
+        clock.set_monotonic(max([begin, *(end for end, _, _ in ended)]))
     # moto's pool keeps the first failure closed and ignores every close after it.
     for _, _, job in sorted(ended, key=lambda done: (done[0], done[1])):
         pool.close_job(job)

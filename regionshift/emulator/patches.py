@@ -281,13 +281,20 @@ def _data_limit_exceeded(env: Any, cause: str) -> Exception:
     )
 
 
-def _checked_parameters(_engine: Engine, original: Any) -> Any:
+def _measured(engine: Engine, value: Any) -> bool:
+    """Whether ``value`` is within the payload limit; its size is kept as the run's largest if it is."""
+    size = payload_bytes(value)
+    engine.recorder.largest_payload = max(engine.recorder.largest_payload, size)
+    return size <= PAYLOAD_LIMIT_BYTES
+
+
+def _checked_parameters(engine: Engine, original: Any) -> Any:
     # "States.DataLimitExceeded: ... when, after Parameters processing, the input of a state is larger
     # than the payload size quota" (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
     # InputPath only selects from an input already within the limit; Parameters can make it grow.
     def eval_body(parargs: Any, env: Any) -> None:
         original(parargs, env)
-        if env.stack and not within_payload_limit(env.stack[-1]):
+        if env.stack and not _measured(engine, env.stack[-1]):
             raise _data_limit_exceeded(
                 env,
                 f"The state/task '{env.next_state_name}' has an input, after Parameters processing, "
@@ -297,14 +304,14 @@ def _checked_parameters(_engine: Engine, original: Any) -> Any:
     return eval_body
 
 
-def _checked_result(_engine: Engine, original: Any) -> Any:
+def _checked_result(engine: Engine, original: Any) -> Any:
     # "... when the output of a state is larger than the payload size quota" (same page). Checked
     # after ResultSelector / ResultPath, inside the Task, Parallel or Map state's Retry/Catch loop,
     # so that a Catch naming States.DataLimitExceeded sees it. (moto's own output check runs after
     # that loop; OutputPath only selects, so it cannot make a checked output grow.)
     def evaluate_with_timeout(state: Any, env: Any) -> None:
         original(state, env)
-        if env.stack and not within_payload_limit(env.stack[-1]):
+        if env.stack and not _measured(engine, env.stack[-1]):
             raise _data_limit_exceeded(
                 env,
                 f"The state/task '{state.name}' returned a result with a size exceeding the maximum "
