@@ -304,7 +304,7 @@ def _measure_run(estate: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def scale() -> dict[str, Any]:
+def scale(databases: int = SCALE_DATABASES, zones: int = SCALE_ZONES, records: int = SCALE_RECORDS) -> dict[str, Any]:
     """One database and three records against 25 databases and 200 records in 4 zones, three regions
     both: the promotions run in parallel (virtual time within 10%), DNS costs O(zones) Route 53 calls,
     and the run document stays under half of Step Functions' 256 KiB.
@@ -314,12 +314,12 @@ def scale() -> dict[str, Any]:
     from regionshift.emulator.patches import PAYLOAD_LIMIT_BYTES
 
     small = _measure_run({"databases": ["orders"]})
-    large = _measure_run(_scale_estate(SCALE_DATABASES, SCALE_ZONES, SCALE_RECORDS))
+    large = _measure_run(_scale_estate(databases, zones, records))
     ratio = round(large["virtualSeconds"] / small["virtualSeconds"], 3)
-    per_zone = round(sum(large["route53ByOperation"].get(op, 0) for op in DNS_OPERATIONS) / SCALE_ZONES, 2)
+    per_zone = round(sum(large["route53ByOperation"].get(op, 0) for op in DNS_OPERATIONS) / zones, 2)
     fraction = round(large["largestPayloadBytes"] / PAYLOAD_LIMIT_BYTES, 3)
     return {
-        "plan": {"regions": 3, "databases": SCALE_DATABASES, "records": SCALE_RECORDS, "zones": SCALE_ZONES},
+        "plan": {"regions": 3, "databases": databases, "records": records, "zones": zones},
         "oneDatabase": small,
         "scaled": large,
         "virtualTimeRatio": ratio,
@@ -343,7 +343,8 @@ def run(quick: bool) -> dict[str, Any]:
         "pollingSlack": polling_slack(2 if quick else 25),
         "recoveryModel": recovery_model(),
         "peakMemory": peak_memory(),
-        "scale": scale(),
+        # Quick mode keeps the code path alive on a small plan; the figures come from the full mode.
+        "scale": scale(5, 2, 20) if quick else scale(),
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
