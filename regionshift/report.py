@@ -56,6 +56,9 @@ def render(result: DrillResult, console: Console) -> None:
         if len(result.runs) > 1:
             reason = escape(terminal_safe(run.reason))
             console.print(f"[bold]{run.arn.rsplit(':', 1)[-1]}[/bold]: {run.outcome} - {reason}")
+    for run in result.runs:
+        for line in _choice(run):
+            console.print(escape(terminal_safe(line)))
     changes = Table(title="What changed", show_lines=False)
     changes.add_column("resource")
     changes.add_column("before")
@@ -87,6 +90,23 @@ def render(result: DrillResult, console: Console) -> None:
     console.print(f"Retries: {len(data['retries'])}   Waits: {len(data['waits'])} ({sum(data['waits']):.0f} s)")
     for note in result.notifications:
         console.print(f"Notification: {note['subject']}")
+
+
+def _choice(run: Run) -> list[str]:
+    """Where the run went and why: the chosen standby and every region passed over before it."""
+    assess = run.audit.decisions.assess if run.audit and run.audit.decisions else None
+    if assess is None or not assess.standbys:
+        return []
+    prefix = run.arn.rsplit(":", 1)[-1] + ": "
+    lines = []
+    for verdict in assess.standbys:
+        votes = verdict.votes
+        health = f" ({votes.healthy}/{votes.healthy + votes.failing} checkers healthy)" if votes else ""
+        if verdict.chosen:
+            lines.append(f"{prefix}target {verdict.region}{health}: the first ready standby in plan order")
+        elif verdict.passed_over:
+            lines.append(f"{prefix}passed over {verdict.region}: {verdict.passed_over}")
+    return lines
 
 
 def _diff(before: dict[str, str], after: dict[str, str]) -> dict[str, tuple[str, str]]:

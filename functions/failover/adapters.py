@@ -123,6 +123,11 @@ class Route53:
         return str(answer["ChangeInfo"]["Status"])
 
 
+# What RDS answers for an instance that does not exist, and IAM for one the role may not touch.
+NOT_FOUND = frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"})
+ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
+
+
 class Rds:
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -134,9 +139,12 @@ class Rds:
                 PromotionError,
                 f"DescribeDBInstances {identifier}",
                 lambda: self._client.describe_db_instances(DBInstanceIdentifier=identifier),
-                passthrough=frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"}),
+                passthrough=NOT_FOUND | ACCESS_DENIED,
             )
-        except ClientError:
+        except ClientError as exc:
+            if error_code(exc) in ACCESS_DENIED:
+                # The stack's role may act only on the plan's tagged replicas: this one is out of its reach.
+                return ReplicaState(identifier=identifier, database=database, region=region, exists=True, denied=True)
             return ReplicaState(identifier=identifier, database=database, region=region, exists=False)
         instance = answer["DBInstances"][0]
         return ReplicaState(
@@ -163,6 +171,8 @@ class Rds:
             # RDS answers InvalidDBInstanceState when the instance is not a replica any more,
             # which is what a retry after a lost response sees: that counts as promoted.
             state = self.describe(identifier)
+            if state.denied:
+                raise PromotionError(f"PromoteReadReplica {identifier}: {error_code(exc)}: {exc}") from exc
             if state.exists and state.source is None:
                 return True
             if state.exists and state.status != "available":

@@ -164,6 +164,8 @@ class ReplicaState(Model):
     database: str = ""  # the plan's name for it
     region: str = ""
     exists: bool
+    # The stack's role may not read it (not tagged for the plan): nothing else about it is known.
+    denied: bool = False
     status: str | None = None
     source: str | None = None
     endpoint: str | None = None

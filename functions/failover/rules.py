@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from failover.adapters import Record
 from failover.models import ReplicaState
-from failover.plan import Zone
+from failover.plan import PLAN_TAG, Zone
 
 
 def replicates_from(source: str | None, region: str, identifier: str) -> bool:
@@ -25,6 +25,11 @@ def standby_replica_problem(replica: ReplicaState, region: str, primary_region: 
     """The replica must exist in its region, still replicate from the plan's primary, be available and
     have a known endpoint (traffic could not reach it otherwise)."""
     name = replica.identifier
+    if replica.denied:
+        return (
+            f"standby database {name} in {region} is out of this stack's reach (AccessDenied): "
+            f"its IAM acts only on replicas tagged {PLAN_TAG} with the plan's name"
+        )
     if not replica.exists:
         return f"standby database {name} does not exist in {region}"
     if replica.source is None:

@@ -27,7 +27,9 @@ def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
             if rt.store.run_fact(run, RunFact.PROMOTION_REQUESTED, key=identifier) is None:
                 continue
             state = rt.rds(target).describe(identifier, db.name, target)
-            if state.exists and (state.source is None or state.status != "available"):
+            # Out of the role's reach (not tagged for the plan): its PromoteReadReplica was refused by
+            # IAM as well, so RDS never acted on it.
+            if not state.denied and state.exists and (state.source is None or state.status != "available"):
                 changed.append(state)
     if not changed:
         return RunResult(
