@@ -207,34 +207,41 @@ class Rails(Strict):
     reevaluate_interval_seconds: Annotated[int, Field(ge=60)] = 300
     reevaluate_max_attempts: Annotated[int, Field(ge=0, le=24)] = 6
 
-    @property
-    def longest_run_seconds(self) -> int:
+    def longest_run_seconds(self, waves: int = 1) -> int:
+        """The longest a run can take at these bounds, its promotions in ``waves`` rounds of the Map."""
         return (
             # the outage is confirmed, then the target may be looked at as often after the promotion
             2 * self.confirm_probes * self.confirm_interval_seconds
-            + self.promotion_max_polls * self.promotion_poll_seconds
+            + waves * self.promotion_max_polls * self.promotion_poll_seconds
             + self.dns_max_polls * self.dns_poll_seconds
             + RUN_OVERHEAD_SECONDS
         )
 
-    @model_validator(mode="after")
-    def _fits(self) -> "Rails":
-        longest = self.longest_run_seconds
+    def timing_problems(self, waves: int = 1) -> list[str]:
+        longest = self.longest_run_seconds(waves)
+        problems = []
         if longest > EXECUTION_TIMEOUT_SECONDS:
-            raise ValueError(
+            problems.append(
                 f"confirmation, promotion and DNS waits add up to {longest} s, beyond the "
                 f"{EXECUTION_TIMEOUT_SECONDS} s execution timeout: lower the polls or intervals"
             )
-        if longest + self.reevaluate_interval_seconds > EXECUTION_TIMEOUT_SECONDS:
-            raise ValueError(
+        elif longest + self.reevaluate_interval_seconds > EXECUTION_TIMEOUT_SECONDS:
+            problems.append(
                 f"the longest run ({longest} s) and the wait before a re-evaluation "
                 f"({self.reevaluate_interval_seconds} s) must fit in the "
                 f"{EXECUTION_TIMEOUT_SECONDS} s execution timeout"
             )
         if self.lock_lease_seconds < longest:
-            raise ValueError(
+            problems.append(
                 f"the lock lease ({self.lock_lease_seconds} s) is shorter than the longest run ({longest} s)"
             )
+        return problems
+
+    @model_validator(mode="after")
+    def _fits(self) -> "Rails":
+        problems = self.timing_problems()
+        if problems:
+            raise ValueError(problems[0])
         return self
 
 
@@ -254,7 +261,19 @@ class Plan(Strict):
             raise PlanProblemsError(problems)
         return self
 
+    @property
+    def promotion_waves(self) -> int:
+        """Rounds of the promotion Map: up to PROMOTION_CONCURRENCY databases are promoted at once."""
+        return -(-len(self.databases) // PROMOTION_CONCURRENCY)
+
+    @property
+    def longest_run_seconds(self) -> int:
+        return self.rails.longest_run_seconds(self.promotion_waves)
+
     def problems(self) -> Iterator[str]:
+        if self.promotion_waves > 1:
+            # One round is checked with the rails themselves; more databases than one round need more.
+            yield from (f"rails: {p}" for p in self.rails.timing_problems(self.promotion_waves))
         yield from self._region_problems()
         yield from self._database_problems()
         yield from self._traffic_problems()

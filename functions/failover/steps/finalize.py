@@ -72,7 +72,7 @@ def finalize(doc: RunDocument, rt: Runtime, now: datetime) -> FinalizeResult:
     )
 
 
-# A run's history is bounded by its polls (Settings.longest_run_seconds), but a plan with one-second
+# A run's history is bounded by its polls (Plan.longest_run_seconds), but a plan with one-second
 # polls could make it long: a report shows at most this many events, read in five pages
 # ("GetExecutionHistory", AWS Step Functions API Reference: at most 1000 events a page).
 MAX_HISTORY_EVENTS = 5000
