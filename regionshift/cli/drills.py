@@ -69,6 +69,12 @@ def drill(
     reason: Annotated[
         str | None, typer.Option("--reason", help="With --stack: why.", callback=operator_text(REASON_LIMIT))
     ] = None,
+    target_region: Annotated[
+        str | None,
+        typer.Option(
+            "--target-region", help="With --stack: the standby region to move to (default: the first ready one)."
+        ),
+    ] = None,
     poll: Annotated[float, typer.Option("--poll", hidden=True)] = 1.0,
 ) -> None:
     """Run a failover drill of the real state machine and Lambdas on the embedded emulator.
@@ -91,9 +97,16 @@ def drill(
         target = resolve_target(stack, None, region, profile, endpoint_url)
         if live and not yes:
             _confirm_live(target)
-        _drill_stack(target, not live, operator, reason, report_dir, poll)
+        _drill_stack(target, not live, operator, reason, report_dir, poll, target_region)
         return
-    stack_only = {"--dry-run": dry_run, "--live": live, "--yes": yes, "--operator": operator, "--reason": reason}
+    stack_only = {
+        "--dry-run": dry_run,
+        "--live": live,
+        "--yes": yes,
+        "--operator": operator,
+        "--reason": reason,
+        "--target-region": target_region,
+    }
     given = [name for name, present in stack_only.items() if present]
     if given:
         fail(f"{', '.join(given)}: only for drills of a deployed stack (--stack)", EXIT_USAGE)
@@ -208,7 +221,15 @@ def _confirm_live(target: Any) -> None:
         fail("not confirmed: nothing was started", EXIT_USAGE)
 
 
-def _drill_stack(target: Any, dry_run: bool, operator: str, reason: str, report_dir: Path | None, poll: float) -> None:
+def _drill_stack(
+    target: Any,
+    dry_run: bool,
+    operator: str,
+    reason: str,
+    report_dir: Path | None,
+    poll: float,
+    target_region: str | None = None,
+) -> None:
     import uuid
     from datetime import UTC, datetime
 
@@ -216,7 +237,10 @@ def _drill_stack(target: Any, dry_run: bool, operator: str, reason: str, report_
     from regionshift.cli.runs import follow_run
 
     name = f"drill-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-    document = {"operator": operator, "reason": reason, "dryRun": dry_run}
+    document: dict[str, Any] = {"operator": operator, "reason": reason, "dryRun": dry_run}
+    if target_region:
+        # Intake refuses a region that is not one of the plan's standbys.
+        document["targetRegion"] = target_region
     from regionshift.execution import ManualRunError, start_manual
 
     if not target.manual_run_arn:
