@@ -345,6 +345,7 @@ class Plan(Strict):
             yield f"{where}: no target in region(s) {', '.join(sorted(missing))}"
         if extra:
             yield f"{where}: target in {', '.join(sorted(extra))}, which is not a region of the plan"
+        yield from _target_region_problems(where, record, regions)
         if record.alias:
             if record.ttl is not None:
                 yield f"{where}: an alias record has no TTL (Route 53 uses the target's)"
@@ -407,6 +408,25 @@ class Plan(Strict):
 
     def digest(self) -> str:
         return hashlib.sha256(self.canonical()).hexdigest()
+
+
+def _raw_target(target: "AliasTarget | str") -> str:
+    return (target.dns_name if isinstance(target, AliasTarget) else target).lower().removesuffix(".")
+
+
+def _target_region_problems(where: str, record: RecordSpec, regions: set[str]) -> Iterator[str]:
+    """A copied target makes a failover a no-op, or sends traffic into the failed region: each region's
+    target must be its own, and a target whose name carries a region of the plan must carry its own."""
+    seen: dict[str, str] = {}
+    for region, target in sorted(record.targets.items()):
+        name = _raw_target(target)
+        if name in seen:
+            yield f"{where}: the {region} target is the {seen[name]} target ({name}): each region needs its own"
+        seen.setdefault(name, region)
+        labels = set(name.split("."))
+        named = sorted((labels & regions) - {region})
+        if named and region not in labels:
+            yield f"{where}: the {region} target {name} names region {named[0]}"
 
 
 def digest_of(content: bytes) -> str:

@@ -100,6 +100,21 @@ def too_many_records(d: Data) -> None:
     d["zones"][0]["records"] += [cname(f"r{i}.example.com") for i in range(MAX_RECORDS)]
 
 
+def target_copied(d: Data) -> None:
+    # A copy-paste slip: eu-west-1's CNAME points at the primary's database
+    targets = record(d, "db.example.com")["targets"]
+    targets["eu-west-1"] = targets["us-east-1"]
+
+
+def too_many_databases_for_the_waits(d: Data) -> None:
+    # 30 databases take two rounds of the promotion Map: the waits of both must fit
+    d["databases"] = [
+        {"name": f"db{i}", "primary": f"p{i}", "replicas": {"us-west-2": f"a{i}", "eu-west-1": f"b{i}"}}
+        for i in range(30)
+    ]
+    d["rails"]["promotionMaxPolls"] = 300
+
+
 def waits_beyond_timeout(d: Data) -> None:
     d["rails"]["promotionMaxPolls"] = 700
 
@@ -132,6 +147,21 @@ def waits_beyond_timeout(d: Data) -> None:
         (
             too_many_records,
             f"zones: {MAX_RECORDS + 3} records; at most {MAX_RECORDS} per plan (the run's document must stay small)",
+        ),
+        (
+            target_copied,
+            f"{ZONE}.db.example.com: the eu-west-1 target orders-primary.c0example.us-east-1.rds.amazonaws.com "
+            "names region us-east-1",
+        ),
+        (
+            target_copied,
+            f"{ZONE}.db.example.com: the us-east-1 target is the eu-west-1 target "
+            "(orders-primary.c0example.us-east-1.rds.amazonaws.com): each region needs its own",
+        ),
+        (
+            too_many_databases_for_the_waits,
+            "rails: confirmation, promotion and DNS waits add up to 3720 s, beyond the 3600 s execution timeout: "
+            "lower the polls or intervals",
         ),
         (
             waits_beyond_timeout,
