@@ -29,7 +29,11 @@ HANDLER_OF = {
     "finalize": "finalize",
 }
 # The promotion Map's iterations take one replica each; Intake the raw trigger; the rest the document.
-MODEL_OF = {"intake": IntakeInput, "promote": PromotionItem, "promotion_status": PromotionItem}
+MODEL_OF: dict[str, type[IntakeInput | PromotionItem | RunDocument]] = {
+    "intake": IntakeInput,
+    "promote": PromotionItem,
+    "promotion_status": PromotionItem,
+}
 # What each step reads from the document, present in its sample.
 NEEDS = {
     "promotion-status": "promotion",
@@ -57,7 +61,7 @@ def test_sample_event_parses_into_its_model(path: Path) -> None:
     event = json.loads(path.read_text())
     model = MODEL_OF.get(HANDLER_OF[path.stem], RunDocument)
     parsed = model.model_validate(event)
-    assert parsed.execution.id.startswith("arn:aws:states:")  # type: ignore[attr-defined]
+    assert parsed.execution.id.startswith("arn:aws:states:")
     if isinstance(parsed, RunDocument):
         assert parsed.intake is not None and parsed.intake.decision == "PROCEED"
         assert parsed.intake.plan.standby_regions == PLAN.standby_regions

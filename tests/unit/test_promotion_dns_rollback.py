@@ -194,7 +194,7 @@ def zones() -> Any:
             ids.append(_create_zone(client, spec["name"], [r.record_set(region) for r in draft.zones[0].records]))
         plan = plan_with(zones=[{**spec, "id": zone_id} for spec, zone_id in zip(specs, ids, strict=True)])
         recording, store = Recording(client), MemoryStore()
-        rt = Runtime(settings_for(plan), Clients(), route53=Route53(recording), store=store)
+        rt = Runtime(settings_for(plan), Clients(), route53=Route53(recording), store=store)  # type: ignore[arg-type]
         recording.calls.clear()
         yield SimpleNamespace(rt=rt, plan=plan, ids=ids, client=client, recording=recording, store=store)
 
