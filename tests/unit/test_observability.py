@@ -8,6 +8,8 @@ import pytest
 
 from failover.observability import NAMESPACE
 from regionshift import template as cfn
+from regionshift.plans import stack_parameters
+from tests.conftest import PLAN
 
 DOCUMENT = cfn.load()
 DETECTOR = cfn.load(cfn.stack_root() / "detector.yaml")
@@ -149,27 +151,35 @@ def test_both_rules_retry_and_dead_letter() -> None:
         assert retry["MaximumRetryAttempts"] >= 1
 
 
+def _parameters() -> dict[str, Any]:
+    """The template's parameters as `regionshift plan deploy` sets them for the test plan."""
+    return {**cfn.parameter_defaults(DOCUMENT), **stack_parameters(PLAN)}
+
+
 def test_replica_lag_alarm_fires_before_the_plan_bound_is_reached() -> None:
-    # Given the alarm's metric math, with the plan's default bound and warning percentage
+    # Given the alarm's metric math, with the plan's bound and the default warning percentage
     (props,) = [p for p in ALARMS.values() if "ReplicaLag" in _metric_names(p)]
     (lag,) = [m for m in props["Metrics"] if "MetricStat" in m]
     assert lag["MetricStat"]["Metric"]["Dimensions"] == [
-        {"Name": "DBInstanceIdentifier", "Value": {"Ref": "StandbyDbIdentifier"}}
+        {"Name": "DBInstanceIdentifier", "Value": {"Ref": "LagWatchReplica"}}
     ]
     (expression,) = [m for m in props["Metrics"] if m.get("ReturnData")]
-    defaults = cfn.parameter_defaults(DOCUMENT)
-    text = re.sub(r"\$\{(\w+)\}", lambda m: str(defaults[m.group(1)]), expression["Expression"]["Fn::Sub"])
+    parameters = _parameters()
+    text = re.sub(r"\$\{(\w+)\}", lambda m: str(parameters[m.group(1)]), expression["Expression"]["Fn::Sub"])
     assert props["ComparisonOperator"] == "GreaterThanThreshold"
 
     def fires(seconds: float) -> bool:
         return float(eval(text, {}, {lag["Id"]: seconds})) > props["Threshold"]
 
-    # Then it fires above 80% of 60 s, not at or below it, and on missing data
-    bound = float(defaults["MaxReplicaLagSeconds"])
+    # Then it fires above 80% of the plan's 60 s, not at or below it, and on missing data
+    bound = float(parameters["MaxReplicaLagSeconds"])
+    assert bound == PLAN.rails.max_replica_lag_seconds
     assert not fires(bound * 0.8)
     assert fires(bound * 0.8 + 1)
     assert fires(bound)
     assert props["TreatMissingData"] == "breaching"
+    # And it watches the first database's replica in the first standby region
+    assert parameters["LagWatchReplica"] == PLAN.databases[0].replicas[PLAN.standby_regions[0]] == "orders-usw2"
 
 
 def test_dashboard_shows_outcomes_step_durations_lag_and_health_per_region() -> None:
@@ -182,12 +192,16 @@ def test_dashboard_shows_outcomes_step_durations_lag_and_health_per_region() -> 
     assert outcomes == {"FAILED_OVER", "NO_ACTION", "REFUSED", "ROLLED_BACK", "DEGRADED", "DRY_RUN"}
     durations = {m[3] for _, m in metrics if m[:3] == ["AWS/Lambda", "Duration", "FunctionName"]}
     assert durations == {f"${{{f}}}" for f in FUNCTIONS}
+    # RDS publishes ReplicaLag in the replica's own region
     lag = [(r, m[3]) for r, m in metrics if m[1] == "ReplicaLag"]
-    assert lag == [("${StandbyRegion}", "${StandbyDbIdentifier}")]
+    assert lag == [("${LagWatchRegion}", "${LagWatchReplica}")]
     health = {(r, m[3]) for r, m in metrics if m[:2] == ["AWS/Route53", "HealthCheckStatus"]}
     # Route 53 publishes health-check metrics only in us-east-1
     # (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/monitoring-health-checks.html).
     assert health == {("us-east-1", "${PrimaryHealthCheckId}"), ("us-east-1", "${StandbyHealthCheckId}")}
+    # Every substitution the dashboard names is a parameter the plan sets or a resource of the stack
+    named = set(re.findall(r"(?<!\")\$\{(\w+)\}", RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]))
+    assert named <= set(_parameters()) | set(RESOURCES)
 
 
 def _policy(logical_id: str) -> list[dict[str, Any]]:

@@ -1,65 +1,34 @@
-"""Unit tests of the step logic and its AWS adapters on moto (Given / When / Then)."""
+"""Unit tests of the step logic before the point of no return, and of its AWS adapters, on fakes and
+moto (Given / When / Then): Intake, Gate, Assess, TargetHealth, Finalize and the re-evaluation loop."""
 
-import json
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from failover.adapters import Route53
 from failover.clients import Clients
-from failover.errors import DnsUpdateError, PromotionError, PromotionTimeoutError, TransientAwsError
-from failover.models import IntakeInput, RunDocument
+from failover.models import AssessResult
 from failover.runtime import Runtime
-from failover.settings import Settings
-from failover.state import RunFact
 from failover.steps.assess import assess as assess_step
 from failover.steps.finalize import finalize
 from failover.steps.gate import gate
-from failover.steps.intake import intake as intake_step
-from failover.steps.promote import promote
-from failover.steps.promotion_status import promotion_status
-from failover.steps.rollback import rollback
-from failover.steps.update_dns import update_dns
-from tests.conftest import NOW, PLAN_ENV, create_run_table
-
-SETTINGS = Settings.from_env(PLAN_ENV)
-EXECUTION = {
-    "id": "arn:aws:states:us-west-2:123456789012:execution:regionshift-orders:run-1",
-    "startedAt": NOW.isoformat(),
-}
-
-
-def alarm(**overrides: Any) -> dict[str, Any]:
-    event = {
-        "version": "0",
-        "id": "evt-1",
-        "detail-type": "CloudWatch Alarm State Change",
-        "source": "aws.cloudwatch",
-        "account": "123456789012",
-        "time": (NOW - timedelta(seconds=10)).isoformat(),
-        "region": "us-east-1",
-        "resources": [PLAN_ENV["ALARM_ARN"]],
-        "detail": {"alarmName": "regionshift-primary-unhealthy", "state": {"value": "ALARM"}},
-    }
-    event.update(overrides)
-    return event
-
-
-def intake(trigger: Any) -> Any:
-    output = intake_step(
-        IntakeInput.model_validate({"trigger": trigger, "execution": EXECUTION}), Runtime(SETTINGS, Clients()), NOW
-    )
-    assert output.execution.id == EXECUTION["id"]
-    return output.intake
-
-
-def document(**sections: Any) -> RunDocument:
-    base = {"execution": EXECUTION, "intake": intake(alarm()).wire()}
-    return RunDocument.model_validate({**base, **sections})
-
+from failover.steps.target_health import target_health
+from tests.conftest import HC_EUW1, HC_PRIMARY, HC_USW2, NOW, create_run_table
+from tests.unit.fakes import (
+    EXECUTION,
+    SETTINGS,
+    TWO_ZONES,
+    Estate,
+    FakeRoute53,
+    alarm,
+    assessed,
+    document,
+    endpoint,
+    intake,
+)
 
 # --- Intake ------------------------------------------------------------------------------------
 
@@ -67,8 +36,21 @@ def document(**sections: Any) -> RunDocument:
 def test_alarm_in_alarm_state_proceeds() -> None:
     result = intake(alarm())
     assert result.decision == "PROCEED"
-    assert result.trigger.kind == "alarm" and result.trigger.event_id == "evt-1"
+    assert result.trigger is not None and result.trigger.kind == "alarm" and result.trigger.event_id == "evt-1"
     assert result.waits.confirm_interval_seconds == 30
+    # The document carries a summary of the plan, not the plan itself.
+    assert result.plan.model_dump() == {
+        "name": "orders",
+        "primary_region": "us-east-1",
+        "standby_regions": ["us-west-2", "eu-west-1"],
+        "databases": 2,
+        "records": 2,
+        "zones": 1,
+    }
+
+
+def manual(**fields: Any) -> dict[str, Any]:
+    return {"manual": {"operator": "a", "reason": "x", **fields}}
 
 
 @pytest.mark.parametrize(
@@ -84,17 +66,23 @@ def test_alarm_in_alarm_state_proceeds() -> None:
         ({"manual": {"operator": "alice"}}, "reason: Field required"),
         ({"manual": {"operator": "alice", "reason": "x", "sudo": True}}, "sudo: Extra inputs are not permitted"),
         ({"manual": {"operator": " ", "reason": "x"}}, "must not be blank"),
+        (manual(sourceRegion="us-west-2", targetRegion="us-west-2"), "both us-west-2"),
+        (manual(sourceRegion="eu-west-1"), "not the plan's primary region us-east-1"),
+        # The target must be one of the plan's standbys: not another region, not the primary.
+        (manual(targetRegion="ap-south-1"), "targetRegion ap-south-1 is not a standby region of the plan"),
+        (manual(targetRegion="us-east-1"), "targetRegion us-east-1 is not a standby region of the plan"),
+        # The replica assertion is checked against the plan's replicas (in the named target, if any).
+        (manual(replica="other-db"), "replica other-db is not one of the plan's replicas in any standby region"),
+        (manual(replica="orders-primary"), "not one of the plan's replicas"),
         (
-            {"manual": {"operator": "a", "reason": "x", "sourceRegion": "us-west-2", "targetRegion": "us-west-2"}},
-            "both us-west-2",
+            manual(replica="orders-usw2", targetRegion="eu-west-1"),
+            "orders-usw2 is not one of the plan's replicas in eu-west-1",
         ),
-        ({"manual": {"operator": "a", "reason": "x", "targetRegion": "eu-west-1"}}, "not the plan's standby region"),
-        ({"manual": {"operator": "a", "reason": "x", "replica": "other-db"}}, "not the plan's standby database"),
-        ({"manual": {"operator": "a", "reason": "x", "records": ["*.example.com"]}}, "wildcard"),
-        ({"manual": {"operator": "a", "reason": "x", "records": ["shop.example.com"]}}, "not the plan's records"),
-        ({"manual": {"operator": "a", "reason": "x", "records": ["app.example.com"]}}, "not the plan's records"),
+        (manual(records=["*.example.com"]), "wildcard"),
+        (manual(records=["example.com"]), "not the plan's records"),
+        (manual(records=["example.com", "db.example.com", "api.example.com"]), "not the plan's records"),
         (alarm(time="2026-11-30T02:59:50"), "timezone"),
-        ({"manual": {"operator": "a", "reason": "x", "records": ["bad..name"]}}, "malformed"),
+        (manual(records=["bad..name"]), "malformed"),
     ],
 )
 def test_bad_input_is_refused_with_a_reason(trigger: Any, reason: str) -> None:
@@ -103,19 +91,24 @@ def test_bad_input_is_refused_with_a_reason(trigger: Any, reason: str) -> None:
     assert reason in result.reason
 
 
-def test_manual_run_records_operator_and_flags() -> None:
-    result = intake(
-        {
-            "manual": {
-                "operator": "alice",
-                "reason": "drill",
-                "dryRun": True,
-                "records": ["DB.example.com", "APP.example.com."],
-            }
-        }
-    )
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"targetRegion": "eu-west-1", "replica": "accounts-euw1"},
+        {"replica": "accounts-euw1"},  # a replica of any standby, when no target is named
+        {"sourceRegion": "us-east-1", "targetRegion": "us-west-2", "replica": "orders-usw2"},
+    ],
+)
+def test_assertions_that_match_the_plan_proceed(fields: dict[str, Any]) -> None:
+    result = intake(manual(**fields))
     assert result.decision == "PROCEED"
-    assert result.trigger.operator == "alice" and result.flags.dry_run
+    assert result.trigger is not None and result.trigger.target_region == fields.get("targetRegion")
+
+
+def test_manual_run_records_operator_and_flags() -> None:
+    result = intake(manual(operator="alice", dryRun=True, records=["DB.example.com", "example.com."]))
+    assert result.decision == "PROCEED"
+    assert result.trigger is not None and result.trigger.operator == "alice" and result.flags.dry_run
 
 
 # --- Gate and the run-state table -----------------------------------------------------------------
@@ -174,343 +167,363 @@ def test_pause_and_cooldown_refuse_until_lifted(aws: Runtime) -> None:
     assert aws.store.cooldown(NOW) is None
 
 
-# --- Assess (fake clients: moto's health-check status is always one healthy checker) -----------
+# --- Assess (fakes: one estate of health checks, replicas, lags and zones) ----------------------
 
 
-PRIMARY_VALUES = {
-    "app.example.com": "app-primary.us-east-1.elb.amazonaws.com",
-    "db.example.com": "orders-primary.abc.us-east-1.rds.amazonaws.com",
-}
-STANDBY_ENDPOINT = "orders-standby.abc.us-west-2.rds.amazonaws.com"
+def run_assess(estate: Estate, probe: int = 3, trigger: Any = None) -> AssessResult:
+    """Assess's ``probe``-th look (the third is the last with the plan's two confirmation probes)."""
+    previous = {"at": NOW.isoformat(), "decision": "RECHECK", "reason": "", "probe": probe - 1}
+    doc = document(trigger, assess=previous if probe > 1 else None)
+    return assess_step(doc, estate.runtime(), NOW)
 
 
-class FakeRoute53:
-    def __init__(self, failing: dict[str, int], checkers: int = 8, values: dict[str, str] | None = None) -> None:
-        self.failing, self.checkers = failing, checkers
-        self.values = PRIMARY_VALUES if values is None else values
-
-    def list_resource_record_sets(self, HostedZoneId: str, StartRecordName: str, **_: Any) -> dict[str, Any]:
-        value = self.values.get(StartRecordName)
-        sets = (
-            []
-            if value is None
-            else [{"Name": StartRecordName + ".", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": value}]}]
-        )
-        return {"ResourceRecordSets": sets}
-
-    def get_health_check_status(self, HealthCheckId: str) -> dict[str, Any]:
-        failing = self.failing[HealthCheckId]
-        return {
-            "HealthCheckObservations": [
-                {"StatusReport": {"Status": "Failure: timeout" if i < failing else "Success: HTTP 200"}}
-                for i in range(self.checkers)
-            ]
-        }
-
-
-class FakeRds:
-    def __init__(self, source: str | None = "orders-primary", status: str = "available", exists: bool = True) -> None:
-        self.source, self.status, self.exists = source, status, exists
-        self.promotions = 0
-
-    def describe_db_instances(self, DBInstanceIdentifier: str) -> dict[str, Any]:
-        if not self.exists:
-            from botocore.exceptions import ClientError
-
-            raise ClientError({"Error": {"Code": "DBInstanceNotFound", "Message": "nope"}}, "DescribeDBInstances")
-        instance = {
-            "DBInstanceIdentifier": DBInstanceIdentifier,
-            "DBInstanceStatus": self.status,
-            "Endpoint": {"Address": STANDBY_ENDPOINT},
-        }
-        if self.source:
-            instance["ReadReplicaSourceDBInstanceIdentifier"] = self.source
-        return {"DBInstances": [instance]}
-
-    def promote_read_replica(self, **_: Any) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
-
-        if self.source is None:
-            raise ClientError(
-                {"Error": {"Code": "InvalidDBInstanceState", "Message": "not a replica"}}, "PromoteReadReplica"
-            )
-        self.promotions += 1
-        self.source = None
-        return {}
-
-
-class FakeCloudWatch:
-    def __init__(self, lag: float | None) -> None:
-        self.lag = lag
-
-    def get_metric_statistics(self, **_: Any) -> dict[str, Any]:
-        return {"Datapoints": [] if self.lag is None else [{"Timestamp": NOW, "Maximum": self.lag}]}
-
-
-def fake_runtime(route53: Any = None, rds: Any = None, cloudwatch: Any = None) -> Runtime:
-    services = {"route53": route53, "rds": rds, "cloudwatch": cloudwatch}
-    return Runtime(SETTINGS, Clients(lambda service, **_: services[service]))
-
-
-def assess(
-    probe: int, failing: dict[str, int], rds: FakeRds | None = None, lag: float | None = 2.0, trigger: Any = None
-) -> Any:
-    doc = document(
-        intake=intake(trigger or alarm()).wire(),
-        assess={"at": NOW.isoformat(), "decision": "RECHECK", "reason": "", "probe": probe - 1} if probe > 1 else None,
-    )
-    return assess_step(doc, fake_runtime(FakeRoute53(failing), rds or FakeRds(), FakeCloudWatch(lag)), NOW)
-
-
-DOWN = {"hc-primary": 8, "hc-standby": 0}
+def verdicts(result: AssessResult) -> list[tuple[str, bool, str | None]]:
+    return [(s.region, s.chosen, s.passed_over) for s in result.standbys]
 
 
 def test_outage_is_rechecked_before_it_is_believed() -> None:
-    assert assess(1, DOWN).decision == "RECHECK"
-    assert assess(2, DOWN).decision == "RECHECK"
-    final = assess(3, DOWN)
-    assert final.decision == "PROCEED" and final.replica.lag_seconds == 2.0
+    estate = Estate()
+    assert run_assess(estate, 1).decision == "RECHECK"
+    assert run_assess(estate, 2).decision == "RECHECK"
+    # Replicas and records are read on the last probe only.
+    assert not estate.called("DescribeDBInstances") and not estate.called("ListResourceRecordSets")
+    final = run_assess(estate, 3)
+    assert final.decision == "PROCEED" and final.target == "us-west-2"
+    assert [(r.identifier, r.database, r.region, r.lag_seconds) for r in final.replicas] == [
+        ("orders-usw2", "orders", "us-west-2", 2.0),
+        ("accounts-usw2", "accounts", "us-west-2", 2.0),
+    ]
+    assert verdicts(final) == [("us-west-2", True, None), ("eu-west-1", False, None)]
 
 
 @pytest.mark.parametrize(
     ("failing", "decision", "reason"),
     [
-        ({"hc-primary": 0, "hc-standby": 0}, "NO_ACTION", "is healthy"),
-        ({"hc-primary": 6, "hc-standby": 0}, "NO_ACTION", "2/8 checkers healthy"),  # 25% >= 18%
-        ({"hc-primary": 7, "hc-standby": 0}, "PROCEED", "primary down"),  # 12.5% < 18%
-        ({"hc-primary": 8, "hc-standby": 8}, "REFUSED", "not healthy either"),
+        ({HC_PRIMARY: 0}, "NO_ACTION", "is healthy"),
+        ({HC_PRIMARY: 6}, "NO_ACTION", "2/8 checkers healthy"),  # 25% > 18%
+        ({HC_PRIMARY: 7}, "PROCEED", "primary down"),  # 12.5% <= 18%
+        ({HC_PRIMARY: 8, HC_USW2: 8, HC_EUW1: 8}, "REFUSED", "no standby region is healthy"),
     ],
 )
 def test_checker_votes_decide_like_route53(failing: dict[str, int], decision: str, reason: str) -> None:
-    result = assess(3, failing)
+    estate = Estate()
+    estate.failing = failing
+    result = run_assess(estate)
     assert result.decision == decision and reason in result.reason
 
 
+def test_the_first_standby_unhealthy_the_second_is_chosen_and_the_first_passed_over_with_its_votes() -> None:
+    # Given the first standby's application failing on 7 of 8 checkers
+    estate = Estate()
+    estate.failing[HC_USW2] = 7
+    # When Assess looks
+    result = run_assess(estate)
+    # Then it moves to the second, and says why the first was passed over, with its votes
+    assert result.decision == "PROCEED" and result.target == "eu-west-1"
+    assert verdicts(result) == [
+        ("us-west-2", False, "not healthy (1/8 checkers healthy)"),
+        ("eu-west-1", True, None),
+    ]
+    assert "us-west-2 passed over: not healthy (1/8 checkers healthy)" in result.reason
+    assert [r.identifier for r in result.replicas] == ["orders-euw1", "accounts-euw1"]
+    # The passed-over region's replicas were not even looked at
+    assert {region for region, _ in estate.called("DescribeDBInstances")} == {"eu-west-1"}
+
+
+def test_one_lagging_replica_passes_its_region_over() -> None:
+    # Given one of the first standby's two replicas 120 s behind
+    estate = Estate()
+    estate.lag["accounts-usw2"] = 120.0
+    result = run_assess(estate)
+    # Then the second standby is chosen, and the passed-over reason names the lagging replica
+    assert result.decision == "PROCEED" and result.target == "eu-west-1"
+    ((_, _, why), _) = verdicts(result)
+    assert why is not None and why.startswith("accounts-usw2: replica lag 120 s, limit 60 s")
+    assert "orders-usw2" not in why
+    assert [r.identifier for r in result.replicas] == ["orders-euw1", "accounts-euw1"]
+    assert not result.data_loss_accepted
+
+
+def _lagging(estate: Estate, identifier: str) -> None:
+    estate.lag[identifier] = 300.0
+
+
+def _busy(estate: Estate, identifier: str) -> None:
+    estate.replicas[identifier]["status"] = "modifying"
+
+
+def _missing(estate: Estate, identifier: str) -> None:
+    estate.replicas[identifier]["exists"] = False
+
+
+def _standalone(estate: Estate, identifier: str) -> None:
+    estate.replicas[identifier]["source"] = None
+
+
+def _unhealthy(estate: Estate, identifier: str) -> None:
+    estate.failing[HC_USW2 if identifier.endswith("usw2") else HC_EUW1] = 8
+
+
 @pytest.mark.parametrize(
-    ("rds", "lag", "reason"),
+    ("usw2", "euw1", "transient"),
     [
-        (FakeRds(exists=False), 2.0, "does not exist"),
-        (FakeRds(source=None), 2.0, "already standalone"),
-        (FakeRds(source="arn:aws:rds:us-east-1:123456789012:db:reporting"), 2.0, "replicates from"),
-        (FakeRds(source="arn:aws:rds:eu-west-1:123456789012:db:orders-primary"), 2.0, "replicates from"),
-        (FakeRds(status="storage-full"), 2.0, "storage-full"),
-        (FakeRds(), 61.0, "replica lag 61 s, limit 60 s"),
-        (FakeRds(), None, "unknown"),
+        (_lagging, _lagging, True),  # lag may shrink
+        (_busy, _lagging, True),  # a modifying replica may become available
+        (_unhealthy, _lagging, True),  # a region's health may come back
+        (_lagging, _missing, False),  # a missing replica will not appear by itself
+        (_standalone, _lagging, False),  # nor will a standalone instance become a replica again
+        (_unhealthy, _missing, False),
     ],
 )
-def test_standby_readiness_and_lag_are_required(rds: FakeRds, lag: float | None, reason: str) -> None:
-    result = assess(3, DOWN, rds=rds, lag=lag)
+def test_no_standby_ready_is_refused_and_transient_only_when_every_reason_may_pass(
+    usw2: Any, euw1: Any, transient: bool
+) -> None:
+    estate = Estate()
+    usw2(estate, "orders-usw2")
+    euw1(estate, "accounts-euw1")
+    result = run_assess(estate)
+    assert result.decision == "REFUSED" and result.target is None and not result.replicas
+    assert result.reason.startswith("no standby region is ready: us-west-2: ")
+    assert "; eu-west-1: " in result.reason
+    assert [(region, chosen) for region, chosen, _ in verdicts(result)] == [("us-west-2", False), ("eu-west-1", False)]
+    assert all(why for _, _, why in verdicts(result))
+    assert result.transient is transient
+
+
+@pytest.mark.parametrize(
+    ("replica", "lag", "reason"),
+    [
+        ({"exists": False}, 2.0, "standby database orders-usw2 does not exist in us-west-2"),
+        ({"source": None}, 2.0, "orders-usw2 is not a read replica (already standalone)"),
+        ({"source": "arn:aws:rds:us-east-1:123456789012:db:reporting"}, 2.0, "replicates from"),
+        ({"source": "arn:aws:rds:eu-west-1:123456789012:db:orders-primary"}, 2.0, "replicates from"),
+        ({"source": "accounts-primary"}, 2.0, "replicates from accounts-primary, not orders-primary"),
+        ({"status": "storage-full"}, 2.0, "orders-usw2 is storage-full, not available"),
+        ({"endpoint": ""}, 2.0, "the endpoint of standby database orders-usw2 is not known"),
+        ({}, 61.0, "orders-usw2: replica lag 61 s, limit 60 s"),
+        ({}, None, "orders-usw2: replica lag unknown"),
+    ],
+)
+def test_every_replica_of_the_target_must_be_ready(replica: dict[str, Any], lag: float | None, reason: str) -> None:
+    # Given the only standby named by a manual run, with the orders replica not ready
+    estate = Estate()
+    estate.replicas["orders-usw2"].update(replica)
+    estate.lag["orders-usw2"] = lag
+    result = run_assess(estate, trigger={"manual": {"operator": "a", "reason": "r", "targetRegion": "us-west-2"}})
     assert result.decision == "REFUSED" and reason in result.reason
 
 
-def test_cross_region_source_arn_matches_the_plan() -> None:
-    rds = FakeRds(source="arn:aws:rds:us-east-1:123456789012:db:orders-primary")
-    assert assess(3, DOWN, rds=rds).decision == "PROCEED"
+def test_cross_region_source_arn_and_plain_identifier_both_match_the_plan() -> None:
+    estate = Estate()
+    estate.replicas["orders-usw2"]["source"] = "orders-primary"
+    result = run_assess(estate)
+    assert result.decision == "PROCEED" and result.target == "us-west-2"
+
+
+def test_a_manual_run_naming_a_target_considers_that_region_only() -> None:
+    # Given both standbys ready
+    estate = Estate()
+    trigger = {"manual": {"operator": "alice", "reason": "move to Europe", "targetRegion": "eu-west-1"}}
+    # When a manual run names the second
+    result = run_assess(estate, trigger=trigger)
+    # Then the run moves there, and the first is neither probed nor listed
+    assert result.decision == "PROCEED" and result.target == "eu-west-1"
+    assert verdicts(result) == [("eu-west-1", True, None)]
+    assert HC_USW2 not in {hc for _, hc in estate.called("GetHealthCheckStatus")}
+    assert {region for region, _ in estate.called("DescribeDBInstances")} == {"eu-west-1"}
+
+
+def test_a_manual_run_naming_an_unready_target_is_refused_not_moved_elsewhere() -> None:
+    estate = Estate()
+    estate.lag["orders-euw1"] = 500.0
+    trigger = {"manual": {"operator": "alice", "reason": "move to Europe", "targetRegion": "eu-west-1"}}
+    result = run_assess(estate, trigger=trigger)
+    assert result.decision == "REFUSED" and "eu-west-1: orders-euw1: replica lag 500 s" in result.reason
+    assert result.target is None and verdicts(result) == [
+        ("eu-west-1", False, result.reason.split("eu-west-1: ", 1)[1])
+    ]
+
+
+def test_a_record_pointing_neither_at_its_primary_nor_its_target_value_is_refused() -> None:
+    # Given db.example.com changed by hand to a host the plan does not know
+    estate = Estate()
+    estate.zones["Z0EXAMPLE"][("db.example.com", "CNAME")]["ResourceRecords"] = [{"Value": "db.elsewhere.example.net"}]
+    result = run_assess(estate)
+    # Then no region is ready, and that is not a passing reason
+    assert result.decision == "REFUSED" and not result.transient
+    assert "db.example.com points to db.elsewhere.example.net, neither at its us-east-1 target" in result.reason
+    assert not estate.called("PromoteReadReplica")
+
+
+def test_a_record_already_at_its_target_value_is_accepted() -> None:
+    # Given the apex alias already moved to us-west-2 (an earlier run, or by hand)
+    estate = Estate()
+    estate.point("Z0EXAMPLE", "example.com", "A", "us-west-2")
+    result = run_assess(estate)
+    assert result.decision == "PROCEED" and result.target == "us-west-2"
+    assert any("already at their us-west-2 targets (1)" in line for line in result.verified)
+
+
+def test_a_record_moved_to_another_standby_passes_that_standby_over() -> None:
+    # Given the apex alias pointing at eu-west-1's load balancer: not us-west-2's primary or target value
+    estate = Estate()
+    estate.point("Z0EXAMPLE", "example.com", "A", "eu-west-1")
+    result = run_assess(estate)
+    # Then us-west-2 is passed over (moving it would take traffic from eu-west-1) and eu-west-1 is chosen
+    assert result.decision == "PROCEED" and result.target == "eu-west-1"
+    ((_, _, why), _) = verdicts(result)
+    assert why is not None and "example.com points to dualstack.app-euw1.eu-west-1.elb.amazonaws.com" in why
+
+
+def test_a_cname_to_a_database_must_name_that_replicas_endpoint() -> None:
+    estate = Estate()
+    estate.replicas["orders-usw2"]["endpoint"] = endpoint("orders-usw2", "us-west-2").replace(".abc.", ".xyz.")
+    result = run_assess(estate)
+    assert result.target == "eu-west-1"
+    ((_, _, why), _) = verdicts(result)
+    assert why is not None and "db.example.com would point to orders-usw2.abc.us-west-2" in why
+
+
+def test_records_are_read_with_one_list_call_per_zone_not_per_record() -> None:
+    # Given a plan of five records in two zones, and a first standby that will be passed over
+    estate = Estate(TWO_ZONES)
+    estate.lag["orders-usw2"] = 90.0
+    rt = estate.runtime()
+    doc = document(
+        settings=rt.settings, assess={"at": NOW.isoformat(), "decision": "RECHECK", "reason": "", "probe": 2}
+    )
+    # When Assess examines both standbys
+    result = assess_step(doc, rt, NOW)
+    # Then each zone was listed once in all
+    assert result.decision == "PROCEED" and result.target == "eu-west-1"
+    assert estate.called("ListResourceRecordSets") == [("us-east-1", "Z0EXAMPLE"), ("us-east-1", "Z0OTHER")]
+    assert any(line.startswith("5 record(s) in 2 zone(s) exist") for line in result.verified)
+
+
+@pytest.mark.parametrize(
+    ("missing", "problem"),
+    [
+        (("Z0EXAMPLE", "db.example.com", "CNAME"), "CNAME db.example.com not found in hosted zone Z0EXAMPLE"),
+        (("Z0OTHER", "api.example.org", "AAAA"), "alias AAAA api.example.org not found in hosted zone Z0OTHER"),
+    ],
+)
+def test_a_record_missing_from_its_zone_refuses_before_the_promotion(
+    missing: tuple[str, str, str], problem: str
+) -> None:
+    estate = Estate(TWO_ZONES)
+    zone_id, name, record_type = missing
+    del estate.zones[zone_id][(name, record_type)]
+    rt = estate.runtime()
+    doc = document(
+        settings=rt.settings, assess={"at": NOW.isoformat(), "decision": "RECHECK", "reason": "", "probe": 2}
+    )
+    result = assess_step(doc, rt, NOW)
+    assert result.decision == "REFUSED" and problem in result.reason
+    assert not result.transient  # a configuration problem: not re-evaluated
+
+
+def test_a_record_that_is_not_an_alias_where_the_plan_says_alias_is_refused() -> None:
+    estate = Estate()
+    estate.zones["Z0EXAMPLE"][("example.com", "A")] = {
+        "Name": "example.com",
+        "Type": "A",
+        "TTL": 60,
+        "ResourceRecords": [{"Value": "192.0.2.10"}],
+    }
+    result = run_assess(estate)
+    assert result.decision == "REFUSED" and "is not an alias, the plan says alias A" in result.reason
+
+
+def test_a_proceed_lists_everything_verified_before_the_promotion() -> None:
+    result = run_assess(Estate())
+    assert result.decision == "PROCEED"
+    assert result.verified == [
+        "target us-west-2 healthy (8/8 checkers healthy)",
+        "2 replica(s) in us-west-2 replicate from the primary and are available",
+        "2 replica(s) within 60 s of lag (worst 2 s)",
+        "2 record(s) in 1 zone(s) exist and point at their us-east-1 targets",
+    ]
+    assert {r.identifier: r.endpoint for r in result.replicas} == {
+        "orders-usw2": endpoint("orders-usw2", "us-west-2"),
+        "accounts-usw2": endpoint("accounts-usw2", "us-west-2"),
+    }
+
+
+def test_a_manual_data_loss_override_applies_to_the_chosen_regions_lagging_replicas() -> None:
+    # Given the first standby's accounts replica without lag data, and the second's orders replica far behind
+    estate = Estate()
+    estate.lag["accounts-usw2"] = None
+    estate.lag["orders-euw1"] = 900.0
+    override = {"manual": {"operator": "alice", "reason": "region gone", "acceptDataLoss": True}}
+    # When an operator accepts data loss
+    accepted = run_assess(estate, trigger=override)
+    # Then the first standby is chosen, and the lag accepted is its own replica's, named
+    assert accepted.decision == "PROCEED" and accepted.target == "us-west-2" and accepted.data_loss_accepted
+    assert "accounts-usw2 lag unknown (no ReplicaLag datapoints) exceeds 60 s: data loss accepted" in accepted.reason
+    assert "orders-usw2 lag" not in accepted.reason and "orders-euw1" not in accepted.reason
+    # And the override never makes an unready replica ready
+    estate.replicas["orders-usw2"]["status"] = "modifying"
+    busy = run_assess(estate, trigger=override)
+    assert busy.target == "eu-west-1" and "orders-euw1 lag 900 s exceeds 60 s" in busy.reason
 
 
 def test_only_a_manual_run_can_accept_data_loss() -> None:
-    override = {"manual": {"operator": "alice", "reason": "region gone", "acceptDataLoss": True}}
-    accepted = assess(3, DOWN, lag=None, trigger=override)
-    assert accepted.decision == "PROCEED" and accepted.data_loss_accepted
-    assert "accepted by alice" in accepted.reason
+    estate = Estate()
+    for identifier in estate.lag:
+        estate.lag[identifier] = None
+    assert run_assess(estate).decision == "REFUSED"  # an alarm run carries no override
+    unflagged = run_assess(estate, trigger={"manual": {"operator": "a", "reason": "r"}})
+    assert unflagged.decision == "REFUSED" and not unflagged.data_loss_accepted
+    flagged = run_assess(estate, trigger={"manual": {"operator": "a", "reason": "r", "acceptDataLoss": True}})
+    assert flagged.decision == "PROCEED" and flagged.data_loss_accepted
 
 
-# --- Promote -------------------------------------------------------------------------------------
+# --- TargetHealth -----------------------------------------------------------------------------------
 
 
-class MemoryStore:
-    def __init__(self) -> None:
-        self.facts: dict[tuple[str, str], Any] = {}
-
-    def save_run_fact(self, run: str, fact: str, value: Any) -> None:
-        self.facts[(run, fact)] = value
-
-    def run_fact(self, run: str, fact: str) -> Any:
-        return self.facts.get((run, fact))
-
-
-def with_store(rt: Runtime, store: MemoryStore) -> Runtime:
-    return Runtime(rt.settings, rt._clients, store=store)  # type: ignore[arg-type]
-
-
-def test_promotion_is_idempotent() -> None:
-    rds, store = FakeRds(), MemoryStore()
-    rt = with_store(fake_runtime(rds=rds), store)
-    first = promote(document(), rt, NOW)
-    again = promote(document(), rt, NOW)  # a retry after a lost response
-    assert (first.already_promoted, again.already_promoted) == (False, True)
-    assert rds.promotions == 1
-    assert store.run_fact(EXECUTION["id"], RunFact.PROMOTION_REQUESTED)["identifier"] == "orders-standby"
+def test_an_unhealthy_target_after_the_promotion_is_looked_at_then_given_up_on() -> None:
+    # Given the run moving to eu-west-1, whose application fails every check after the promotion
+    estate = Estate()
+    estate.failing[HC_EUW1] = 8
+    rt, doc = estate.runtime(), assessed("eu-west-1")
+    looks = []
+    for _ in range(3):
+        look = target_health(doc, rt, NOW)
+        looks.append((look.region, look.healthy, look.gave_up))
+        doc = doc.model_copy(update={"target": look})
+    # Then it is looked at confirm_probes (2) more times, then given up on; only its own check is read
+    assert looks == [("eu-west-1", False, False), ("eu-west-1", False, False), ("eu-west-1", False, True)]
+    assert {hc for _, hc in estate.called("GetHealthCheckStatus")} == {HC_EUW1}
+    assert doc.target is not None and doc.target.votes == "0/8 checkers healthy on probe 3"
 
 
-def test_promotion_refused_by_rds_is_a_promotion_error() -> None:
-    class Refusing(FakeRds):
-        def promote_read_replica(self, **_: Any) -> dict[str, Any]:
-            from botocore.exceptions import ClientError
-
-            raise ClientError({"Error": {"Code": "InvalidParameterCombination", "Message": "no"}}, "PromoteReadReplica")
-
-    with pytest.raises(PromotionError, match="InvalidParameterCombination"):
-        promote(document(), with_store(fake_runtime(rds=Refusing()), MemoryStore()), NOW)
+def test_a_healthy_target_is_looked_at_once() -> None:
+    look = target_health(assessed("us-west-2"), Estate().runtime(), NOW)
+    assert (look.region, look.healthy, look.probes, look.gave_up) == ("us-west-2", True, 1, False)
 
 
-def test_throttling_is_transient() -> None:
-    class Throttled(FakeRds):
-        def promote_read_replica(self, **_: Any) -> dict[str, Any]:
-            from botocore.exceptions import ClientError
-
-            raise ClientError({"Error": {"Code": "Throttling", "Message": "slow"}}, "PromoteReadReplica")
-
-    with pytest.raises(TransientAwsError):
-        promote(document(), with_store(fake_runtime(rds=Throttled()), MemoryStore()), NOW)
+# --- Boundaries: exactly on each documented rule, and one step either side ----------------------
 
 
-def test_promotion_polls_are_bounded() -> None:
-    doc = document(
-        promotion={"at": NOW.isoformat(), "identifier": "orders-standby", "alreadyPromoted": False, "polls": 178}
-    )
-    rt = fake_runtime(rds=FakeRds(status="modifying"))
-    assert promotion_status(doc, rt, NOW).polls == 179
-    doc = document(
-        promotion={"at": NOW.isoformat(), "identifier": "orders-standby", "alreadyPromoted": False, "polls": 179}
-    )
-    with pytest.raises(PromotionTimeoutError, match="after 180 polls"):
-        promotion_status(doc, rt, NOW)
+@pytest.mark.parametrize(
+    ("healthy", "verdict"),
+    [(8, "UNHEALTHY"), (9, "UNHEALTHY"), (10, "HEALTHY")],  # of 50 checkers: 16%, 18%, 20%
+)
+def test_an_endpoint_is_healthy_only_above_18_percent_of_checkers(healthy: int, verdict: str) -> None:
+    estate = Estate(checkers=50)
+    estate.failing = {"hc": 50 - healthy}
+    votes = Route53(FakeRoute53(estate, "us-east-1")).checker_votes("hc", 18)
+    assert votes.verdict == verdict
 
 
-# --- DNS and rollback on moto's Route 53 ---------------------------------------------------------
+@pytest.mark.parametrize(("lag", "target"), [(59.0, "us-west-2"), (60.0, "us-west-2"), (61.0, "eu-west-1")])
+def test_replica_lag_is_accepted_up_to_and_including_the_limit(lag: float, target: str) -> None:
+    estate = Estate()
+    estate.lag["orders-usw2"] = lag
+    assert run_assess(estate).target == target
 
 
-@pytest.fixture
-def zone() -> Any:
-    with mock_aws():
-        route53 = boto3.client("route53", region_name="us-east-1")
-        zone_id = route53.create_hosted_zone(Name="example.com", CallerReference="t")["HostedZone"]["Id"].split("/")[-1]
-        route53.change_resource_record_sets(
-            HostedZoneId=zone_id,
-            ChangeBatch={
-                "Changes": [
-                    {
-                        "Action": "UPSERT",
-                        "ResourceRecordSet": {"Name": n, "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": v}]},
-                    }
-                    for n, v in (
-                        ("app.example.com", "app-primary.us-east-1.elb.amazonaws.com"),
-                        ("db.example.com", "orders-primary.abc.us-east-1.rds.amazonaws.com"),
-                    )
-                ]
-            },
-        )
-        settings = Settings.from_env({**PLAN_ENV, "HOSTED_ZONE_ID": zone_id})
-        store = MemoryStore()
-        rt = standby_says(Runtime(settings, Clients(), store=store), fake_rds_state(source=None))
-        yield SimpleNamespace(rt=rt, store=store, route53=route53, zone_id=zone_id)
-
-
-def standby_says(rt: Runtime, state: Any) -> Runtime:
-    """The same runtime, with an RDS adapter that describes the standby as ``state``."""
-    rds = SimpleNamespace(describe=lambda _id: state)
-    return Runtime(rt.settings, rt._clients, store=rt._store, rds=rds)  # type: ignore[arg-type]
-
-
-def fake_rds_state(source: str | None, status: str = "available") -> Any:
-    from failover.models import ReplicaState
-
-    return ReplicaState(identifier="orders-standby", exists=True, source=source, status=status)
-
-
-def records(zone: Any) -> dict[str, str]:
-    sets = zone.route53.list_resource_record_sets(HostedZoneId=zone.zone_id)["ResourceRecordSets"]
-    return {r["Name"].rstrip("."): r["ResourceRecords"][0]["Value"] for r in sets if r["Type"] == "CNAME"}
-
-
-def test_dns_is_captured_then_moved_in_one_batch(zone: Any) -> None:
-    result = update_dns(document(), zone.rt, NOW)
-    assert result.status == "PENDING" and len(result.changes) == 2
-    assert records(zone) == dict(zip(SETTINGS.record_names, SETTINGS.standby_targets, strict=True))
-    captured = zone.store.run_fact(EXECUTION["id"], RunFact.DNS_BEFORE)
-    assert {c["name"]: c["before"] for c in captured}["app.example.com"] == "app-primary.us-east-1.elb.amazonaws.com"
-
-
-def test_a_retried_dns_update_keeps_the_first_capture_and_waits_again(zone: Any) -> None:
-    update_dns(document(), zone.rt, NOW)
-    again = update_dns(document(), zone.rt, NOW)  # the first answer was lost
-    assert again.changes[0].before == "app-primary.us-east-1.elb.amazonaws.com"
-    # the change is sent again so that there is a change to wait for: the lost one may be PENDING
-    assert again.status == "PENDING" and again.change_id is not None
-
-
-def test_missing_record_is_a_dns_error(zone: Any) -> None:
-    zone.route53.change_resource_record_sets(
-        HostedZoneId=zone.zone_id,
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "DELETE",
-                    "ResourceRecordSet": {
-                        "Name": "db.example.com",
-                        "Type": "CNAME",
-                        "TTL": 60,
-                        "ResourceRecords": [{"Value": "orders-primary.abc.us-east-1.rds.amazonaws.com"}],
-                    },
-                }
-            ]
-        },
-    )
-    with pytest.raises(DnsUpdateError, match=r"db\.example\.com"):
-        update_dns(document(), zone.rt, NOW)
-
-
-def test_after_the_promotion_rollback_never_points_dns_back(zone: Any) -> None:
-    # Given a promoted standby and DNS already moved, when a later step fails
-    zone.store.save_run_fact(EXECUTION["id"], RunFact.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
-    update_dns(document(), zone.rt, NOW)
-    moved = records(zone)
-    failed = document(error={"Error": "DnsSyncTimeoutError", "Cause": json.dumps({"errorMessage": "still PENDING"})})
-    result = rollback(failed, zone.rt, NOW)
-    # Then DNS stays on the standby, and the page names what moved and what to do
-    assert records(zone) == moved
-    assert result.outcome == "DEGRADED" and result.database_promoted
-    assert result.moved == ["app.example.com", "db.example.com"] and result.not_moved == []
-    assert "DnsSyncTimeoutError: still PENDING" in result.reason and "fence the old primary" in result.reason
-
-
-def test_a_promotion_with_no_dns_moved_lists_every_record_as_not_moved(zone: Any) -> None:
-    zone.store.save_run_fact(EXECUTION["id"], RunFact.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
-    before = records(zone)
-    result = rollback(document(error={"Error": "DnsUpdateError", "Cause": "Throttling"}), zone.rt, NOW)
-    assert records(zone) == before
-    assert result.outcome == "DEGRADED" and result.moved == []
-    assert result.not_moved == ["app.example.com", "db.example.com"]
-    assert "not moved: app.example.com, db.example.com" in result.reason
-
-
-def test_rollback_before_promotion_is_rolled_back(zone: Any) -> None:
-    rt = standby_says(zone.rt, fake_rds_state(source="orders-primary"))
-    result = rollback(document(error={"Error": "PromotionError", "Cause": "no"}), rt, NOW)
-    assert result.outcome == "ROLLED_BACK" and result.database_promoted is False
-
-
-def test_requested_promotion_still_in_progress_counts_as_promoted(zone: Any) -> None:
-    zone.store.save_run_fact(EXECUTION["id"], RunFact.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
-    rt = standby_says(zone.rt, fake_rds_state(source="orders-primary", status="modifying"))
-    result = rollback(document(error={"Error": "PromotionTimeoutError"}), rt, NOW)
-    assert result.outcome == "DEGRADED"
-
-
-def test_a_retried_rollback_reports_the_same(zone: Any) -> None:
-    zone.store.save_run_fact(EXECUTION["id"], RunFact.PROMOTION_REQUESTED, {"identifier": "orders-standby"})
-    update_dns(document(), zone.rt, NOW)
-    failed = document(error={"Error": "DnsSyncTimeoutError"})
-    first = rollback(failed, zone.rt, NOW)
-    again = rollback(failed, zone.rt, NOW)
-    assert first.model_copy(update={"at": None}) == again.model_copy(update={"at": None})
-
-
-def test_a_standby_promoted_before_this_run_is_not_this_runs_promotion(zone: Any) -> None:
-    # the standby is standalone (an earlier failover), this run failed before promoting anything
-    result = rollback(document(error={"Error": "StateStoreError"}), zone.rt, NOW)
-    assert result.outcome == "ROLLED_BACK" and result.database_promoted is False
+# --- Finalize -------------------------------------------------------------------------------------
 
 
 def test_finalize_releases_the_lock_even_when_gate_failed_after_taking_it(aws: Runtime) -> None:
@@ -525,65 +538,6 @@ def test_finalize_never_releases_another_runs_lock(aws: Runtime) -> None:
     doc = document(result={"outcome": "REFUSED", "reason": "lock held"})
     assert not finalize(doc, aws, NOW).lock_released
     assert aws.store.lock_holder().owner == "other-run"
-
-
-# --- Boundaries: exactly on each documented rule, and one step either side ----------------------
-
-
-@pytest.mark.parametrize(
-    ("healthy", "verdict"),
-    [(8, "UNHEALTHY"), (9, "UNHEALTHY"), (10, "HEALTHY")],  # of 50 checkers: 16%, 18%, 20%
-)
-def test_an_endpoint_is_healthy_only_above_18_percent_of_checkers(healthy: int, verdict: str) -> None:
-    from failover.adapters import Route53
-
-    votes = Route53(FakeRoute53({"hc": 50 - healthy}, checkers=50)).checker_votes("hc", 18)
-    assert votes.verdict == verdict
-
-
-@pytest.mark.parametrize(("lag", "decision"), [(59.0, "PROCEED"), (60.0, "PROCEED"), (61.0, "REFUSED")])
-def test_replica_lag_is_accepted_up_to_and_including_the_limit(lag: float, decision: str) -> None:
-    assert assess(3, DOWN, lag=lag).decision == decision
-
-
-# --- The point of no return -------------------------------------------------------------------------
-
-
-def test_a_record_missing_from_the_zone_refuses_before_the_promotion() -> None:
-    values = {"app.example.com": PRIMARY_VALUES["app.example.com"]}
-    rt = fake_runtime(FakeRoute53(DOWN, values=values), FakeRds(), FakeCloudWatch(2.0))
-    result = assess_step(
-        document(assess={"at": NOW.isoformat(), "decision": "RECHECK", "reason": "", "probe": 2}), rt, NOW
-    )
-    assert result.decision == "REFUSED" and "db.example.com not found" in result.reason
-    assert not result.transient  # a configuration problem: not re-evaluated
-
-
-def test_a_record_pointing_elsewhere_refuses_before_the_promotion() -> None:
-    values = {**PRIMARY_VALUES, "app.example.com": "app.eu-west-1.elb.amazonaws.com"}
-    rt = fake_runtime(FakeRoute53(DOWN, values=values), FakeRds(), FakeCloudWatch(2.0))
-    result = assess_step(
-        document(assess={"at": NOW.isoformat(), "decision": "RECHECK", "reason": "", "probe": 2}), rt, NOW
-    )
-    assert result.decision == "REFUSED" and "neither into us-east-1" in result.reason
-
-
-def test_a_proceed_lists_everything_verified_before_the_promotion() -> None:
-    result = assess(3, DOWN)
-    assert result.decision == "PROCEED"
-    assert any(line.startswith("2 record(s) exist as CNAME") for line in result.verified)
-    assert any(STANDBY_ENDPOINT in line for line in result.verified)
-
-
-def test_an_unhealthy_standby_after_the_promotion_is_looked_at_then_given_up_on() -> None:
-    rt = fake_runtime(FakeRoute53({"hc-primary": 8, "hc-standby": 8}), FakeRds(source=None))
-    promotion = {"at": NOW.isoformat(), "identifier": "orders-standby", "alreadyPromoted": False, "polls": 1}
-    looks = []
-    for _ in range(3):
-        state = promotion_status(document(promotion=promotion), rt, NOW)
-        looks.append((state.standby_healthy, state.standby_gave_up))
-        promotion = state.wire()
-    assert looks == [(False, False), (False, False), (False, True)]  # confirm_probes = 2 more looks
 
 
 # --- Who started the run -------------------------------------------------------------------------------

@@ -4,10 +4,12 @@ import importlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from failover.errors import RegionshiftError
+from failover.plan import EXECUTION_TIMEOUT_SECONDS, PLAN_TAG, PROMOTION_CONCURRENCY
 from regionshift import template as cfn
 
 DOCUMENT = cfn.load()
@@ -15,6 +17,18 @@ ASL = json.loads(Path("statemachine/failover.asl.json").read_text())
 RESOURCES = DOCUMENT["Resources"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 READ_ONLY = re.compile(r"^[a-z0-9-]+:(Get|Describe|List|Query)")
+
+
+def _states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every state, those of a Map's ItemProcessor included (by name; names are unique in the ASL)."""
+    found = dict(states)
+    for state in states.values():
+        if state["Type"] == "Map":
+            found.update(_states(state["ItemProcessor"]["States"]))
+    return found
+
+
+STATES = _states(ASL["States"])
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
@@ -26,18 +40,34 @@ def test_every_function_handler_is_importable(logical_id: str) -> None:
 def test_each_task_invokes_a_function_of_the_template() -> None:
     _, props, _ = cfn.state_machine(DOCUMENT)
     substitutions = props["DefinitionSubstitutions"]
-    used = {
-        s["Resource"].strip("${}") for s in ASL["States"].values() if s["Type"] == "Task" and s["Resource"][0] == "$"
-    }
+    used = {s["Resource"].strip("${}") for s in STATES.values() if s["Type"] == "Task" and s["Resource"][0] == "$"}
     assert used == set(substitutions)
     assert {v["Fn::GetAtt"][0] for v in substitutions.values()} == set(FUNCTIONS)
+    # The promotion Map's steps and TargetHealth are among them
+    assert {"PromoteFunctionArn", "PromotionStatusFunctionArn", "TargetHealthFunctionArn"} <= used
+
+
+def test_the_state_machine_timeout_is_the_run_budget() -> None:
+    # failover.plan checks a plan's waits against EXECUTION_TIMEOUT_SECONDS: it must be the ASL's
+    assert ASL["TimeoutSeconds"] == EXECUTION_TIMEOUT_SECONDS
+
+
+def test_the_promotion_map_promotes_every_replica_with_the_plans_concurrency() -> None:
+    maps = {name: state for name, state in STATES.items() if state["Type"] == "Map"}
+    assert list(maps) == ["PromoteAll"]
+    promote_all = maps["PromoteAll"]
+    assert promote_all["MaxConcurrency"] == PROMOTION_CONCURRENCY
+    assert promote_all["ItemsPath"] == "$.assess.replicas"
+    assert promote_all["ResultPath"] == "$.promotions"
+    # A failed iteration ends in Rollback, which finds out what each request did
+    assert [c["Next"] for c in promote_all["Catch"] if "States.ALL" in c["ErrorEquals"]] == ["Rollback"]
 
 
 def test_asl_error_names_are_domain_errors_or_service_errors() -> None:
     import failover.errors as errors
 
     domain = {name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, RegionshiftError)}
-    for state in ASL["States"].values():
+    for state in STATES.values():
         for clause in state.get("Retry", []) + state.get("Catch", []):
             for name in clause["ErrorEquals"]:
                 assert name in domain or name.startswith(("Lambda.", "States.", "Sandbox.")), name
@@ -91,13 +121,36 @@ def test_iam_statements_cover_every_policy_holder() -> None:
     assert {"FailoverStateMachine", "ReaderPolicy", "OperatorPolicy", "ForwardRole", "PromoteFunction"} <= holders
 
 
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def test_no_mutating_action_has_a_wildcard_resource() -> None:
+    checked = 0
     for logical_id, statement in _statements():
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        mutating = [a for a in actions if not READ_ONLY.match(a) and a not in LOG_DELIVERY]
+        resources = _listed(statement["Resource"])
+        mutating = [a for a in _listed(statement["Action"]) if not READ_ONLY.match(a) and a not in LOG_DELIVERY]
         if mutating:
+            checked += 1
             assert "*" not in resources, (logical_id, mutating)
+    assert checked >= 5
+
+
+def test_rds_actions_carry_the_plan_tag_condition() -> None:
+    # RDS actions name any instance of the account (the plan's replicas are in several regions): the
+    # plan's tag is what limits them ("Controlling access to Amazon RDS resources with tags",
+    # Amazon RDS User Guide; aws:ResourceTag, IAM User Guide).
+    statements = [(i, s) for i, s in _statements() if any(a.startswith("rds:") for a in _listed(s["Action"]))]
+    assert {i for i, s in statements if "rds:PromoteReadReplica" in _listed(s["Action"])} == {"PromoteFunction"}
+    for logical_id, statement in statements:
+        if logical_id == "ReaderPolicy":
+            # People's read-only policy: `regionshift check` reads each replica and its tags
+            assert all(READ_ONLY.match(a) for a in _listed(statement["Action"]))
+            continue
+        assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{PLAN_TAG}": {"Ref": "PlanName"}}}, (
+            logical_id
+        )
+        assert all(":rds:" in r["Fn::Sub"] and r["Fn::Sub"].endswith(":db:*") for r in _listed(statement["Resource"]))
 
 
 def test_log_delivery_actions_are_granted_to_the_state_machine_alone() -> None:
@@ -105,14 +158,14 @@ def test_log_delivery_actions_are_granted_to_the_state_machine_alone() -> None:
     assert holders == {"FailoverStateMachine", "ManualRunStateMachine"}
 
 
-def test_dns_changes_are_limited_to_the_plan_records_and_upsert() -> None:
-    for logical_id, statement in _statements():
-        if statement["Action"] == "route53:ChangeResourceRecordSets":
-            condition = statement["Condition"]["ForAllValues:StringEquals"]
-            assert condition["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == {"Ref": "RecordNames"}, (
-                logical_id
-            )
-            assert condition["route53:ChangeResourceRecordSetsActions"] == ["UPSERT"]
+def test_dns_changes_are_limited_to_the_plan_zones_record_types_and_upsert() -> None:
+    changers = [(i, s) for i, s in _statements() if "route53:ChangeResourceRecordSets" in _listed(s["Action"])]
+    assert [i for i, _ in changers] == ["UpdateDnsFunction"]
+    for _, statement in changers:
+        assert statement["Resource"] == {"Ref": "HostedZoneArns"}
+        condition = statement["Condition"]["ForAllValues:StringEquals"]
+        assert condition["route53:ChangeResourceRecordSetsActions"] == ["UPSERT"]
+        assert sorted(condition["route53:ChangeResourceRecordSetsRecordTypes"]) == ["A", "AAAA", "CNAME"]
 
 
 def test_only_the_promote_function_may_promote() -> None:
@@ -129,14 +182,16 @@ def test_every_plan_setting_comes_from_the_template() -> None:
     from failover.settings import Settings
 
     variables = DOCUMENT["Globals"]["Function"]["Environment"]["Variables"]
-    assert {name.upper() for name in Settings.model_fields} <= set(variables)
+    names = {name.upper() for name in Settings.model_fields if name != "plan"} | {"PLAN_FILE", "PLAN_DIGEST"}
+    assert names <= set(variables)
+    assert (variables["PLAN_FILE"], variables["PLAN_DIGEST"]) == ({"Ref": "PlanFile"}, {"Ref": "PlanDigest"})
 
 
 def test_lambda_timeouts_fit_inside_their_task_timeouts() -> None:
     glob = DOCUMENT["Globals"]["Function"]["Timeout"]
     _, props, _ = cfn.state_machine(DOCUMENT)
     by_sub = {k: v["Fn::GetAtt"][0] for k, v in props["DefinitionSubstitutions"].items()}
-    for name, state in ASL["States"].items():
+    for name, state in STATES.items():
         if state["Type"] == "Task" and state["Resource"].startswith("${"):
             function = FUNCTIONS[by_sub[state["Resource"].strip("${}")]]
             assert function["Properties"].get("Timeout", glob) < state["TimeoutSeconds"], name
