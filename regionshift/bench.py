@@ -122,14 +122,19 @@ def critical_path() -> dict[str, Any]:
     for c in before_notify:
         by_operation[f"{c.service}:{c.operation}"] = by_operation.get(f"{c.service}:{c.operation}", 0) + 1
     probes = int(result.wire()["execution"]["states"].count("Assess"))
+    looks = sum(1 for c in before_notify if c.function.endswith("TargetHealthFunction"))
     promotion_polls = sum(1 for c in before_notify if c.function.endswith("PromotionStatusFunction"))
     dns_polls = by_operation.get("route53:GetChange", 0)
-    # Calls no implementation with these rails can avoid: two health reads per probe, one replica
-    # read, one lag read, the promotion and its polls, one record read, one change and its polls, one
-    # publish; and the rails' own table calls (lock, event claim, pause, cooldown, promotion intent,
-    # capture read and write).
-    estate_floor = 2 * probes + 1 + 1 + 1 + promotion_polls + 1 + 1 + dns_polls + 1
-    floor = estate_floor + 7
+    plan = result.plan
+    regions, databases, zones = len(plan.region_names), len(plan.databases), len(plan.zones)
+    # Calls no implementation with these rails can avoid: every region's health read per probe and
+    # each look at the target, each target replica's state and lag, its promotion and polls, each
+    # zone's record read, change and polls, one publish; and the rails' own table calls (lock, event
+    # claim, pause, cooldown, one promotion intent per database, each zone's capture read and write).
+    estate_floor = (
+        regions * probes + looks + 2 * databases + databases + promotion_polls + 2 * zones + dns_polls + 1
+    )
+    floor = estate_floor + 4 + databases + 2 * zones
     transitions = len(run.execution.visits) if run.execution else 0
     invocations = [
         i for i in result.recorder.invocations if i.event and (i.event.get("execution") or {}).get("id") == run.arn
@@ -159,13 +164,12 @@ def polling_slack(samples: int, seed: int = 7) -> dict[str, Any]:
         )
         promotion.extend(result.slack.get("promotion", []))
         dns.extend(result.slack.get("dns", []))
-    document = cfn.load()
     return {
         "samples": samples,
         "promotionMedianSeconds": round(statistics.median(promotion), 2) if promotion else None,
         "dnsMedianSeconds": round(statistics.median(dns), 2) if dns else None,
-        "promotionPollSeconds": int(document["Parameters"]["PromotionPollSeconds"]["Default"]),
-        "dnsPollSeconds": int(document["Parameters"]["DnsPollSeconds"]["Default"]),
+        "promotionPollSeconds": Rails().promotion_poll_seconds,
+        "dnsPollSeconds": Rails().dns_poll_seconds,
         "target": SLACK_TARGET_SECONDS,
     }
 

@@ -12,6 +12,7 @@ import boto3
 
 from failover.history import ExecutionHistory, Visit
 from failover.models import Outcome
+from failover.plan import Plan
 from failover.state import AuditRecord, LockHolder
 from regionshift.emulator import iam
 from regionshift.emulator import stack as emulator
@@ -78,6 +79,7 @@ class DrillResult:
     notifications: list[dict[str, Any]]
     recorder: Recorder
     audit: list[AuditRecord]
+    plan: Plan  # the plan the emulated stack ran
     lock: LockHolder | None = None
     effects: list[dict[str, str]] = field(default_factory=list)
     slack: dict[str, list[float]] = field(default_factory=dict)
@@ -292,6 +294,7 @@ class Session:
             notifications=self.deployment.notifications(),
             recorder=self.recorder,
             audit=self.store.audit(limit=500),
+            plan=self.deployment.plan,
             lock=self.store.lock_holder(),
             effects=self.stack.estate.effects,
             slack=self.stack.estate.slack,

@@ -467,6 +467,19 @@ def test_a_manual_data_loss_override_applies_to_the_chosen_regions_lagging_repli
     assert busy.target == "eu-west-1" and "orders-euw1 lag 900 s exceeds 60 s" in busy.reason
 
 
+def test_a_data_loss_override_prefers_a_region_within_the_bound() -> None:
+    # Given the first standby's orders replica far behind and the second standby within the bound
+    estate = Estate()
+    estate.lag["orders-usw2"] = 900.0
+    override = {"manual": {"operator": "alice", "reason": "region gone", "acceptDataLoss": True}}
+    # When an operator accepts data loss
+    chosen = run_assess(estate, trigger=override)
+    # Then no data is lost that the second standby keeps: it is chosen, and no loss is accepted
+    assert chosen.decision == "PROCEED" and chosen.target == "eu-west-1" and not chosen.data_loss_accepted
+    assert [v.region for v in chosen.standbys if v.passed_over] == ["us-west-2"]
+    assert "orders-usw2" in (chosen.standbys[0].passed_over or "")
+
+
 def test_only_a_manual_run_can_accept_data_loss() -> None:
     estate = Estate()
     for identifier in estate.lag:

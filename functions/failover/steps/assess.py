@@ -25,8 +25,15 @@ class Candidate:
     problems: list[str] = field(default_factory=list)
     # Whether every problem may pass (health, lag, a busy replica): the run is then re-evaluated.
     transient: bool = True
+    # Replicas beyond the lag bound (an operator may accept that data loss), and what their lag is.
+    lagging: list[str] = field(default_factory=list)
     lag_notes: list[str] = field(default_factory=list)
     accepted: bool = False
+
+    def accepting_data_loss(self) -> "Candidate":
+        """This candidate, its lag accepted by the operator's override."""
+        self.accepted = True
+        return self
 
 
 def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
@@ -86,6 +93,7 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     missing = [p for zone in plan.zones for p in record_problems(zone, current[zone.id])]
     if missing:
         return decide("REFUSED", "not safe to promote: " + "; ".join(missing), standbys=verdicts())
+    override = trigger is not None and trigger.kind == "manual" and doc.intake.flags.accept_data_loss
     passed: dict[str, str] = {}
     looked: list[Candidate] = []
     for region in regions:
@@ -93,12 +101,20 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
         if votes.verdict != "HEALTHY":
             passed[region] = f"not healthy ({votes_text(votes)})"
             continue
-        candidate = _examine(Candidate(region, votes), doc, rt, now, current)
+        candidate = _examine(Candidate(region, votes), rt, now, current)
         looked.append(candidate)
-        if candidate.problems:
-            passed[region] = "; ".join(candidate.problems)
+        if candidate.problems or candidate.lagging:
+            passed[region] = "; ".join(candidate.problems + candidate.lagging)
             continue
         return _proceed(candidate, primary, probe, rt, current, decide, verdicts(region, passed))
+    # An operator's data-loss override applies only when no region is within the bound: the first
+    # region whose only problem is lag, so that no data is lost that a later region would have kept.
+    lagging = next((c for c in looked if override and c.lagging and not c.problems), None)
+    if lagging is not None:
+        chosen = lagging.accepting_data_loss()
+        ahead = regions[: regions.index(chosen.region)]
+        passed = {r: why for r, why in passed.items() if r in ahead}
+        return _proceed(chosen, primary, probe, rt, current, decide, verdicts(chosen.region, passed))
     return decide(
         "REFUSED",
         "no standby region is ready: " + "; ".join(f"{r}: {why}" for r, why in passed.items()),
@@ -108,17 +124,10 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
 
 
 def _examine(
-    candidate: Candidate,
-    doc: RunDocument,
-    rt: Runtime,
-    now: datetime,
-    current: dict[str, dict[tuple[str, str], Record]],
+    candidate: Candidate, rt: Runtime, now: datetime, current: dict[str, dict[tuple[str, str], Record]]
 ) -> Candidate:
     """Every replica of the plan in the candidate region, then every record's target there."""
-    assert doc.intake is not None
     plan, limit, region = rt.plan, rt.rails.max_replica_lag_seconds, candidate.region
-    trigger, flags = doc.intake.trigger, doc.intake.flags
-    override = trigger is not None and trigger.kind == "manual" and flags.accept_data_loss
     for db, identifier in plan.replicas(region):
         replica = rt.rds(region).describe(identifier, db.name, region)
         problem = standby_replica_problem(replica, region, plan.primary_region, db.primary)
@@ -133,10 +142,8 @@ def _examine(
         replica = replica.model_copy(update={"lag_seconds": lag})
         candidate.replicas.append(replica)
         too_far = lag_problem(lag, limit)
-        if too_far and not override:
-            candidate.problems.append(f"{identifier}: {too_far}")
-        elif too_far:
-            candidate.accepted = True
+        if too_far:
+            candidate.lagging.append(f"{identifier}: {too_far}")
             candidate.lag_notes.append(f"{identifier} lag {lag_text(lag)} exceeds {limit} s")
     if candidate.problems:
         return candidate
