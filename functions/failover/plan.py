@@ -37,8 +37,9 @@ PositiveInt = Annotated[int, Field(ge=1)]
 EXECUTION_TIMEOUT_SECONDS = 3600
 # Time a run needs besides its waits: invocations, retries' backoff, rollback and notification.
 RUN_OVERHEAD_SECONDS = 300
-# Bounds that keep one run's document far below Step Functions' 256 KiB payload limit (the scale
-# benchmark measures the largest state at 200 records and 25 databases).
+# Bounds that keep one run's document below Step Functions' 256 KiB payload limit even when every
+# name and reason is at its longest (tests/unit/test_run_document_size.py); a realistic plan of 200
+# records and 25 databases stays under a tenth of it (the scale benchmark).
 MAX_RECORDS = 200
 MAX_DATABASES = 50
 # The promotion Map's MaxConcurrency in statemachine/failover.asl.json (a test keeps the two equal):
