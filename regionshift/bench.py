@@ -131,9 +131,7 @@ def critical_path() -> dict[str, Any]:
     # each look at the target, each target replica's state and lag, its promotion and polls, each
     # zone's record read, change and polls, one publish; and the rails' own table calls (lock, event
     # claim, pause, cooldown, one promotion intent per database, each zone's capture read and write).
-    estate_floor = (
-        regions * probes + looks + 2 * databases + databases + promotion_polls + 2 * zones + dns_polls + 1
-    )
+    estate_floor = regions * probes + looks + 2 * databases + databases + promotion_polls + 2 * zones + dns_polls + 1
     floor = estate_floor + 4 + databases + 2 * zones
     transitions = len(run.execution.visits) if run.execution else 0
     invocations = [

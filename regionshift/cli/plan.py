@@ -19,6 +19,7 @@ import typer
 from failover.plan import Plan
 from failover.text import terminal_safe as safe
 from regionshift import plans
+from regionshift import template as cfn
 from regionshift.cli import EXIT_MISMATCH, EXIT_TARGET, EXIT_USAGE, RegionOpt, app, fail
 
 plan_app = typer.Typer(
@@ -62,14 +63,34 @@ def summary(plan: Plan) -> str:
     )
 
 
-def parameter_overrides(plan: Plan) -> list[str]:
+def parameter_overrides(plan: Plan, settings: dict[str, str] | None = None) -> list[str]:
     """``Key=Value`` for ``sam deploy --parameter-overrides``; a list joined with commas (a
     CommaDelimitedList parameter, "Parameters", AWS CloudFormation User Guide:
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html)."""
-    return [
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html).
+    ``settings`` are the stack's own parameters (``--set``), after the plan's."""
+    derived = [
         f"{key}={','.join(str(v) for v in value) if isinstance(value, list) else value}"
         for key, value in plans.stack_parameters(plan).items()
     ]
+    return derived + [f"{key}={value}" for key, value in (settings or {}).items()]
+
+
+def stack_settings(values: list[str], plan: Plan) -> dict[str, str]:
+    """``--set KEY=VALUE`` values: the stack's own parameters (never one the plan derives). SAM
+    replaces samconfig's parameter_overrides with the command line's, so they must be given here."""
+    derived = set(plans.stack_parameters(plan))
+    known = set(cfn.load()["Parameters"])
+    settings: dict[str, str] = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        if not sep or not key:
+            fail(f"--set {value!r}: expected KEY=VALUE", EXIT_USAGE)
+        if key in derived:
+            fail(f"--set {key}: derived from the plan document; change the plan instead", EXIT_USAGE)
+        if key not in known:
+            fail(f"--set {key}: not a parameter of template.yaml", EXIT_USAGE)
+        settings[key] = setting
+    return settings
 
 
 def packaged_path() -> Path:
@@ -137,6 +158,10 @@ def deploy(
     print_only: Annotated[
         bool, typer.Option("--print-only", help="Print the commands and parameters; run and write nothing.")
     ] = False,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="A stack setting KEY=VALUE (e.g. NotificationEmail=ops@example.com); repeatable."),
+    ] = None,
 ) -> None:
     """Validate a plan, package it with the functions, then `sam build` and `sam deploy` the stack.
 
@@ -145,12 +170,13 @@ def deploy(
     plan = load_or_refuse(file)
     extra: list[str] = list(ctx.args)
     sam = find_sam()
-    commands = _commands(sam or "sam", plan, stack, region, extra)
+    chosen = stack_settings(settings or [], plan)
+    commands = _commands(sam or "sam", plan, stack, region, extra, chosen)
     if print_only:
         print(safe(f"{file}: {summary(plan)}"))
         print(f"would write {packaged_path()} (sha256 {plan.digest()})")
         print("parameter overrides:")
-        for override in parameter_overrides(plan):
+        for override in parameter_overrides(plan, chosen):
             print(f"  {override}")
         print("commands:")
         for argv in commands:
@@ -170,10 +196,12 @@ def deploy(
             fail(f"`sam {argv[1]}` failed (exit {status})", EXIT_TARGET)
 
 
-def _commands(sam: str, plan: Plan, stack: str, region: str | None, extra: list[str]) -> list[list[str]]:
+def _commands(
+    sam: str, plan: Plan, stack: str, region: str | None, extra: list[str], settings: dict[str, str]
+) -> list[list[str]]:
     deploy_argv: list[Any] = [sam, "deploy", "--stack-name", stack, "--capabilities", "CAPABILITY_IAM"]
     if region:
         deploy_argv += ["--region", region]
     # The extra arguments go before the overrides: --parameter-overrides takes every value after it.
-    deploy_argv += [*extra, "--parameter-overrides", *parameter_overrides(plan)]
+    deploy_argv += [*extra, "--parameter-overrides", *parameter_overrides(plan, settings)]
     return [[sam, "build"], deploy_argv]

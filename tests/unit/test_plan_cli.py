@@ -244,3 +244,31 @@ def test_a_malformed_stack_name_is_a_usage_error(checkout: Path, recorder: Recor
     result = cli.invoke(app, ["plan", "deploy", "plan.yaml", "--stack", "rs_orders"])
     assert result.exit_code == 2
     assert recorder.calls == []
+
+
+def test_deploy_passes_the_stacks_own_settings_after_the_plans(checkout: Path, recorder: Recorder) -> None:
+    # Given the example plan and a stack setting
+    args = ["plan", "deploy", "plan.yaml", "--stack", "rs-orders", "--print-only", "--set", "NotificationEmail=a@b.c"]
+    # When deployed with --print-only
+    result = cli.invoke(app, args)
+    # Then the setting follows the plan's parameters (SAM replaces samconfig's overrides with these)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].endswith("NotificationEmail=a@b.c")
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        ("PlanName=other", "derived from the plan document"),
+        ("NoSuchParameter=1", "not a parameter of template.yaml"),
+        ("NotificationEmail", "expected KEY=VALUE"),
+    ],
+)
+def test_deploy_refuses_a_setting_the_plan_owns_or_the_template_lacks(
+    checkout: Path, recorder: Recorder, setting: str, problem: str
+) -> None:
+    # Given a setting that is the plan's, unknown, or malformed; When deployed
+    result = cli.invoke(app, ["plan", "deploy", "plan.yaml", "--stack", "rs-orders", "--set", setting])
+    # Then it is refused before anything runs
+    assert result.exit_code == 2 and problem in result.stderr
+    assert recorder.calls == []
