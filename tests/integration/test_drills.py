@@ -316,7 +316,7 @@ def test_a_manual_run_moves_to_the_region_it_names(library_results: dict[str, Dr
     assert record.trigger is not None and record.trigger.target_region == "eu-west-1"
     assert record.decisions.assess is not None
     assert [v.region for v in record.decisions.assess.standbys] == ["eu-west-1"]  # only the named one
-    assert "Target: eu-west-1" in result.notifications[0]["message"]
+    assert "Target: eu-west-1 (named by the operator)" in result.notifications[0]["message"]
 
 
 def test_a_manual_run_naming_a_region_that_is_not_a_standby_is_refused_at_intake(
