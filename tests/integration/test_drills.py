@@ -85,7 +85,7 @@ def test_primary_outage_moves_every_database_and_every_record(library_results: d
 def test_bad_input_is_refused_in_the_first_state_with_its_reasons(library_results: dict[str, DrillResult]) -> None:
     data = library_results["bad-input"].wire()
     assert data["execution"]["states"][:3] == ["Intake", "IntakeDecision", "RefusedAtIntake"]
-    assert "malformed or wildcard record name" in data["reason"]
+    assert "malformed or wildcard DNS name: '*.example.com'" in data["reason"]
     assert "force" in data["reason"]
     assert not any(c["service"] in ("rds", "route53") for c in data["calls"])
 
