@@ -125,9 +125,14 @@ class DrillResult:
         for run in self.runs:
             if run.status == "RUNNING":
                 found.append(f"execution {run.arn} did not finish")
-        # A call the template's role does not allow would fail on AWS: the drill is wrong whatever the outcome.
+        # A call the template's role does not allow would fail on AWS: the drill is wrong whatever the
+        # outcome, unless the scenario drills exactly that denial.
+        expected = {(e.function, e.action) for e in expect.denied}
         for d in self.denied:
-            found.append(f"AccessDenied: {d.function} may not {d.action} on {d.resource}")
+            if (d.function, d.action) not in expected:
+                found.append(f"AccessDenied: {d.function} may not {d.action} on {d.resource}")
+        for function, action in sorted(expected - {(d.function, d.action) for d in self.denied}):
+            found.append(f"expected {function} to be denied {action}, but it never was")
         return found
 
     @property

@@ -45,51 +45,72 @@ def check(result: DrillResult) -> list[Invariant]:
     ]
 
 
-def _standby_targets(result: DrillResult) -> dict[str, str]:
-    before = {r["name"]: r["target"] for r in result.before["dns"]}
-    standby = {r["name"]: r["target"] for r in result.world["dns"] if r["region"] != _region_of(result.before)}
-    return {name: standby.get(name, before[name]) for name in before}
+def _plan_databases(world: dict[str, Any]) -> set[str]:
+    """The plan's databases (orders, accounts...) as the snapshot names them; foreign instances have none."""
+    return {d["database"] for d in world["databases"] if d.get("database")}
 
 
-def _region_of(world: dict[str, Any]) -> str | None:
-    regions = {r["region"] for r in world["dns"]}
-    return regions.pop() if len(regions) == 1 else None
+def _record_key(record: dict[str, Any]) -> tuple[str, str]:
+    return record["name"], record["type"]
 
 
 def _one_writer_serving(result: DrillResult, degraded: bool) -> Invariant:
-    region = _region_of(result.world)
-    if region is None:
-        return Invariant("one-writer-serving", degraded, "records point into more than one region")
-    writers = [d for d in result.world["databases"] if d["region"] == region and d["role"] == "primary"]
-    if not writers:
-        return Invariant("one-writer-serving", degraded, f"traffic goes to {region}, where no database is a writer")
-    return Invariant("one-writer-serving", True, f"traffic and the writer are in {region}")
+    """Every region the plan's records send traffic to holds the writer of every plan database (the
+    application in a region writes to the databases there); only a DEGRADED run, which pages a human,
+    may leave it otherwise."""
+    regions = {r["region"] for r in result.world["dns"]}
+    if len(regions) > 1:
+        shown = ", ".join(sorted(str(r) for r in regions))
+        return Invariant("one-writer-serving", degraded, f"records point into more than one region ({shown})")
+    if not regions:
+        return Invariant("one-writer-serving", True, "no plan record in the zones")
+    (region,) = regions
+    writers = {
+        d["database"]
+        for d in result.world["databases"]
+        if d.get("database") and d["region"] == region and d["role"] == "primary"
+    }
+    missing = sorted(_plan_databases(result.world) - writers)
+    if missing:
+        detail = f"traffic goes to {region}, where {', '.join(missing)} has no writer"
+        return Invariant("one-writer-serving", degraded, detail)
+    return Invariant("one-writer-serving", True, f"traffic and every database's writer are in {region}")
 
 
 def _dns_all_or_nothing(result: DrillResult, degraded: bool) -> Invariant:
-    before = {r["name"]: r["target"] for r in result.before["dns"]}
-    after = {r["name"]: r["target"] for r in result.world["dns"]}
-    moved = [name for name in before if after.get(name) != before[name]]
+    """The plan's records move together, whatever zone they are in (one change per zone)."""
+    before = {_record_key(r): r["target"] for r in result.before["dns"]}
+    after = {_record_key(r): r["target"] for r in result.world["dns"]}
+    moved = [key for key in before if after.get(key) != before[key]]
     if moved and len(moved) != len(before):
-        return Invariant("dns-all-or-nothing", degraded, f"only {moved} moved")
+        shown = ", ".join(f"{name} {kind}" for name, kind in moved)
+        return Invariant("dns-all-or-nothing", degraded, f"only {shown} moved")
     return Invariant("dns-all-or-nothing", True, "all moved" if moved else "none moved")
 
 
 def _outcome_matches_world(result: DrillResult) -> Invariant:
+    """FAILED_OVER: every record moved and every plan database has a promoted writer; DEGRADED: something
+    irreversible took effect; any other outcome: nothing changed."""
     moved = result.world["dns"] != result.before["dns"]
-    roles = {d["id"]: d["role"] for d in result.world["databases"]}
     before_roles = {d["id"]: d["role"] for d in result.before["databases"]}
-    promoted = [i for i, role in roles.items() if role == "primary" and before_roles.get(i) == "replica"]
+    promoted = {
+        d["id"]: d["database"]
+        for d in result.world["databases"]
+        if d["role"] == "primary" and before_roles.get(d["id"]) == "replica"
+    }
+    unpromoted = sorted(_plan_databases(result.before) - set(promoted.values()))
     # A promotion that took effect but has not finished yet still counts: it cannot be undone.
     promotion_effects = [e for e in result.effects if e["operation"] == "PromoteReadReplica"]
     outcomes = {r.outcome for r in result.runs}
     if Outcome.FAILED_OVER in outcomes:
-        held = moved and bool(promoted)
+        held = moved and not unpromoted
     elif Outcome.DEGRADED in outcomes:
         held = bool(promotion_effects)
     else:
         held = not moved and not promotion_effects
-    detail = f"dns moved={moved}, promoted={promoted}, promotions={len(promotion_effects)}"
+    detail = f"dns moved={moved}, promoted={sorted(promoted)}, promotions={len(promotion_effects)}"
+    if Outcome.FAILED_OVER in outcomes and unpromoted:
+        detail += f", no promoted writer for {', '.join(unpromoted)}"
     return Invariant("outcome-matches-world", held, detail)
 
 
@@ -115,8 +136,20 @@ def _every_run_audited(result: DrillResult) -> Invariant:
     return Invariant("every-run-audited", not bad, f"not exactly one record: {bad}" if bad else "")
 
 
+def _all_states(states: dict[str, Any]) -> dict[str, Any]:
+    """Every state of the machine by name, those inside a Map's ItemProcessor or a Parallel's branches too
+    (the promotion Map's Promote and PromotionStatus retry inside each iteration)."""
+    found = dict(states)
+    for state in states.values():
+        nested = [state.get("ItemProcessor") or state.get("Iterator"), *state.get("Branches", [])]
+        for machine in nested:
+            if machine:
+                found.update(_all_states(machine["States"]))
+    return found
+
+
 def _attempt_bounds() -> tuple[dict[str, int], float]:
-    states = _asl()["States"]
+    states = _all_states(_asl()["States"])
     bounds = {
         name: sum(r["MaxAttempts"] for r in s.get("Retry", [])) for name, s in states.items() if s["Type"] == "Task"
     }
@@ -163,9 +196,10 @@ def _no_mutation_when_inactive(result: DrillResult) -> Invariant:
 
 
 def _records_follow_the_writer(result: DrillResult) -> Invariant:
-    """After a promotion, no record points at a database that is not the run's writer, except records
-    the run itself reports as not moved (a DEGRADED run names them, for a human to move), or all of
-    them when its rollback failed (its page says to check DNS by hand)."""
+    """After a promotion, every plan record (an alias to a region's load balancer or a CNAME to a database)
+    points into the region of the run's promoted writers, except records the run itself reports as not
+    moved (a DEGRADED run names them, for a human to move), or all of them when its rollback failed (its
+    page says to check DNS by hand)."""
     promoted = {e.get("identifier") for e in result.effects if e["operation"] == "PromoteReadReplica"}
     if not promoted:
         return Invariant("records-follow-the-writer", True, "no promotion")
@@ -174,9 +208,10 @@ def _records_follow_the_writer(result: DrillResult) -> Invariant:
     if any(run.audit and run.audit.rollback_error for run in result.runs):
         excused |= {r["name"] for r in result.world["dns"]}
     wrong = [
-        r["name"]
+        f"{r['name']} {r['type']} ({r['region']})"
         for r in result.world["dns"]
-        if ".rds." in r["target"] and r["region"] not in regions and r["name"] not in excused
+        if r["region"] not in regions and r["name"] not in excused
     ]
-    detail = f"pointing at a database that is not the writer: {wrong}" if wrong else ""
+    where = ", ".join(sorted(regions)) or "no region yet"
+    detail = f"not pointing at the writers' region ({where}): {wrong}" if wrong else ""
     return Invariant("records-follow-the-writer", not wrong, detail)

@@ -245,10 +245,20 @@ class Storm(Strict):
         return self
 
 
+class DeniedCall(Strict):
+    """A call the template's roles must deny (a drill of a permission problem): the function's logical
+    id in template.yaml and the IAM action, e.g. ``AssessFunction`` and ``rds:DescribeDBInstances``."""
+
+    function: str
+    action: str
+
+
 class Expect(Strict):
     outcome: Outcome | None  # the headline (most consequential) outcome; None: no run may start
     runs: Annotated[int, Field(ge=0)] | None = None
     outcomes: list[Outcome] | None = None  # every run's outcome, compared as a multiset
+    # Any other denied call fails the drill (it would fail on AWS); these must be denied at least once.
+    denied: list[DeniedCall] = []
 
 
 class OperatorAction(Strict):
