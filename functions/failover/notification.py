@@ -151,7 +151,9 @@ def body(doc: RunDocument, settings: Settings) -> str:
         "primaryRegion": settings.plan.primary_region,
         "targetRegion": doc.assess.target if doc.assess else None,
         "changes": [c.wire() for c in doc.dns.changes] if doc.dns else [],
-        "promoted": doc.result.promoted,
+        "zones": [z.wire() for z in doc.dns.zones] if doc.dns else [],
+        # A run that moved forward names its promotions; a DEGRADED one, what its rollback found.
+        "promoted": doc.result.promoted or [p.identifier for p in doc.promotions or []],
         "moved": doc.result.moved,
         "notMoved": doc.result.not_moved,
         "timeline": dict(timeline(doc)),

@@ -328,19 +328,21 @@ def test_a_manual_run_naming_a_region_that_is_not_a_standby_is_refused_at_intake
     assert not any(c["service"] in ("rds", "route53") for c in data["calls"])
 
 
-def test_an_untagged_replica_is_denied_before_anything_is_promoted(library_results: dict[str, DrillResult]) -> None:
+def test_an_untagged_replica_puts_its_region_out_of_reach(library_results: dict[str, DrillResult]) -> None:
     # Given accounts-us-west-2 without the plan's tag
     result = library_results["replica-not-tagged"]
-    # Then IAM denied reading it (Assess), never a promotion: nothing was requested
+    # Then IAM denied reading it (Assess), never a promotion: nothing in us-west-2 was requested
     assert {(d.function, d.action) for d in result.denied} == {("AssessFunction", "rds:DescribeDBInstances")}
     assert {d.resource.rsplit(":", 1)[-1] for d in result.denied} == {"accounts-us-west-2"}
-    assert not [e for e in result.effects if e["operation"] == "PromoteReadReplica"]
-    assert result.world == result.before
-    # And the run rolled back honestly, naming the denied call and the replica
-    assert {r.outcome for r in result.runs} == {"ROLLED_BACK"}
-    reason = result.runs[0].reason or ""
-    assert "AccessDenied" in reason and "accounts-us-west-2" in reason
-    assert "No database was promoted" in reason
+    promoted = {e["identifier"] for e in result.effects if e["operation"] == "PromoteReadReplica"}
+    assert promoted == {"orders-eu-west-1", "accounts-eu-west-1"}
+    # And the run passed us-west-2 over, saying why, and failed over to eu-west-1
+    assert {r.outcome for r in result.runs} == {"FAILED_OVER"}
+    assess = result.runs[0].audit.decisions.assess if result.runs[0].audit else None
+    assert assess is not None and assess.target == "eu-west-1"
+    passed = {v.region: v.passed_over for v in assess.standbys if v.passed_over}
+    assert list(passed) == ["us-west-2"]
+    assert "accounts-us-west-2" in (passed["us-west-2"] or "") and "AccessDenied" in (passed["us-west-2"] or "")
 
 
 def test_a_promotion_failing_after_the_other_database_was_promoted_degrades(
