@@ -8,15 +8,23 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 # The checks read the estate through the same adapters and rules as the steps.
-from failover.adapters import CloudWatch, Rds, Route53
+from failover.adapters import CloudWatch, Rds, Record, Route53
 from failover.errors import RegionshiftError
+from failover.models import ReplicaState
 from failover.plan import PLAN_TAG, Plan
-from failover.rules import lag_problem, lag_text, record_problems, standby_replica_problem
+from failover.rules import (
+    lag_problem,
+    lag_text,
+    record_problems,
+    record_target_problems,
+    standby_replica_problem,
+)
 from regionshift import rto
 from regionshift.target import Target, is_unreachable
 
@@ -80,15 +88,27 @@ class Readiness:
         return [Finding("plan", OK, f"{self.plan.name}: the deployed plan (digest {deployed[:12]})")]
 
     def standbys(self) -> list[Finding]:
-        """Every replica in every standby region. A run needs one ready region: a region's problems
-        block only when no region is ready."""
+        """Every replica in every standby region, then the records' targets there, as Assess judges a
+        candidate region. A run needs one ready region: a region's problems block only when no region is
+        ready."""
         per_region: dict[str, list[Finding]] = {}
         for region in self.plan.standby_regions:
-            per_region[region] = [
-                f
-                for db, identifier in self.plan.replicas(region)
-                for f in self._replica(region, db.primary, identifier)
-            ]
+            found: list[Finding] = []
+            replicas: list[ReplicaState] = []
+            for db, identifier in self.plan.replicas(region):
+                replica, findings = self._replica(region, db.name, db.primary, identifier)
+                replicas.append(replica)
+                found += findings
+            if all(f.status == OK for f in found):
+                # A record pointing into another standby region would make a run pass this one over.
+                found += [
+                    Finding("records", BLOCKING, f"{region}: {problem}")
+                    for zone in self.plan.zones
+                    for problem in record_target_problems(
+                        zone, self._current[zone.id], self.plan.primary_region, region, replicas
+                    )
+                ]
+            per_region[region] = found
         ready = [r for r, found in per_region.items() if all(f.status == OK for f in found)]
         findings = [
             f if f.status == OK or not ready else Finding(f.check, WARN, f"{f.detail} ({ready[0]} is ready)")
@@ -103,16 +123,16 @@ class Readiness:
             findings.append(Finding("target", BLOCKING, "no standby region has every replica ready"))
         return findings
 
-    def _replica(self, region: str, primary: str, identifier: str) -> list[Finding]:
+    def _replica(self, region: str, database: str, primary: str, identifier: str) -> tuple[ReplicaState, list[Finding]]:
         rds = self.t.client("rds", region)
-        replica = Rds(rds).describe(identifier)
+        replica = Rds(rds).describe(identifier, database, region)
         problem = standby_replica_problem(replica, region, self.plan.primary_region, primary)
         if problem:
-            return [Finding("replica", BLOCKING, f"{region}: {problem}")]
+            return replica, [Finding("replica", BLOCKING, f"{region}: {problem}")]
         arn = f"arn:aws:rds:{region}:{self.account}:db:{identifier}"
         tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])}
         if tags.get(PLAN_TAG) != self.plan.name:
-            return [
+            return replica, [
                 Finding(
                     "replica",
                     BLOCKING,
@@ -128,7 +148,7 @@ class Readiness:
             findings.append(Finding("replica-lag", BLOCKING, f"{region}: {identifier}: {too_far}: a run would refuse"))
         else:
             findings.append(Finding("replica-lag", OK, f"{region}: {identifier}: {lag_text(lag)} (limit {limit} s)"))
-        return findings
+        return replica, findings
 
     def health_checks(self) -> list[Finding]:
         route53 = self.t.client("route53", "us-east-1")
@@ -180,11 +200,16 @@ class Readiness:
                 return Finding("alarm-wiring", OK, f"rule {name} starts the state machine on ALARM")
         return Finding("alarm-wiring", BLOCKING, f"no rule sends {self.alarm_arn} in ALARM to the state machine")
 
-    def records(self) -> list[Finding]:
+    @cached_property
+    def _current(self) -> dict[str, dict[tuple[str, str], Record]]:
+        """The plan's records as Route 53 holds them, per zone: read once, like Assess does."""
         route53 = Route53(self.t.client("route53", "us-east-1"))
+        return {zone.id: route53.records(zone.id, {r.name for r in zone.records}) for zone in self.plan.zones}
+
+    def records(self) -> list[Finding]:
         findings = []
         for zone in self.plan.zones:
-            current = route53.records(zone.id, {r.name for r in zone.records})
+            current = self._current[zone.id]
             problems = record_problems(zone, current)
             findings += [Finding("records", BLOCKING, problem) for problem in problems]
             regions: dict[str, list[str]] = {}

@@ -25,8 +25,21 @@ def test_json_document_has_the_documented_shape() -> None:
     data = json.loads(result.stdout)
     assert data["scenario"] == "false-alarm" and data["outcome"] == "NO_ACTION"
     assert set(data["execution"]) >= {"status", "states"}
-    assert {"id", "region", "role"} <= set(data["world"]["databases"][0])
-    assert {"name", "type", "target", "region"} <= set(data["world"]["dns"][0])
+    # The world is the whole estate: every database in every region, every plan record
+    databases = data["world"]["databases"]
+    assert all({"id", "database", "region", "role"} <= set(db) for db in databases)
+    assert sorted((db["database"], db["region"], db["role"]) for db in databases) == sorted(
+        [(name, "us-east-1", "primary") for name in ("orders", "accounts")]
+        + [(name, region, "replica") for name in ("orders", "accounts") for region in ("us-west-2", "eu-west-1")]
+    )
+    dns = data["world"]["dns"]
+    assert all({"name", "type", "target", "region"} <= set(record) for record in dns)
+    # A false alarm moves nothing: every record still points into the primary region
+    assert [(r["name"], r["type"], r["region"]) for r in dns] == [
+        ("api.example.com", "A", "us-east-1"),
+        ("db.example.com", "CNAME", "us-east-1"),
+        ("example.com", "A", "us-east-1"),
+    ]
     assert {"subject", "outcome"} <= set(data["notifications"][0])
     assert data["mutations"] == []
 

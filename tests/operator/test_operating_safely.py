@@ -20,7 +20,7 @@ from failover.store import StateStore
 from failover.text import markdown_safe, terminal_safe
 from regionshift import runreport, target
 from regionshift.cli import app, drills
-from tests.conftest import create_run_table
+from tests.conftest import PLAN_FILE, create_run_table
 from tests.operator.test_server_mode import emulated
 
 runner = CliRunner()
@@ -178,9 +178,9 @@ def test_aws_failures_after_the_stack_is_found_are_one_line(
     monkeypatch: pytest.MonkeyPatch, command: str, kind: str
 ) -> None:
     expected, hook = FAULTS[kind]
-    with emulated() as (_stack, stack_cli):
+    with emulated() as (stack, stack_cli):
         _fault_after_resolve(monkeypatch, AFTER_RESOLVE[command], hook)
-        extra = ["--json"] if command == "check" else WHO
+        extra = ["--json", "--plan", str(stack.deployment.parameters["PlanFile"])] if command == "check" else WHO
         result = stack_cli(command, *extra)
         assert expected in one_line_exit(result, 3)
         if command == "check":
@@ -222,7 +222,9 @@ TARGET_MISTAKES: dict[str, tuple[Callable[[pytest.MonkeyPatch], list[str]], str]
 
 @pytest.mark.usefixtures("one_attempt")
 @pytest.mark.parametrize("mistake", list(TARGET_MISTAKES))
-@pytest.mark.parametrize("command", [["check", "--json"], ["drill", *WHO], ["status", "--json"], ["log"]])
+@pytest.mark.parametrize(
+    "command", [["check", "--json", "--plan", str(PLAN_FILE)], ["drill", *WHO], ["status", "--json"], ["log"]]
+)
 def test_region_and_endpoint_mistakes_are_one_line(
     monkeypatch: pytest.MonkeyPatch, mistake: str, command: list[str]
 ) -> None:
@@ -233,6 +235,29 @@ def test_region_and_endpoint_mistakes_are_one_line(
     assert expected in one_line_exit(result, 3)
     if "--json" in command:
         assert json.loads(result.stdout)["exitStatus"] == 3
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_check_without_a_plan_file_is_one_line(monkeypatch: pytest.MonkeyPatch, as_json: bool) -> None:
+    # Given neither --plan nor REGIONSHIFT_PLAN
+    monkeypatch.delenv("REGIONSHIFT_PLAN", raising=False)
+    # When the plan of a stack is checked
+    result = cli("check", "--stack", "regionshift-orders", "--region", REGION, *(["--json"] if as_json else []))
+    # Then it exits 2 before asking AWS anything, with one line naming the option and the variable
+    line = one_line_exit(result, 2)
+    assert "--plan FILE" in line and "REGIONSHIFT_PLAN" in line
+    if as_json:
+        assert json.loads(result.stdout) == {"error": line[len("regionshift: ") :], "exitStatus": 2}
+
+
+def test_check_with_an_invalid_plan_file_is_one_line(tmp_path: Path) -> None:
+    # Given a plan file without its regions
+    broken = tmp_path / "plan.yaml"
+    broken.write_text("name: orders\n")
+    result = cli("check", "--stack", "regionshift-orders", "--region", REGION, "--plan", str(broken))
+    # Then it exits 2 with one line naming the file and what is wrong
+    line = one_line_exit(result, 2)
+    assert f"invalid plan {broken}" in line and "regions" in line
 
 
 # --- 3. terminal-safe output --------------------------------------------------------------------

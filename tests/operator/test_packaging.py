@@ -41,6 +41,41 @@ def test_help_of_every_command_does_not_import_moto() -> None:
     assert out[1] == "False"
 
 
+_PLAN_VALIDATE_WITHOUT_MOTO = """
+import sys
+from typer.testing import CliRunner
+from regionshift.cli import app
+
+runner = CliRunner()
+good, bad = sys.argv[1:]
+valid = runner.invoke(app, ["plan", "validate", good])
+invalid = runner.invoke(app, ["plan", "validate", bad])
+schema = runner.invoke(app, ["plan", "schema"])
+print(valid.exit_code, invalid.exit_code, schema.exit_code, "moto" in sys.modules)
+print(valid.output.strip())
+print(invalid.output.strip().splitlines()[-1])
+"""
+
+
+def test_plan_validate_does_not_import_moto(tmp_path: Path) -> None:
+    # Given the example plan, and a plan with a standby replica missing
+    root = Path(__file__).resolve().parents[2]
+    example = root / "plans" / "example.yaml"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(example.read_text().replace("replicas: {us-west-2: orders-us-west, ", "replicas: {"))
+    # When a fresh interpreter validates both and prints the schema
+    out = subprocess.run(
+        [sys.executable, "-c", _PLAN_VALIDATE_WITHOUT_MOTO, str(example), str(bad)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    # Then the example is valid, the other refused (exit 1), and moto was never imported
+    assert out[0].split() == ["0", "1", "0", "False"]
+    assert out[1].startswith(f"{example}: plan myapp: 3 regions (primary us-east-1, standbys us-west-2, eu-west-1)")
+    assert out[2] == "regionshift: 1 of 1 plan file(s) invalid"
+
+
 @pytest.mark.parametrize(
     "args", [["drill", "--scenario", "primary-outage"], ["chaos"], ["serve"], ["bench", "--quick"]]
 )

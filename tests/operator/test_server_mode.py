@@ -116,58 +116,241 @@ def test_unknown_execution_is_one_clear_line() -> None:
         assert result.output.strip().startswith("regionshift: ") and "\n" not in result.output.strip()
 
 
+def _plan_file(stack: server.ServedStack) -> str:
+    """The plan file the served stack was deployed with (its functions' packaged plan)."""
+    return str(stack.deployment.parameters["PlanFile"])
+
+
+def _check(stack: server.ServedStack, cli: Callable[..., Any], status: int) -> list[dict[str, str]]:
+    result = cli("check", "--json", "--plan", _plan_file(stack))
+    assert result.exit_code == status, result.output
+    findings: list[dict[str, str]] = json.loads(result.stdout)["findings"]
+    return findings
+
+
+def _blocking(stack: server.ServedStack, cli: Callable[..., Any]) -> list[dict[str, str]]:
+    return [f for f in _check(stack, cli, 1) if f["status"] == "BLOCKING"]
+
+
+def _target(findings: list[dict[str, str]]) -> dict[str, str]:
+    (target,) = [f for f in findings if f["check"] == "target"]
+    return target
+
+
+WHO = ["--operator", "alice", "--reason", "game day"]
+REPLICAS = ["orders-us-west-2", "accounts-us-west-2", "orders-eu-west-1", "accounts-eu-west-1"]
+
+
 def test_check_finds_a_ready_plan_ready() -> None:
-    with emulated() as (_stack, cli):
-        result = cli("check", "--json")
+    with emulated() as (stack, _cli):
+        # Given the default estate (us-east-1 -> us-west-2, eu-west-1; orders and accounts), the plan
+        # file given through REGIONSHIFT_PLAN
+        common = ["--stack", stack.stack_name, "--region", "us-west-2", "--endpoint-url", stack.endpoint_url]
+        result = runner.invoke(app, ["check", *common, "--json"], env={"REGIONSHIFT_PLAN": _plan_file(stack)})
+        # Then every finding is OK, and every region, replica and zone was looked at
         assert result.exit_code == 0, result.output
         data = json.loads(result.stdout)
         assert data["ready"] and all(f["status"] == "OK" for f in data["findings"])
         assert data["estimatedRecoverySeconds"]["total"] > 0
+        details = [f"{f['check']}: {f['detail']}" for f in data["findings"]]
+        for identifier in REPLICAS:
+            region = identifier.split("-", 1)[1]
+            assert any(d.startswith(f"replica: {region}: {identifier} replicates from") for d in details), identifier
+            assert any(d.startswith(f"replica-lag: {region}: {identifier}: 2 s") for d in details), identifier
+        assert [d.split(":")[0] for d in details if "health-check" in d] == [
+            "primary-health-check",
+            "standby-health-check",
+            "standby-health-check",
+        ]
+        assert _target(data["findings"])["detail"].startswith("a run would move to us-west-2")
+        (zone,) = stack.deployment.plan.zones
+        assert f"records: {zone.id}: 3 record(s) point into us-east-1" in details
 
 
-def _blocking(cli: Callable[..., Any]) -> list[dict[str, str]]:
-    result = cli("check", "--json")
-    assert result.exit_code == 1, result.output
-    return [f for f in json.loads(result.stdout)["findings"] if f["status"] == "BLOCKING"]
+def test_check_finds_every_missing_replica() -> None:
+    with emulated(replica={"exists": False}) as (stack, cli):
+        blocking = _blocking(stack, cli)
+        missing = [f["detail"] for f in blocking if f["check"] == "replica"]
+        assert missing == [
+            f"{r.split('-', 1)[1]}: standby database {r} does not exist in {r.split('-', 1)[1]}" for r in REPLICAS
+        ]
+        assert _target(blocking)["detail"] == "no standby region has every replica ready"
 
 
-def test_check_finds_a_missing_replica() -> None:
-    with emulated(replica={"exists": False}) as (_stack, cli):
-        assert any(f["check"] == "replica" and "does not exist" in f["detail"] for f in _blocking(cli))
+def test_check_names_the_ready_region_when_the_first_standby_is_missing_a_replica() -> None:
+    # Given orders has no replica in us-west-2 (the first standby), every replica in eu-west-1 ready
+    with emulated(replicas={"orders-us-west-2": {"exists": False}}) as (stack, cli):
+        # When the plan is checked
+        findings = _check(stack, cli, 0)
+        # Then it is READY: us-west-2's problem is a warning that names the region a run would use
+        (warning,) = [f for f in findings if f["status"] != "OK"]
+        assert warning["status"] == "WARN" and warning["check"] == "replica"
+        assert "orders-us-west-2 does not exist in us-west-2" in warning["detail"]
+        assert warning["detail"].endswith("(eu-west-1 is ready)")
+        assert _target(findings)["detail"].startswith("a run would move to eu-west-1")
 
 
-def test_check_finds_a_replica_of_the_wrong_source() -> None:
-    with emulated(replica={"source": "reporting-db"}) as (_stack, cli):
-        assert any(f["check"] == "replica" and "reporting-db" in f["detail"] for f in _blocking(cli))
+def test_check_finds_replicas_of_the_wrong_source_in_every_region() -> None:
+    overrides = {"orders-us-west-2": {"source": "reporting-db"}, "orders-eu-west-1": {"source": "analytics-db"}}
+    with emulated(replicas=overrides) as (stack, cli):
+        blocking = _blocking(stack, cli)
+        wrong = [f["detail"] for f in blocking if f["check"] == "replica"]
+        assert len(wrong) == 2
+        assert wrong[0].startswith("us-west-2: standby database orders-us-west-2 replicates from") and (
+            "reporting-db" in wrong[0]
+        )
+        assert wrong[1].startswith("eu-west-1: standby database orders-eu-west-1 replicates from") and (
+            "analytics-db" in wrong[1]
+        )
+        assert _target(blocking)["status"] == "BLOCKING"
 
 
-def test_check_finds_a_missing_health_check() -> None:
+def test_check_finds_an_untagged_replica_blocking_only_when_no_region_is_ready() -> None:
+    # Given one replica without the regionshift:plan tag the functions' IAM requires
+    with emulated(replicas={"accounts-us-west-2": {"tagged": False}}) as (stack, cli):
+        # Then us-west-2 is passed over with a warning, and a run would move to eu-west-1
+        findings = _check(stack, cli, 0)
+        (warning,) = [f for f in findings if f["status"] != "OK"]
+        assert warning["status"] == "WARN" and warning["check"] == "replica"
+        assert warning["detail"].startswith("us-west-2: accounts-us-west-2 is not tagged regionshift:plan=orders")
+        assert _target(findings)["detail"].startswith("a run would move to eu-west-1")
+    # And with no replica tagged, each one is BLOCKING
+    with emulated(replica={"tagged": False}) as (stack, cli):
+        blocking = _blocking(stack, cli)
+        untagged = [f["detail"] for f in blocking if f["check"] == "replica"]
+        assert [d.split(": ", 1)[1].split()[0] for d in untagged] == REPLICAS
+        assert all("is not tagged regionshift:plan=orders" in d for d in untagged)
+        assert _target(blocking)["status"] == "BLOCKING"
+
+
+def test_check_refuses_a_plan_file_that_is_not_the_deployed_one(tmp_path: Path) -> None:
     with emulated() as (stack, cli):
-        check_id = stack.deployment.parameters["StandbyHealthCheckId"]
+        # Given the deployed plan with one rail changed: the same estate, another digest
+        document = json.loads(Path(_plan_file(stack)).read_text())
+        document["rails"]["confirmProbes"] += 1
+        other = tmp_path / "plan.json"
+        other.write_text(json.dumps(document))
+        # When the plan is checked with that file
+        result = cli("check", "--json", "--plan", str(other))
+        # Then only the plan finding blocks: the file is not what the stack runs
+        assert result.exit_code == 1, result.output
+        blocking = [f for f in json.loads(result.stdout)["findings"] if f["status"] == "BLOCKING"]
+        assert [f["check"] for f in blocking] == ["plan"]
+        assert "is not the deployed plan" in blocking[0]["detail"]
+        assert stack.deployment.parameters["PlanDigest"][:12] in blocking[0]["detail"]
+
+
+@pytest.mark.parametrize(("region", "check"), [("us-east-1", "primary"), ("eu-west-1", "standby")])
+def test_check_finds_a_missing_health_check(region: str, check: str) -> None:
+    with emulated() as (stack, cli):
+        check_id = stack.deployment.plan.health_check(region)
         client(stack, "route53", "us-east-1").delete_health_check(HealthCheckId=check_id)
-        assert [f["check"] for f in _blocking(cli)] == ["standby-health-check"]
+        blocking = _blocking(stack, cli)
+        assert [f["check"] for f in blocking] == [f"{check}-health-check"]
+        assert blocking[0]["detail"] == f"{region}: health check {check_id} does not exist"
 
 
 def test_check_finds_an_alarm_not_wired_to_the_rule() -> None:
     with emulated() as (stack, cli):
         client(stack, "events").remove_targets(Rule="regionshift-primary-unhealthy", Ids=["StateMachine"])
-        assert [f["check"] for f in _blocking(cli)] == ["alarm-wiring"]
+        assert [f["check"] for f in _blocking(stack, cli)] == ["alarm-wiring"]
 
 
-def test_check_finds_a_missing_record() -> None:
-    with emulated() as (stack, cli):
+TWO_ZONES = [
+    {"name": "example.com", "records": [{"name": "example.com"}]},
+    {
+        "name": "example.org",
+        "records": [{"name": "api.example.org"}, {"name": "db.example.org", "type": "CNAME", "target": "orders"}],
+    },
+]
+
+
+def test_check_finds_a_missing_record_in_its_zone() -> None:
+    with emulated(zones=TWO_ZONES) as (stack, cli):
+        # Given a plan record deleted from the second zone
         route53 = client(stack, "route53", "us-east-1")
-        zone = stack.deployment.parameters["HostedZoneId"]
+        first, second = stack.deployment.plan.zones
         record = next(
             r
-            for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
-            if r["Name"].startswith("app.")
+            for r in route53.list_resource_record_sets(HostedZoneId=second.id)["ResourceRecordSets"]
+            if r["Name"].startswith("api.")
         )
         route53.change_resource_record_sets(
-            HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]}
+            HostedZoneId=second.id, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]}
         )
-        blocking = _blocking(cli)
-        assert [f["check"] for f in blocking] == ["records"] and "app.example.com" in blocking[0]["detail"]
+        # Then that record blocks, named with its zone; the other zone is fine
+        findings = _check(stack, cli, 1)
+        blocking = [f for f in findings if f["status"] == "BLOCKING"]
+        assert [f["check"] for f in blocking] == ["records"]
+        assert blocking[0]["detail"] == f"alias A api.example.org not found in hosted zone {second.id}"
+        records = [f["detail"] for f in findings if f["check"] == "records" and f["status"] == "OK"]
+        assert records == [
+            f"{first.id}: 1 record(s) point into us-east-1",
+            f"{second.id}: 1 record(s) point into us-east-1",
+        ]
+
+
+def test_check_says_where_each_zones_records_point() -> None:
+    # Given one record of the second zone already moved to us-west-2 (an earlier, partial run)
+    with emulated(zones=TWO_ZONES, records={"api.example.org": "us-west-2"}) as (stack, cli):
+        findings = _check(stack, cli, 0)
+        first, second = stack.deployment.plan.zones
+        # Then the records are placed per zone, and a run (which may complete that move) is possible
+        records = sorted(f["detail"] for f in findings if f["check"] == "records" and f["status"] == "OK")
+        assert records == sorted(
+            [
+                f"{first.id}: 1 record(s) point into us-east-1",
+                f"{second.id}: 1 record(s) point into us-east-1",
+                f"{second.id}: 1 record(s) point into us-west-2",
+            ]
+        )
+        assert _target(findings)["detail"].startswith("a run would move to us-west-2")
+        # And only eu-west-1 is warned about: a run could not move there without taking that record from us-west-2
+        (warning,) = [f for f in findings if f["status"] != "OK"]
+        assert warning["status"] == "WARN" and warning["check"] == "records"
+        assert warning["detail"].startswith("eu-west-1: api.example.org points to dualstack.app-us-west-2")
+
+
+def test_check_passes_over_a_region_when_a_record_points_into_another_standby(tmp_path: Path) -> None:
+    # Given api.example.com pointing into eu-west-1, the second standby: a run moving to us-west-2
+    # would have to take traffic from a region other than the primary, so Assess passes us-west-2 over
+    with emulated(records={"api.example.com": "eu-west-1"}) as (stack, cli):
+        findings = _check(stack, cli, 0)
+        # Then the check says so, and names the region a run would move to
+        (warning,) = [f for f in findings if f["status"] != "OK"]
+        assert warning["check"] == "records" and warning["status"] == "WARN"
+        assert warning["detail"].startswith("us-west-2: api.example.com points to dualstack.app-eu-west-1")
+        assert _target(findings)["detail"].startswith("a run would move to eu-west-1")
+        # And a run started now goes where the check said (its dry run's Assess picks eu-west-1)
+        drill = cli("drill", "--dry-run", *WHO, "--poll", "0.05", "--report-dir", str(tmp_path))
+        assert drill.exit_code == 0, drill.output
+        (report,) = tmp_path.glob("*/report.json")
+        assess = json.loads(report.read_text())["decisions"]["assess"]
+        assert assess["target"] == "eu-west-1"
+        assert assess["standbys"][0]["passedOver"].startswith("api.example.com points to dualstack.app-eu-west-1")
+
+
+def test_check_finds_a_record_pointing_at_no_target_of_the_plan() -> None:
+    with emulated() as (stack, cli):
+        # Given someone pointed db.example.com at a host the plan does not know
+        (zone,) = stack.deployment.plan.zones
+        rogue = {
+            "Name": "db.example.com",
+            "Type": "CNAME",
+            "TTL": 60,
+            "ResourceRecords": [{"Value": "rogue.example.net"}],
+        }
+        client(stack, "route53", "us-east-1").change_resource_record_sets(
+            HostedZoneId=zone.id, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": rogue}]}
+        )
+        blocking = _blocking(stack, cli)
+        # Then the zone's finding names it, and no standby region is a safe target
+        assert {
+            "check": "records",
+            "status": "BLOCKING",
+            "detail": f"{zone.id}: db.example.com point at no target of the plan",
+        } in blocking
+        assert _target(blocking)["status"] == "BLOCKING"
 
 
 def test_check_finds_a_topic_without_subscribers() -> None:
@@ -175,7 +358,7 @@ def test_check_finds_a_topic_without_subscribers() -> None:
         sns = client(stack, "sns")
         for subscription in sns.list_subscriptions_by_topic(TopicArn=stack.deployment.topic_arn)["Subscriptions"]:
             sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
-        assert [f["check"] for f in _blocking(cli)] == ["notification-topic"]
+        assert [f["check"] for f in _blocking(stack, cli)] == ["notification-topic"]
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -228,9 +411,9 @@ def test_html_report_renders_with_a_visible_timeline(tmp_path: Path) -> None:
 
 def test_check_says_an_alarm_that_can_never_fire_is_blocking() -> None:
     # Given an alarm deployed with Threshold 0 (HealthCheckStatus is never below 0)
-    with emulated(alarm={"Threshold": 0}) as (_stack, cli):
+    with emulated(alarm={"Threshold": 0}) as (stack, cli):
         # When the plan is checked, before any outage
-        blocking = _blocking(cli)
+        blocking = _blocking(stack, cli)
         # Then the alarm is BLOCKING, and says why
         assert [f["check"] for f in blocking] == ["alarm"]
         assert "can never fire" in blocking[0]["detail"] and "(0)" in blocking[0]["detail"]

@@ -40,9 +40,15 @@ import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 required = [
     "failover/steps/intake.py",
+    "failover/steps/target_health.py",
+    "failover/plan.py",
+    "failover/settings.py",
     "failover/report.py",
     "handlers/intake.py",
+    "handlers/target_health.py",
+    "regionshift/plans.py",
     "regionshift/cli/__init__.py",
+    "regionshift/cli/plan.py",
     "regionshift/emulator/engine.py",
     "regionshift/scenarios/primary-outage.yaml",
     "regionshift/stack/template.yaml",
@@ -76,6 +82,20 @@ sys.exit(f"imported from outside the virtualenv: {outside}" if outside else 0)
 "$venv/regionshift" status --help >/dev/null || fail "regionshift status --help"
 "$venv/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("moto") is not None)' ||
   fail "moto is installed without the emulator extra"
+# Plan files are validated without the emulator. The example plan is not in the wheel: a copy is
+# written here, with a broken twin (a database without its us-west-2 replica).
+cp "$checkout/plans/example.yaml" plan.yaml
+sed 's/replicas: {us-west-2: orders-us-west, /replicas: {/' plan.yaml >broken.yaml
+cmp -s plan.yaml broken.yaml && fail "broken.yaml: the example plan no longer has the line this check breaks"
+step "regionshift plan validate (no emulator)"
+message=$("$venv/regionshift" plan validate plan.yaml 2>&1) || fail "plan validate plan.yaml: $message"
+[[ $message == "plan.yaml: plan myapp: 3 regions"* ]] || fail "plan validate plan.yaml printed: $message"
+status=0
+message=$("$venv/regionshift" plan validate broken.yaml 2>&1) || status=$?
+[[ $status -eq 1 && $message == *"us-west-2"* && $message == *"1 of 1 plan file(s) invalid"* ]] ||
+  fail "plan validate broken.yaml should exit 1 naming the missing replica; got $status: $message"
+"$venv/regionshift" plan schema | "$venv/python" -c 'import json, sys; assert json.load(sys.stdin)["title"]' ||
+  fail "regionshift plan schema"
 status=0
 message=$("$venv/regionshift" drill --scenario primary-outage 2>&1) || status=$?
 [[ $status -eq 2 && $message == *"regionshift[emulator]"* ]] ||
