@@ -27,8 +27,8 @@ def standby_replica_problem(replica: ReplicaState, region: str, primary_region: 
     name = replica.identifier
     if replica.denied:
         return (
-            f"standby database {name} in {region} is out of this stack's reach (AccessDenied): "
-            f"its IAM acts only on replicas tagged {PLAN_TAG} with the plan's name"
+            f"standby database {name} in {region} is out of this stack's reach (AccessDenied): it does not "
+            f"exist, or is not tagged {PLAN_TAG} with the plan's name (the stack's IAM acts only on those)"
         )
     if not replica.exists:
         return f"standby database {name} does not exist in {region}"
