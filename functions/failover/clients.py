@@ -18,6 +18,7 @@ this helper does, and sleeps through ``failover.clock`` in virtual time. botocor
 makes one attempt per call.
 """
 
+import functools
 import random
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -160,6 +161,12 @@ def call[T](
         return retrying(kind, request)
 
 
+@functools.cache
+def _session() -> boto3.session.Session:
+    """The process's session (a Lambda container's, or the emulator's across its drills)."""
+    return boto3.session.Session()
+
+
 class Clients:
     """A cache of one client per (service, region)."""
 
@@ -170,8 +177,12 @@ class Clients:
     def get(self, service: str, region: str) -> Any:
         key = (service, region)
         if key not in self._cache:
-            factory = self._factory or boto3.session.Session().client
-            self._cache[key] = factory(service, region_name=region, config=_CONFIG)
+            if self._factory is None:
+                # One session for every client: its loader reads each service model once, where a
+                # session per client would read and parse it again for every region (a plan's
+                # replicas are read in each of its regions).
+                self._factory = _session().client
+            self._cache[key] = self._factory(service, region_name=region, config=_CONFIG)
         return self._cache[key]
 
 

@@ -59,8 +59,16 @@ def load_balancer(region: str) -> str:
     return f"dualstack.app-{region}.{region}.elb.amazonaws.com"
 
 
+# The emulator's own clients, made once per deployment: creating a client costs a drill more than
+# most calls do (its endpoint, TLS context and handlers are built each time).
+_CLIENTS: dict[tuple[str, str], Any] = {}
+
+
 def _client(service: str, region: str) -> Any:
-    return boto3.client(service, region_name=region)
+    key = (service, region)
+    if key not in _CLIENTS:
+        _CLIENTS[key] = boto3.client(service, region_name=region)
+    return _CLIENTS[key]
 
 
 @dataclass
@@ -166,6 +174,8 @@ def deploy(scenario: Scenario, workdir: Path | None = None) -> Deployment:
     """Create the scenario's estate and the orchestrator's stack on moto: the estate's plan document is
     written to ``workdir`` (the functions' packaged plan) and the stack's parameters derived from it."""
     estate = scenario.estate
+    # A new deployment is a new moto (each drill's own): clients of an earlier one are not reused.
+    _CLIENTS.clear()
     regions = [PRIMARY_REGION, *estate.standbys]
     unknown = sorted(set(regions) - set(ELB_ZONES))
     if unknown:

@@ -361,7 +361,34 @@ def _refuse_oversize_input(_engine: Engine, original: Any) -> Any:
     return start_execution
 
 
+class _LazyPrivateKey:
+    """A KMS key's private key, made on first use: Sign and Verify are the only uses, and only an
+    asymmetric key may be used for them (a SYMMETRIC_DEFAULT key never is)."""
+
+    def __init__(self, generate: Callable[[str], Any], key_spec: str) -> None:
+        self._generate, self._key_spec, self._key = generate, key_spec, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._key is None:
+            self._key = self._generate(self._key_spec)
+        return getattr(self._key, name)
+
+
+def _lazy_kms_private_key(_engine: Engine, original: Any) -> Any:
+    def generate_private_key(key_spec: str) -> Any:
+        return _LazyPrivateKey(original, key_spec)
+
+    return generate_private_key
+
+
 PATCHES: tuple[Patch, ...] = (
+    Patch(
+        "moto.kms.models",
+        "generate_private_key",
+        "not behaviour: moto makes a 2048-bit RSA private key for every KMS key, symmetric ones too, "
+        "at a tenth of a drill's time; it is made when first used (Sign, Verify) instead",
+        _lazy_kms_private_key,
+    ),
     Patch(
         "moto.awslambda.models:LambdaFunction",
         "_invoke_lambda",
