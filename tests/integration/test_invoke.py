@@ -51,9 +51,7 @@ def _stale(event: Any, parsed: Any, where: str = "") -> list[str]:
 
 
 def test_every_function_has_a_sample_event() -> None:
-    functions = {
-        name for name, r in cfn.load()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
-    }
+    functions = {name for name, r in cfn.load()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
     assert {function_of(e) for e in EVENTS} == functions
     assert "TargetHealthFunction" in functions
 
