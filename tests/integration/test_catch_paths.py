@@ -164,7 +164,8 @@ def test_notification_failure_keeps_the_outcome_and_is_recorded() -> None:
     (run,) = result.runs
     assert run.status == "SUCCEEDED" and run.outcome == "FAILED_OVER"
     assert result.notifications == []
-    assert run.audit is not None and run.audit.notification_error.error == "Lambda.ServiceException"
+    assert run.audit is not None and run.audit.notification_error is not None
+    assert run.audit.notification_error.error == "Lambda.ServiceException"
     finalize_logs = [i.logs for i in result.recorder.invocations if i.function.endswith("FinalizeFunction")]
     assert "notification failed" in finalize_logs[-1]
     assert "NotificationFailures" in finalize_logs[-1]

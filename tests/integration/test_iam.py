@@ -250,11 +250,11 @@ def test_the_rds_grants_reach_only_databases_tagged_for_the_plan() -> None:
         role = roles[function].statements
         for region in ("us-west-2", "eu-west-1"):
             db = f"arn:aws:rds:{region}:123456789012:db:orders-{region}"
-            tagged = {"aws:ResourceTag/regionshift:plan": ("orders",)}
+            tagged: dict[str, tuple[str, ...]] = {"aws:ResourceTag/regionshift:plan": ("orders",)}
             # Then a replica tagged for the plan may be described in any region of the account
             assert iam.evaluate(role, iam.Request("rds:DescribeDBInstances", db, tagged)).allowed
             # And one tagged for another plan, or not tagged, may not
-            other = {"aws:ResourceTag/regionshift:plan": ("billing",)}
+            other: dict[str, tuple[str, ...]] = {"aws:ResourceTag/regionshift:plan": ("billing",)}
             assert not iam.evaluate(role, iam.Request("rds:DescribeDBInstances", db, other)).allowed
             assert not iam.evaluate(role, iam.Request("rds:DescribeDBInstances", db)).allowed
             # And only Promote may promote it
@@ -262,7 +262,6 @@ def test_the_rds_grants_reach_only_databases_tagged_for_the_plan() -> None:
             assert promote is (function == "PromoteFunction")
         # And nothing in another account
         foreign = "arn:aws:rds:us-west-2:210987654321:db:orders-us-west-2"
-        tagged = {"aws:ResourceTag/regionshift:plan": ("orders",)}
         assert not iam.evaluate(role, iam.Request("rds:DescribeDBInstances", foreign, tagged)).allowed
 
 

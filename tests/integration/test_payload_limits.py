@@ -359,7 +359,8 @@ def test_a_huge_record_list_is_read_and_refused_with_a_bounded_reason() -> None:
 
 def _largest_state_payload(session: drill.Session, arn: str) -> tuple[int, str]:
     """The largest state input or output of an execution, in UTF-8 bytes, and the state's name."""
-    largest, where, kwargs = 0, "", {}
+    largest, where = 0, ""
+    kwargs: dict[str, str] = {}
     while True:
         page = session.sfn.get_execution_history(executionArn=arn, maxResults=1000, **kwargs)
         for event in page["events"]:
