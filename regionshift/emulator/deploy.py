@@ -185,7 +185,7 @@ def deploy(scenario: Scenario, workdir: Path | None = None) -> Deployment:
     ]["Arn"]
     targets: dict[str, str] = {load_balancer(region): region for region in regions}
     endpoints: dict[tuple[str, str], str] = {}  # (database, region) -> endpoint
-    foreign_sources: dict[str, str] = {}  # foreign source identifier -> its ARN
+    foreign: dict[str, str] = {}  # another source database (created once, however many replicas use it) -> ARN
     for name in estate.databases:
         primary = _create_db(_client("rds", PRIMARY_REGION), primary_db(name))
         endpoints[(name, PRIMARY_REGION)] = primary["Endpoint"]["Address"]
@@ -196,12 +196,10 @@ def deploy(scenario: Scenario, workdir: Path | None = None) -> Deployment:
             if spec.exists:
                 source = primary["DBInstanceArn"]
                 if spec.source != "primary":
-                    # One foreign database, however many replicas the scenario says replicate from it.
-                    foreign = spec.source or FOREIGN_DB
-                    if foreign not in foreign_sources:
-                        created_source = _create_db(_client("rds", PRIMARY_REGION), foreign)
-                        foreign_sources[foreign] = created_source["DBInstanceArn"]
-                    source = foreign_sources[foreign]
+                    other = spec.source or FOREIGN_DB
+                    if other not in foreign:
+                        foreign[other] = _create_db(_client("rds", PRIMARY_REGION), other)["DBInstanceArn"]
+                    source = foreign[other]
                 tags = [{"Key": PLAN_TAG, "Value": PLAN_NAME}] if spec.tagged else []
                 created = _client("rds", region).create_db_instance_read_replica(
                     DBInstanceIdentifier=identifier,

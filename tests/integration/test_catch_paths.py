@@ -7,14 +7,25 @@ from typing import Any
 import pytest
 
 from failover.clients import BUDGETS
-from failover.settings import RUN_OVERHEAD_SECONDS
+from failover.plan import RUN_OVERHEAD_SECONDS
 from tests.conftest import run_scenario
 
 ASL = json.loads(Path("statemachine/failover.asl.json").read_text())
+MAP = ASL["States"]["PromoteAll"]
+INNER = MAP["ItemProcessor"]["States"]
+
+
+def _lambda_tasks(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in states.items() if s["Type"] == "Task" and s["Resource"].startswith("${")}
+
+
+# Top-level Lambda tasks catch their own failures; the promotion Map's tasks (one iteration per
+# replica) have none: a failed iteration fails the Map, whose Catch leads to Rollback.
+TASKS = {**_lambda_tasks(ASL["States"]), **_lambda_tasks(INNER)}
 CATCHING = {
-    name: state["Catch"][-1]["Next"]
-    for name, state in ASL["States"].items()
-    if state["Type"] == "Task" and state.get("Catch") and state["Resource"].startswith("${")
+    name: (state if name in ASL["States"] else MAP)["Catch"][-1]["Next"]
+    for name, state in TASKS.items()
+    if (state if name in ASL["States"] else MAP).get("Catch")
 }
 # The alarm path reaches every task but Rollback; Rollback is reached through a failing Promote.
 # One run each: the re-evaluation loop (which would follow a rollback) is proven by its own scenarios.
@@ -23,7 +34,7 @@ BASE = {
     "description": "catch path",
     "expect": {"outcome": None},
     "trigger": {"alarm": {}},
-    "plan": {"ReevaluateMaxAttempts": 0},
+    "plan": {"rails": {"reevaluateMaxAttempts": 0}},
 }
 
 
@@ -32,15 +43,16 @@ def _failing(*functions: str) -> list[dict[str, object]]:
 
 
 def test_every_task_state_has_a_catch() -> None:
-    # Lambda tasks; the one service integration (Reevaluate) is checked on its own below.
-    tasks = [
-        name for name, state in ASL["States"].items() if state["Type"] == "Task" and state["Resource"].startswith("${")
-    ]
-    assert sorted(tasks) == sorted(CATCHING)
-    for name in tasks:
-        state = ASL["States"][name]
+    # Lambda tasks, the Map's included; the one service integration (Reevaluate) is checked on its own below.
+    assert {"Promote", "PromotionStatus", "TargetHealth"} <= set(TASKS)
+    assert sorted(TASKS) == sorted(CATCHING)
+    for name, state in TASKS.items():
         assert state["TimeoutSeconds"] <= 60
-        assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
+        if name in INNER:
+            # A Catch inside the iteration would hide a failed promotion from the Map: none there.
+            assert "Catch" not in state
+        else:
+            assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
         retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
         assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException", "TransientAwsError"} <= retried
         # Full jitter everywhere but TransientAwsError's schedule, which must be deterministic: a
@@ -48,6 +60,14 @@ def test_every_task_state_has_a_catch() -> None:
         # has none (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
         # One run at a time holds the lock, so there is no herd of executions for jitter to spread.
         assert all(r.get("JitterStrategy") == "FULL" for r in state["Retry"] if r is not _transient(state))
+
+
+def test_the_promotion_maps_catch_leads_to_rollback() -> None:
+    # Given the Map that promotes every replica of the target
+    assert MAP["Type"] == "Map" and MAP["ItemsPath"] == "$.assess.replicas"
+    # Then any failed iteration (States.ALL, last) is caught into Rollback, keeping the document
+    assert MAP["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
+    assert MAP["Catch"][-1]["Next"] == "Rollback" and MAP["Catch"][-1]["ResultPath"] == "$.error"
 
 
 def _transient(state: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +88,7 @@ STORM_SECONDS = 60
 @pytest.mark.parametrize("name", sorted(CATCHING))
 def test_transient_errors_are_retried_long_enough_to_outlast_a_storm(name: str) -> None:
     # Given a storm of throttles on every API from the moment the step's first attempt starts
-    retrier = _transient(ASL["States"][name])
+    retrier = _transient(TASKS[name])
     # Then its retrier is deterministic and its waits alone (the Lambda's own retries only add to
     # them) start the last attempt after the storm has passed, with room to spare
     assert retrier["ErrorEquals"] == ["TransientAwsError"]
@@ -80,22 +100,50 @@ def test_transient_errors_are_retried_long_enough_to_outlast_a_storm(name: str) 
     assert sum(_waits(retrier)) + (retrier["MaxAttempts"] + 1) * in_lambda <= RUN_OVERHEAD_SECONDS / 2
 
 
-@pytest.mark.parametrize("state", ["Intake", "Gate", "Assess", "Promote", "PromotionStatus", "UpdateDns", "DnsStatus"])
+# The target's replicas in the default estate: one iteration of the promotion Map each.
+TARGET_REPLICAS = ["accounts-us-west-2", "orders-us-west-2"]
+RECORDS = ["api.example.com", "db.example.com", "example.com"]
+
+
+@pytest.mark.parametrize(
+    "state", ["Intake", "Gate", "Assess", "Promote", "PromotionStatus", "TargetHealth", "UpdateDns", "DnsStatus"]
+)
 def test_a_failing_step_is_caught_into_rollback(state: str) -> None:
-    # Intake's failure first starts a fresh document (the raw trigger is dropped), then rolls back.
+    # Intake's failure first starts a fresh document (the raw trigger is dropped), then rolls back;
+    # a failing iteration of the promotion Map fails the Map, whose Catch rolls back.
     assert CATCHING[state] == "Rollback" or ASL["States"][CATCHING[state]]["Next"] == "Rollback"
+    # Given the state's function failing on every invocation
     result = run_scenario({**BASE, "faults": _failing(state)})
     (run,) = result.runs
     names = [s.name for s in run.states]
+    # Then the run went through Rollback after the failing state, and ended in a Fail state
     assert names.index("Rollback") > names.index(state)
     assert names[-1] in ("RolledBack", "Degraded")
-    # Lambda.ServiceException was retried (4 times) before the Catch
-    assert len(result.recorder.retries) == 4
-    promoted = state in ("PromotionStatus", "UpdateDns", "DnsStatus")
+    # And Lambda.ServiceException was retried (4 times) before the Catch, in each iteration of the Map
+    iterations = len(TARGET_REPLICAS) if state in INNER else 1
+    assert names.count(state) == iterations
+    assert len(result.recorder.retries) == 4 * iterations
+    # And the outcome is honest: once a promotion is requested (Promote itself never ran here), the
+    # run is DEGRADED and names every database it promoted
+    promoted = state in ("PromotionStatus", "TargetHealth", "UpdateDns", "DnsStatus")
     assert run.outcome == ("DEGRADED" if promoted else "ROLLED_BACK")
-    # DNS moves only in UpdateDns, after the promotion, and is never moved back.
+    assert run.audit is not None
+    assert sorted(run.audit.promoted) == (TARGET_REPLICAS if promoted else [])
+    # (each is a writer, or on its way to one: RDS answers "modifying" while it promotes)
+    changing = sorted(
+        d["id"]
+        for d in result.world["databases"]
+        if d["region"] == "us-west-2" and (d["source"] is None or d["status"] != "available")
+    )
+    assert changing == (TARGET_REPLICAS if promoted else [])
+    # And DNS moves only in UpdateDns, after the promotions, and is never moved back: every record of
+    # every zone moved together, or none did
     moved = state == "DnsStatus"
     assert (result.world["dns"] != result.before["dns"]) == moved
+    assert {r["region"] for r in result.world["dns"]} == {"us-west-2" if moved else "us-east-1"}
+    if promoted:
+        assert sorted(run.audit.moved) == (RECORDS if moved else [])
+        assert sorted(run.audit.not_moved) == ([] if moved else RECORDS)
     assert [n["outcome"] for n in result.notifications] == [run.outcome]
 
 
@@ -116,7 +164,8 @@ def test_notification_failure_keeps_the_outcome_and_is_recorded() -> None:
     (run,) = result.runs
     assert run.status == "SUCCEEDED" and run.outcome == "FAILED_OVER"
     assert result.notifications == []
-    assert run.audit is not None and run.audit.notification_error.error == "Lambda.ServiceException"
+    assert run.audit is not None and run.audit.notification_error is not None
+    assert run.audit.notification_error.error == "Lambda.ServiceException"
     finalize_logs = [i.logs for i in result.recorder.invocations if i.function.endswith("FinalizeFunction")]
     assert "notification failed" in finalize_logs[-1]
     assert "NotificationFailures" in finalize_logs[-1]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from regionshift import drill
 from regionshift.emulator import scenario as scenarios
-from tests.conftest import PLAN_ENV
+from tests.conftest import PLAN, PLAN_ENV
 
 MANUAL_FIELDS = {
     "operator",
@@ -48,7 +48,11 @@ bad_record = st.sampled_from(
         "a" * 70 + ".example.com",
     ]
 )
-bad_region = st.sampled_from(["", "us-east", "US-EAST-1", "eu-west-1", "mars-1", "us-east-1; rm -rf /", "us-west-2 "])
+# Malformed regions, and well-formed ones the plan does not have (ap-south-1) or not as a standby
+# (us-east-1 is the primary: never a target).
+bad_region = st.sampled_from(["", "us-east", "US-EAST-1", "ap-south-1", "mars-1", "us-east-1; rm -rf /", "us-west-2 "])
+bad_target = bad_region | st.just("us-east-1")
+PLAN_REPLICAS = {identifier for region in PLAN.standby_regions for _, identifier in PLAN.replicas(region)}
 non_boolean = st.sampled_from(["yes", "true", 1, 0, "false", None, [], {}])
 
 
@@ -71,7 +75,12 @@ bad_manual = st.one_of(
         st.sampled_from(["", "   ", "x" * 129]) | st.integers() | st.none(),
     ),
     st.builds(lambda r: {**_valid_manual(), "sourceRegion": r}, bad_region.filter(lambda r: r != "us-east-1")),
-    st.builds(lambda r: {**_valid_manual(), "targetRegion": r}, bad_region),
+    st.builds(lambda r: {**_valid_manual(), "targetRegion": r}, bad_target),
+    # A replica of the plan, but not in the region asked for
+    st.builds(
+        lambda r: {**_valid_manual(), "targetRegion": "eu-west-1", "replica": r},
+        st.sampled_from(sorted(identifier for _, identifier in PLAN.replicas("us-west-2"))),
+    ),
     st.builds(
         lambda r: {**_valid_manual(), "sourceRegion": "us-west-2", "targetRegion": "us-west-2", "reason": r},
         st.text(min_size=1, max_size=20),
@@ -79,7 +88,7 @@ bad_manual = st.one_of(
     st.builds(lambda rs: {**_valid_manual(), "records": rs}, st.lists(bad_record, min_size=1, max_size=3)),
     st.builds(lambda v: {**_valid_manual(), "records": v}, st.just([]) | st.text(max_size=10) | st.integers()),
     st.builds(
-        lambda v: {**_valid_manual(), "replica": v}, st.text(max_size=20).filter(lambda v: v != "orders-standby")
+        lambda v: {**_valid_manual(), "replica": v}, st.text(max_size=20).filter(lambda v: v not in PLAN_REPLICAS)
     ),
 )
 

@@ -16,6 +16,8 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from failover.models import REASON_LIMIT
+from failover.plan import MAX_RECORDS
+from failover.steps.update_dns import CHANGES_SHOWN
 from regionshift import drill, invariants
 from regionshift.emulator import patches
 from regionshift.emulator import scenario as scenarios
@@ -353,3 +355,56 @@ def test_a_huge_record_list_is_read_and_refused_with_a_bounded_reason() -> None:
     assert run.outcome == "REFUSED"
     assert run.reason is not None and len(run.reason) <= REASON_LIMIT
     assert all(c.held for c in invariants.check(result)), invariants.check(result)
+
+
+def _largest_state_payload(session: drill.Session, arn: str) -> tuple[int, str]:
+    """The largest state input or output of an execution, in UTF-8 bytes, and the state's name."""
+    largest, where = 0, ""
+    kwargs: dict[str, str] = {}
+    while True:
+        page = session.sfn.get_execution_history(executionArn=arn, maxResults=1000, **kwargs)
+        for event in page["events"]:
+            for key, field in (("stateEnteredEventDetails", "input"), ("stateExitedEventDetails", "output")):
+                details = event.get(key)
+                if details and len((details.get(field) or "").encode("utf-8")) > largest:
+                    largest, where = len(details[field].encode("utf-8")), details["name"]
+        if "nextToken" not in page:
+            return largest, where
+        kwargs = {"nextToken": page["nextToken"]}
+
+
+def test_a_plan_with_the_most_records_fails_over_far_inside_the_payload_limit() -> None:
+    # Given a plan with MAX_RECORDS records in two zones: alias A records and CNAMEs to a database
+    half = MAX_RECORDS // 2
+    zones = [
+        {"name": "example.com", "records": [{"name": f"app-{i}.example.com", "type": "A"} for i in range(half)]},
+        {
+            "name": "example.org",
+            "records": [
+                {"name": f"db-{i}.example.org", "type": "CNAME", "target": "orders"} for i in range(MAX_RECORDS - half)
+            ],
+        },
+    ]
+    scenario = Scenario.model_validate(
+        {
+            "name": "most-records",
+            "description": "the largest plan a run moves",
+            "expect": {"outcome": "FAILED_OVER", "runs": 1},
+            "estate": {"zones": zones},
+            "trigger": {"alarm": {"state": "ALARM", "ageSeconds": 5}},
+        }
+    )
+    # When the alarm fires
+    with drill.Session(scenario) as session:
+        session.step(Step(trigger=scenario.trigger))
+        result = session.result()
+        [run] = result.runs
+        largest, where = _largest_state_payload(session, run.arn)
+    # Then every record moved, one change batch per zone
+    assert run.outcome == "FAILED_OVER" and result.passed, result.problems
+    assert len(result.world["dns"]) == MAX_RECORDS and {r["region"] for r in result.world["dns"]} == {"us-west-2"}
+    assert run.audit is not None and run.audit.changes.dns is not None
+    assert sorted(z.records for z in run.audit.changes.dns.zones) == [half, MAX_RECORDS - half]
+    # And the run document lists a bounded sample of the changes, so no state comes near the limit
+    assert len(run.audit.changes.dns.changes) == CHANGES_SHOWN
+    assert largest < LIMIT // 8, (where, largest)

@@ -202,5 +202,92 @@ def test_a_drill_leaves_its_report_in_the_emulated_bucket_as_the_template_declar
     assert files is not None
     data = json.loads(files["report.json"])
     assert data["outcome"] == run.outcome == "FAILED_OVER"
-    assert {"Promote", "UpdateDns", "Notify"} <= {s["state"] for s in data["timeline"]}
+    assert {"PromoteAll", "Promote", "TargetHealth", "UpdateDns", "Notify"} <= {s["state"] for s in data["timeline"]}
     assert "<svg" in files["report.html"] and ">Promote</text>" in files["report.html"]
+
+
+# The estate's default zone and a second one, whose CNAME follows the accounts database.
+TWO_ZONES = [
+    {
+        "name": "example.com",
+        "records": [
+            {"name": "example.com"},
+            {"name": "api.example.com"},
+            {"name": "db.example.com", "type": "CNAME", "target": "orders"},
+        ],
+    },
+    {"name": "example.org", "records": [{"name": "accounts.example.org", "type": "CNAME", "target": "accounts"}]},
+]
+
+
+@pytest.fixture(scope="module")
+def passed_over() -> tuple[drill.DrillResult, dict[str, str]]:
+    """A run that passes over us-west-2 (its orders replica lags 600 s) and fails over to eu-west-1,
+    across two zones, with its report as the bucket holds it."""
+    scenario = scenarios.Scenario.model_validate(
+        {
+            "name": "first-standby-lags",
+            "description": "us-west-2's orders replica lags: the run moves to eu-west-1",
+            "expect": {"outcome": "FAILED_OVER", "runs": 1},
+            "estate": {"zones": TWO_ZONES, "replicas": {"orders-us-west-2": {"lagSeconds": 600}}},
+            "trigger": {"alarm": {"state": "ALARM", "ageSeconds": 5}},
+        }
+    )
+    with drill.Session(scenario) as session:
+        session.step(scenarios.Step(trigger=scenario.trigger))
+        result = session.result()
+        (run,) = result.runs
+        files = session.deployment.report(run.arn)
+    assert result.passed, result.problems
+    assert files is not None
+    return result, files
+
+
+def test_a_report_says_which_standby_was_chosen_and_why_another_was_passed_over(
+    passed_over: tuple[drill.DrillResult, dict[str, str]],
+) -> None:
+    result, files = passed_over
+    data, md = json.loads(files["report.json"]), files["report.md"]
+    # Then the report names both standbys in plan order, the chosen one and the reason for the other
+    standbys = data["decisions"]["assess"]["standbys"]
+    assert [(s["region"], s["chosen"]) for s in standbys] == [("us-west-2", False), ("eu-west-1", True)]
+    assert "orders-us-west-2" in standbys[0]["passedOver"] and "600 s" in standbys[0]["passedOver"]
+    assert "Passed over us-west-2: orders-us-west-2: replica lag 600 s" in md
+    assert "Target: eu-west-1" in md
+    assert "Checker votes, standby us-west-2:" in md and "Checker votes, standby eu-west-1:" in md
+    # And the same in the page a person opens
+    assert "Passed over us-west-2: orders-us-west-2: replica lag 600 s" in files["report.html"]
+    # And the run moved there
+    assert data["outcome"] == "FAILED_OVER" and "eu-west-1" in data["reason"]
+    assert {r["region"] for r in result.world["dns"]} == {"eu-west-1"}
+
+
+def test_a_report_lists_every_replica_promotion_and_zone_of_the_target(
+    passed_over: tuple[drill.DrillResult, dict[str, str]],
+) -> None:
+    _, files = passed_over
+    data, md = json.loads(files["report.json"]), files["report.md"]
+    # Then every replica of the target was verified and listed (database, region, lag)
+    replicas = data["decisions"]["assess"]["replicas"]
+    assert sorted((r["identifier"], r["database"], r["region"]) for r in replicas) == [
+        ("accounts-eu-west-1", "accounts", "eu-west-1"),
+        ("orders-eu-west-1", "orders", "eu-west-1"),
+    ]
+    for identifier, database in (("orders-eu-west-1", "orders"), ("accounts-eu-west-1", "accounts")):
+        assert f"Replica {identifier} ({database}, eu-west-1): available" in md
+        # And every promotion, as a change from read replica to writer
+        assert f"| database {database}: {identifier} (eu-west-1) | read replica | standalone writer |" in md
+    assert sorted(p["identifier"] for p in data["changes"]["promotions"]) == ["accounts-eu-west-1", "orders-eu-west-1"]
+    # And each zone's change batch, with every record of both zones moved to the target
+    zones = data["changes"]["dns"]["zones"]
+    assert sorted(z["records"] for z in zones) == [1, 3]
+    assert all(z["status"] == "INSYNC" and z["changeId"] for z in zones)
+    assert len({z["zoneId"] for z in zones}) == 2
+    for row in (
+        "| example.com A | ALIAS dualstack.app-us-east-1.us-east-1.elb.amazonaws.com "
+        "| ALIAS dualstack.app-eu-west-1.eu-west-1.elb.amazonaws.com |",
+        "| api.example.com A |",
+        "| db.example.com CNAME |",
+        "| accounts.example.org CNAME |",
+    ):
+        assert row in md, row

@@ -34,6 +34,7 @@ def audit_record(
         changes=Changes(promotions=doc.promotions, target=doc.target, dns=doc.dns),
         error=doc.error,
         rollback_error=doc.result.rollback_error,
+        promoted=doc.result.promoted,
         moved=doc.result.moved,
         not_moved=doc.result.not_moved,
         notification=doc.notification,
