@@ -361,26 +361,27 @@ def test_operators_can_start_manual_runs_but_never_the_failover_state_machine_it
     assert not iam.evaluate(statements, iam.Request("states:StartExecution", failover)).allowed
 
 
-def test_a_replica_not_tagged_for_the_plan_fails_the_run_as_aws_would() -> None:
-    # Given the target's orders replica without the regionshift:plan tag (plan deploy tags each replica)
+def test_replicas_not_tagged_for_the_plan_are_out_of_reach_as_aws_would_have_them() -> None:
+    # Given the orders replica in every standby without the regionshift:plan tag (plan deploy tags each)
     scenario = scenarios.Scenario.model_validate(
         {
-            "name": "untagged-replica",
-            "description": "the orders replica in us-west-2 lacks the plan's tag",
-            "expect": {"outcome": "ROLLED_BACK", "runs": 1},
-            "plan": {"rails": {"reevaluateMaxAttempts": 0}},
-            "estate": {"replicas": {"orders-us-west-2": {"tagged": False}}},
+            "name": "untagged-replicas",
+            "description": "the orders replicas lack the plan's tag",
+            "expect": {"outcome": "REFUSED", "runs": 1},
+            "plan": {"rails": {"reevaluateMaxAttempts": 2}},
+            "estate": {"replicas": {"orders-us-west-2": {"tagged": False}, "orders-eu-west-1": {"tagged": False}}},
             "trigger": {"alarm": {"state": "ALARM", "ageSeconds": 5}},
         }
     )
     # When the alarm fires
     result = drill.run(scenario)
-    # Then Assess is denied reading it (the role's condition needs the tag), the run rolls back
-    # before any promotion, and the denial is the reason given
+    # Then Assess is denied reading them (the role's condition needs the tag), each region is passed
+    # over for it, and the refusal is final (not re-evaluated: tagging is a person's job)
     (run,) = result.runs
-    assert run.outcome == "ROLLED_BACK" and "AccessDenied" in (run.reason or "")
-    assert [(d.function, d.action, d.resource) for d in result.denied] == [
-        ("AssessFunction", "rds:DescribeDBInstances", "arn:aws:rds:us-west-2:123456789012:db:orders-us-west-2")
+    assert run.outcome == "REFUSED" and run.reason.count("AccessDenied") == 2
+    assert sorted((d.function, d.action, d.resource) for d in result.denied) == [
+        ("AssessFunction", "rds:DescribeDBInstances", "arn:aws:rds:eu-west-1:123456789012:db:orders-eu-west-1"),
+        ("AssessFunction", "rds:DescribeDBInstances", "arn:aws:rds:us-west-2:123456789012:db:orders-us-west-2"),
     ]
     assert not [m for m in result.mutations if m["operation"] == "PromoteReadReplica"]
     assert result.world == result.before
