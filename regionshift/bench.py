@@ -374,7 +374,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"| of which | {', '.join(f'{k} {v}' for k, v in sorted(path['byOperation'].items()))} |",
         f"| state transitions | {path['stateTransitions']} |",
         f"| Lambda invocations | {path['lambdaInvocations']} |",
-        f"| virtual run time / of which waits | {path['virtualSeconds']} s / {path['virtualWaitSeconds']} s |",
+        f"| virtual run time / waits, summed over the Map's parallel iterations | "
+        f"{path['virtualSeconds']} s / {path['virtualWaitSeconds']} s |",
         f"| orchestrator wall time (emulated, waits skipped) | {path['orchestratorWallSeconds']} s |",
     ]
     slack = results["pollingSlack"]
