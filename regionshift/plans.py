@@ -72,6 +72,9 @@ def stack_parameters(plan: Plan, plan_file: str = PACKAGED_PLAN) -> dict[str, An
         "HealthCheckArns": [
             f"arn:aws:route53:::healthcheck/{plan.health_check(region)}" for region in plan.region_names
         ],
+        "StandbyHealthCheckArns": [
+            f"arn:aws:route53:::healthcheck/{plan.health_check(region)}" for region in plan.standby_regions
+        ],
         "HostedZoneArns": [f"arn:aws:route53:::hostedzone/{zone.id}" for zone in plan.zones],
         # The replica-lag alarm and the dashboard watch the first database's replica in the first
         # standby region (CloudWatch alarms are regional and watch one metric or expression).

@@ -154,6 +154,16 @@ def _change_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     shown, changed = len(dns.get("changes", [])), sum(z.get("records", 0) for z in dns.get("zones", []))
     if changed > shown:
         rows.append((f"{changed - shown} more record(s)", "their primary targets", "their target-region targets"))
+    # Each zone's change batch, and whether Route 53 reported it INSYNC: a zone left PENDING is named.
+    for zone in dns.get("zones", []):
+        if zone.get("changeId"):
+            rows.append(
+                (
+                    f"hosted zone {zone['zoneId']}",
+                    f"{zone.get('records', 0)} record(s)",
+                    f"change {zone['changeId']}: {zone.get('status')}",
+                )
+            )
     return rows
 
 

@@ -291,3 +291,8 @@ def test_a_report_lists_every_replica_promotion_and_zone_of_the_target(
         "| accounts.example.org CNAME |",
     ):
         assert row in md, row
+    # And the Markdown names each zone's batch and its status (a zone left PENDING would show here)
+    for zone in zones:
+        assert (
+            f"| hosted zone {zone['zoneId']} | {zone['records']} record(s) | change {zone['changeId']}: INSYNC |" in md
+        )
