@@ -103,7 +103,7 @@ def _choice(run: Run) -> list[str]:
         votes = verdict.votes
         health = f" ({votes.healthy}/{votes.healthy + votes.failing} checkers healthy)" if votes else ""
         if verdict.chosen:
-            lines.append(f"{prefix}target {verdict.region}{health}: the first ready standby in plan order")
+            lines.append(f"{prefix}target {verdict.region}{health}: {assess.why_chosen}")
         elif verdict.passed_over:
             lines.append(f"{prefix}passed over {verdict.region}: {verdict.passed_over}")
     return lines

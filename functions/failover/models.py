@@ -190,8 +190,10 @@ class AssessResult(Model):
     probe: int
     primary: CheckerVotes | None = None
     standbys: list[StandbyVerdict] = []
-    # The region the run moves to, and its replicas as verified (the promotion Map's items).
+    # The region the run moves to, why it (and not another), and its replicas as verified (the
+    # promotion Map's items).
     target: str | None = None
+    why_chosen: Reason | None = None
     replicas: list[ReplicaState] = []
     data_loss_accepted: bool = False
     # What was verified before the point of no return (one line per check), shown by a dry run too.

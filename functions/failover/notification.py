@@ -81,13 +81,10 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
         lines.append(f"Assessment (probe {a.probe}): {a.reason}")
         if a.data_loss_accepted:
             lines.append("DATA LOSS ACCEPTED by operator override (recorded in the audit trail).")
-        # Why the target was chosen: every standby ahead of it, and why it was passed over (or the
-        # operator named it: then it was the only one considered).
-        named = doc.intake.trigger.target_region if doc.intake and doc.intake.trigger else None
-        why_chosen = "named by the operator" if named else "the first ready standby in plan order"
+        # Why the target was chosen, and why every other standby looked at was passed over.
         for verdict in a.standbys:
             if verdict.chosen:
-                lines.append(f"Target: {verdict.region} ({why_chosen})")
+                lines.append(f"Target: {verdict.region} ({a.why_chosen})")
             elif verdict.passed_over:
                 lines.append(f"Passed over: {verdict.region}: {verdict.passed_over}")
         lines.extend(f"Verified before promoting: {check}" for check in a.verified)

@@ -87,8 +87,16 @@ class Strict(BaseModel):
 
 class RegionSpec(Strict):
     region: Region
-    # The Route 53 health check of the region's application endpoint.
-    health_check_id: Annotated[str, Field(pattern=r"^[0-9a-fA-F-]{1,64}$")]
+    # The Route 53 health check of the region's application endpoint: a UUID ("HealthCheck", Amazon
+    # Route 53 API Reference), compared lower-case.
+    health_check_id: Annotated[
+        str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+    ]
+
+    @field_validator("health_check_id")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
 
 
 class Regions(Strict):

@@ -125,7 +125,7 @@ def _decision_lines(report: dict[str, Any]) -> list[str]:
                 )
         for standby in assess.get("standbys") or []:
             if standby.get("chosen"):
-                lines.append(f"Target: {standby.get('region')}, the first ready standby in plan order")
+                lines.append(f"Target: {standby.get('region')}, {assess.get('whyChosen')}")
             elif standby.get("passedOver"):
                 lines.append(f"Passed over {standby.get('region')}: {standby.get('passedOver')}")
         for replica in assess.get("replicas") or []:

@@ -94,8 +94,12 @@ def record_target_problems(
         if found is None or found.value == target:
             continue
         if found.value != spec.target(primary_region):
+            elsewhere = next((r for r in spec.targets if r != target_region and spec.target(r) == found.value), None)
             problems.append(
-                f"{spec.name} points to {found.value}, neither at its {primary_region} target nor at its "
+                f"{spec.name} points at its {elsewhere} target {found.value} (an earlier failover, or a person): "
+                f"moving it to {target_region} could split traffic between two writers' regions"
+                if elsewhere
+                else f"{spec.name} points to {found.value}, neither at its {primary_region} target nor at its "
                 f"{target_region} target {target}: someone changed it; moving it could take traffic from a "
                 "region this plan does not know"
             )

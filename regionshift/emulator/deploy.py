@@ -24,7 +24,7 @@ from regionshift import plans
 from regionshift import template as cfn
 from regionshift.emulator import iam
 from regionshift.emulator.patches import ACCOUNT
-from regionshift.emulator.scenario import HealthPoint, Scenario, replica_spec
+from regionshift.emulator.scenario import ELB_ZONES, HealthPoint, Scenario, replica_spec
 
 PRIMARY_REGION = "us-east-1"
 # Where the orchestrator's stack runs: the design's first standby region.
@@ -33,18 +33,6 @@ PLAN_NAME = "orders"
 PRIMARY_DB = "orders-primary"
 FOREIGN_DB = "reporting-db"
 ALARM_NAME = "regionshift-primary-unhealthy"
-# Application Load Balancers' canonical hosted zone per region ("Elastic Load Balancing endpoints and
-# quotas", AWS General Reference: https://docs.aws.amazon.com/general/latest/gr/elb.html).
-ELB_ZONES = {
-    "us-east-1": "Z35SXDOTRQ7X7K",
-    "us-east-2": "Z3AADJGX6KTTL2",
-    "us-west-1": "Z368ELLRRE2KJ0",
-    "us-west-2": "Z1H1FL5HABSF5",
-    "eu-west-1": "Z32O12XQLNTSW2",
-    "eu-central-1": "Z215JYRZR1TBD5",
-    "ap-southeast-1": "Z1LMS91P8CMLE5",
-    "ap-northeast-1": "Z14GRHDCWA56QT",
-}
 
 
 def primary_db(database: str) -> str:

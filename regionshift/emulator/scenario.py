@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from failover.models import Outcome
 
@@ -100,8 +100,35 @@ DEFAULT_ZONES = [
 ]
 
 
+# Application Load Balancers' canonical hosted zone per region ("Elastic Load Balancing endpoints and
+# quotas", AWS General Reference: https://docs.aws.amazon.com/general/latest/gr/elb.html).
+ELB_ZONES = {
+    "us-east-1": "Z35SXDOTRQ7X7K",
+    "us-east-2": "Z3AADJGX6KTTL2",
+    "us-west-1": "Z368ELLRRE2KJ0",
+    "us-west-2": "Z1H1FL5HABSF5",
+    "eu-west-1": "Z32O12XQLNTSW2",
+    "eu-central-1": "Z215JYRZR1TBD5",
+    "ap-southeast-1": "Z1LMS91P8CMLE5",
+    "ap-northeast-1": "Z14GRHDCWA56QT",
+}
+# The regions the emulated estate can place a load balancer in.
+ESTATE_REGIONS = tuple(ELB_ZONES)
+
+
 class Estate(Strict):
     standbys: Annotated[list[str], Field(min_length=1)] = ["us-west-2", "eu-west-1"]
+
+    @field_validator("standbys")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [r for r in value if r not in ESTATE_REGIONS]
+        if unknown:
+            raise ValueError(
+                f"the emulated estate has no region {', '.join(unknown)} (it has {', '.join(ESTATE_REGIONS)})"
+            )
+        return value
+
     databases: Annotated[list[str], Field(min_length=1)] = ["orders", "accounts"]
     zones: Annotated[list[ZoneShape], Field(min_length=1)] = DEFAULT_ZONES
     health: Health = Health()

@@ -360,5 +360,5 @@ def test_a_promotion_failing_after_the_other_database_was_promoted_degrades(
     assert run.outcome == "DEGRADED"
     message = result.notifications[0]["message"]
     assert f"Databases promoted: {promoted}" in message
-    assert f"promote {failed} in us-west-2 too" in message
+    assert f"promote {failed} in us-west-2 (the application there has no writer for them)" in message
     assert "A human must act" in message

@@ -283,3 +283,26 @@ def test_an_unreadable_file_is_one_problem(tmp_path: Path) -> None:
         plans.load(path)
     assert len(refused.value.problems) == 1
     assert refused.value.problems[0].startswith("cannot be read as YAML or JSON")
+
+
+def test_a_key_given_twice_is_refused_not_silently_replaced(tmp_path: Path) -> None:
+    # Given the example with a second `zones:` (YAML would keep only the last, dropping every record)
+    text = EXAMPLE.read_text() + "zones:\n  - {id: Z2, name: example.org, records: []}\n"
+    path = tmp_path / "twice.yaml"
+    path.write_text(text)
+    # When it is loaded; Then it is refused, naming the key and where
+    with pytest.raises(plans.PlanFileError) as refused:
+        plans.load(path)
+    assert "the key 'zones' is given twice" in refused.value.problems[0]
+
+
+def test_health_checks_are_uuids_compared_without_case() -> None:
+    # Given the second standby's health check as the first's in upper case
+    data = example()
+    data["regions"]["standbys"][1]["healthCheckId"] = data["regions"]["standbys"][0]["healthCheckId"].upper()
+    # Then the two are one health check
+    assert "regions: each region needs its own health check" in problems_of(data)
+    # And an id that is not a UUID is refused
+    data = example()
+    data["regions"]["primary"]["healthCheckId"] = "-"
+    assert any(p.startswith("regions.primary.healthCheckId") for p in problems_of(data))

@@ -426,11 +426,15 @@ def test_some_replicas_promoted_is_degraded_and_names_what_changed_and_what_did_
     assert result.promoted == ["orders-usw2"]
     assert result.moved == ["example.com"]
     assert result.not_moved == ["api.example.org", "db.example.com", "example.org", "www.example.org"]
-    assert "In us-west-2, orders-usw2 is a standalone writer" in result.reason
-    assert "not moved: api.example.org, db.example.com, example.org, www.example.org" in result.reason
-    assert "promote accounts-usw2 in us-west-2 too" in result.reason
+    # What to do comes first (the reason is clipped at its limit, so nothing a person needs is last)
+    assert result.reason.startswith(
+        "A human must act: promote accounts-usw2 in us-west-2 (the application there has no writer for them); "
+        "once us-west-2 serves, point api.example.org, db.example.com, example.org, www.example.org at it"
+    )
     assert "fence the old primaries (orders-primary, accounts-primary) in us-east-1" in result.reason
-    assert "DnsUpdateError: Throttling" in result.reason
+    assert "In us-west-2, 1 of 2 database(s) promoted (orders-usw2 is a standalone writer)" in result.reason
+    assert "moved: 1, not moved: 4" in result.reason
+    assert result.reason.endswith("Cause: DnsUpdateError: Throttling.")
     assert not estate.called("ChangeResourceRecordSets") and not estate.called("PromoteReadReplica")
     # Each zone was read once
     assert [zone for _, zone in estate.called("ListResourceRecordSets")] == ["Z0EXAMPLE", "Z0OTHER"]
@@ -462,7 +466,10 @@ def test_a_requested_promotion_still_in_progress_counts_as_promoted() -> None:
     estate.replicas["accounts-usw2"]["status"] = "modifying"  # still a replica, changing role
     result = rollback(failed(error="PromotionTimeoutError"), estate.runtime(store), NOW)
     assert result.outcome == Outcome.DEGRADED and result.promoted == ["accounts-usw2"]
-    assert "accounts-usw2 is modifying" in result.reason and "promote orders-usw2 in us-west-2 too" in result.reason
+    assert (
+        "accounts-usw2 is modifying" in result.reason
+        and "promote orders-usw2 in us-west-2 (the application there has no writer for them)" in result.reason
+    )
 
 
 def test_rollback_looks_at_the_replicas_of_the_runs_target_only() -> None:

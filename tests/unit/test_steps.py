@@ -226,8 +226,9 @@ def test_the_first_standby_unhealthy_the_second_is_chosen_and_the_first_passed_o
     ]
     assert "us-west-2 passed over: not healthy (1/8 checkers healthy)" in result.reason
     assert [r.identifier for r in result.replicas] == ["orders-euw1", "accounts-euw1"]
-    # The passed-over region's replicas were not even looked at
-    assert {region for region, _ in estate.called("DescribeDBInstances")} == {"eu-west-1"}
+    # The passed-over region's replicas were read only to be sure none is a writer already (no lag read)
+    assert {region for region, _ in estate.called("DescribeDBInstances")} == {"us-west-2", "eu-west-1"}
+    assert {region for region, _ in estate.called("GetMetricStatistics")} == {"eu-west-1"}
 
 
 def test_one_lagging_replica_passes_its_region_over() -> None:
@@ -260,6 +261,19 @@ def _standalone(estate: Estate, identifier: str) -> None:
     estate.replicas[identifier]["source"] = None
 
 
+@pytest.mark.parametrize("region", ["usw2", "euw1"])
+def test_a_replica_already_a_writer_in_any_standby_refuses_the_run(region: str) -> None:
+    # Given one replica already standalone (an earlier DEGRADED run promoted it), in the first standby
+    # or in the second while the first is ready
+    estate = Estate()
+    _standalone(estate, f"orders-{region}")
+    # When the outage is assessed
+    result = run_assess(estate)
+    # Then the run refuses for good, naming the writer: promoting any region would make a second one
+    assert result.decision == "REFUSED" and not result.transient and result.target is None
+    assert result.reason.startswith(f"orders-{region} in ") and "already a standalone writer" in result.reason
+
+
 def _unhealthy(estate: Estate, identifier: str) -> None:
     estate.failing[HC_USW2 if identifier.endswith("usw2") else HC_EUW1] = 8
 
@@ -271,7 +285,6 @@ def _unhealthy(estate: Estate, identifier: str) -> None:
         (_busy, _lagging, True),  # a modifying replica may become available
         (_unhealthy, _lagging, True),  # a region's health may come back
         (_lagging, _missing, False),  # a missing replica will not appear by itself
-        (_standalone, _lagging, False),  # nor will a standalone instance become a replica again
         (_unhealthy, _missing, False),
     ],
 )
@@ -294,7 +307,7 @@ def test_no_standby_ready_is_refused_and_transient_only_when_every_reason_may_pa
     ("replica", "lag", "reason"),
     [
         ({"exists": False}, 2.0, "standby database orders-usw2 does not exist in us-west-2"),
-        ({"source": None}, 2.0, "orders-usw2 is not a read replica (already standalone)"),
+        ({"source": None}, 2.0, "orders-usw2 in us-west-2 already a standalone writer (an earlier promotion)"),
         ({"source": "arn:aws:rds:us-east-1:123456789012:db:reporting"}, 2.0, "replicates from"),
         ({"source": "arn:aws:rds:eu-west-1:123456789012:db:orders-primary"}, 2.0, "replicates from"),
         ({"source": "accounts-primary"}, 2.0, "replicates from accounts-primary, not orders-primary"),
@@ -326,11 +339,13 @@ def test_a_manual_run_naming_a_target_considers_that_region_only() -> None:
     trigger = {"manual": {"operator": "alice", "reason": "move to Europe", "targetRegion": "eu-west-1"}}
     # When a manual run names the second
     result = run_assess(estate, trigger=trigger)
-    # Then the run moves there, and the first is neither probed nor listed
+    # Then the run moves there, and the first is neither probed nor listed; its replicas are read
+    # only to be sure none is already a writer (a second writer is refused whatever the target)
     assert result.decision == "PROCEED" and result.target == "eu-west-1"
     assert verdicts(result) == [("eu-west-1", True, None)]
     assert HC_USW2 not in {hc for _, hc in estate.called("GetHealthCheckStatus")}
-    assert {region for region, _ in estate.called("DescribeDBInstances")} == {"eu-west-1"}
+    assert {region for region, _ in estate.called("DescribeDBInstances")} == {"us-west-2", "eu-west-1"}
+    assert {region for region, _ in estate.called("GetMetricStatistics")} == {"eu-west-1"}
 
 
 def test_a_manual_run_naming_an_unready_target_is_refused_not_moved_elsewhere() -> None:
@@ -449,7 +464,7 @@ def test_a_proceed_lists_everything_verified_before_the_promotion() -> None:
     }
 
 
-def test_a_manual_data_loss_override_applies_to_the_chosen_regions_lagging_replicas() -> None:
+def test_a_manual_data_loss_override_takes_the_region_that_loses_least() -> None:
     # Given the first standby's accounts replica without lag data, and the second's orders replica far behind
     estate = Estate()
     estate.lag["accounts-usw2"] = None
@@ -457,14 +472,16 @@ def test_a_manual_data_loss_override_applies_to_the_chosen_regions_lagging_repli
     override = {"manual": {"operator": "alice", "reason": "region gone", "acceptDataLoss": True}}
     # When an operator accepts data loss
     accepted = run_assess(estate, trigger=override)
-    # Then the first standby is chosen, and the lag accepted is its own replica's, named
-    assert accepted.decision == "PROCEED" and accepted.target == "us-west-2" and accepted.data_loss_accepted
-    assert "accounts-usw2 lag unknown (no ReplicaLag datapoints) exceeds 60 s: data loss accepted" in accepted.reason
-    assert "orders-usw2 lag" not in accepted.reason and "orders-euw1" not in accepted.reason
+    # Then the region with the smaller worst lag is chosen (unknown lag counts as the worst), the lag
+    # accepted is its own replica's, named, and the choice says why
+    assert accepted.decision == "PROCEED" and accepted.target == "eu-west-1" and accepted.data_loss_accepted
+    assert "orders-euw1 lag 900 s exceeds 60 s: data loss accepted" in accepted.reason
+    assert accepted.why_chosen and "least replica lag" in accepted.why_chosen
+    assert [v.region for v in accepted.standbys if v.passed_over] == ["us-west-2"]
     # And the override never makes an unready replica ready
-    estate.replicas["orders-usw2"]["status"] = "modifying"
+    estate.replicas["orders-euw1"]["status"] = "modifying"
     busy = run_assess(estate, trigger=override)
-    assert busy.target == "eu-west-1" and "orders-euw1 lag 900 s exceeds 60 s" in busy.reason
+    assert busy.target == "us-west-2" and "accounts-usw2 lag unknown" in busy.reason
 
 
 def test_a_data_loss_override_prefers_a_region_within_the_bound() -> None:

@@ -1,6 +1,7 @@
 """Assess: confirm the outage, choose the standby region to move to, and check everything the run needs
 after the point of no return: every replica's state and lag, and every record of the plan."""
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,14 @@ class Candidate:
     lagging: list[str] = field(default_factory=list)
     lag_notes: list[str] = field(default_factory=list)
     accepted: bool = False
+
+    @property
+    def worst_lag(self) -> float:
+        """The largest replica lag of the region; unknown lag counts as the worst."""
+        lags = [r.lag_seconds for r in self.replicas]
+        return (
+            math.inf if any(lag is None for lag in lags) else max((lag for lag in lags if lag is not None), default=0.0)
+        )
 
     def accepting_data_loss(self) -> "Candidate":
         """This candidate, its lag accepted by the operator's override."""
@@ -93,6 +102,26 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     missing = [p for zone in plan.zones for p in record_problems(zone, current[zone.id])]
     if missing:
         return decide("REFUSED", "not safe to promote: " + "; ".join(missing), standbys=verdicts())
+    # Every replica of every standby, whichever region is chosen: one already a standalone writer means
+    # an earlier failover promoted it (a DEGRADED run, or a person). Promoting another region now would
+    # make a second writer of that database, so the run refuses until a person settles the estate.
+    states = {
+        (region, identifier): rt.rds(region).describe(identifier, db.name, region)
+        for region in plan.standby_regions
+        for db, identifier in plan.replicas(region)
+    }
+    writers = [
+        f"{identifier} in {region}"
+        for (region, identifier), state in states.items()
+        if state.exists and not state.denied and state.source is None
+    ]
+    if writers:
+        return decide(
+            "REFUSED",
+            f"{', '.join(writers)} already a standalone writer (an earlier promotion): failing over now could "
+            "make a second writer; finish or settle that failover by hand (the earlier run's page says how)",
+            standbys=verdicts(),
+        )
     override = trigger is not None and trigger.kind == "manual" and doc.intake.flags.accept_data_loss
     passed: dict[str, str] = {}
     looked: list[Candidate] = []
@@ -101,20 +130,26 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
         if votes.verdict != "HEALTHY":
             passed[region] = f"not healthy ({votes_text(votes)})"
             continue
-        candidate = _examine(Candidate(region, votes), rt, now, current)
+        candidate = _examine(Candidate(region, votes), rt, now, current, states)
         looked.append(candidate)
         if candidate.problems or candidate.lagging:
             passed[region] = "; ".join(candidate.problems + candidate.lagging)
             continue
-        return _proceed(candidate, primary, probe, rt, current, decide, verdicts(region, passed))
-    # An operator's data-loss override applies only when no region is within the bound: the first
-    # region whose only problem is lag, so that no data is lost that a later region would have kept.
-    lagging = next((c for c in looked if override and c.lagging and not c.problems), None)
-    if lagging is not None:
-        chosen = lagging.accepting_data_loss()
-        ahead = regions[: regions.index(chosen.region)]
-        passed = {r: why for r, why in passed.items() if r in ahead}
-        return _proceed(chosen, primary, probe, rt, current, decide, verdicts(chosen.region, passed))
+        why = "named by the operator" if named else "the first ready standby in plan order"
+        return _proceed(candidate, primary, probe, rt, current, decide, verdicts(region, passed), why)
+    # An operator's data-loss override applies only when no region is within the bound, and then to
+    # the region that loses the least: the smallest worst lag (unknown counts as the worst), ties in
+    # plan order.
+    lagging = [c for c in looked if override and c.lagging and not c.problems]
+    if lagging:
+        chosen = min(lagging, key=lambda c: c.worst_lag).accepting_data_loss()
+        others = {r: why for r, why in passed.items() if r != chosen.region}
+        why = (
+            "named by the operator, its lag accepted"
+            if named
+            else "no standby is within the lag bound: the one with the least replica lag, its lag accepted"
+        )
+        return _proceed(chosen, primary, probe, rt, current, decide, verdicts(chosen.region, others), why)
     return decide(
         "REFUSED",
         "no standby region is ready: " + "; ".join(f"{r}: {why}" for r, why in passed.items()),
@@ -124,12 +159,16 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
 
 
 def _examine(
-    candidate: Candidate, rt: Runtime, now: datetime, current: dict[str, dict[tuple[str, str], Record]]
+    candidate: Candidate,
+    rt: Runtime,
+    now: datetime,
+    current: dict[str, dict[tuple[str, str], Record]],
+    states: dict[tuple[str, str], ReplicaState],
 ) -> Candidate:
     """Every replica of the plan in the candidate region, then every record's target there."""
     plan, limit, region = rt.plan, rt.rails.max_replica_lag_seconds, candidate.region
     for db, identifier in plan.replicas(region):
-        replica = rt.rds(region).describe(identifier, db.name, region)
+        replica = states[(region, identifier)]
         problem = standby_replica_problem(replica, region, plan.primary_region, db.primary)
         if problem:
             # A replica that is busy (modifying, backing-up) may be ready later; a missing or foreign one will not.
@@ -163,6 +202,7 @@ def _proceed(
     current: dict[str, dict[tuple[str, str], Record]],
     decide: Callable[..., AssessResult],
     standbys: list[StandbyVerdict],
+    why_chosen: str,
 ) -> AssessResult:
     plan, limit = rt.plan, rt.rails.max_replica_lag_seconds
     lags = [r.lag_seconds for r in chosen.replicas if r.lag_seconds is not None]
@@ -195,6 +235,7 @@ def _proceed(
         + f"; {lag_note}; {records} record(s) verified",
         standbys=standbys,
         target=chosen.region,
+        why_chosen=why_chosen,
         replicas=chosen.replicas,
         data_loss_accepted=chosen.accepted,
         verified=verified,

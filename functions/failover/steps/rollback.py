@@ -58,25 +58,41 @@ def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
     )
     requested = {s.identifier for s in changed}
     untouched = [identifier for _, identifier in plan.replicas(target) if identifier not in requested]
-    todo = (
-        f"once {target} serves, point {', '.join(sorted(not_moved))} at it by hand (targets in the plan)"
-        if not_moved
-        else f"check the application in {target}"
-    )
+    # What a person must do comes first and every name in it is kept: the reason is clipped at
+    # REASON_LIMIT, so the long parts (the state of each database, the error) come after it.
+    actions = []
     if untouched:
-        todo += f"; promote {', '.join(untouched)} in {target} too, or the application there has no writer for them"
-    primaries = ", ".join(db.primary for db in plan.databases)
+        actions.append(f"promote {_names(untouched)} in {target} (the application there has no writer for them)")
+    if not_moved:
+        actions.append(f"once {target} serves, point {_names(sorted(not_moved))} at it (targets in the plan)")
+    else:
+        actions.append(f"check the application in {target}")
+    primaries = _names([db.primary for db in plan.databases])
+    actions.append(
+        f"fence the old primaries ({primaries}) in {plan.primary_region} so that they never take writes again"
+    )
     return RunResult(
         at=now,
         outcome=Outcome.DEGRADED,
         reason=(
-            f"{failure}. In {target}, {states}; a promoted database cannot become a replica again, so DNS was "
-            f"left as it stands (moved: {len(moved)}, not moved: {', '.join(sorted(not_moved)) or 'none'}). "
-            f"A human must act: {todo}, and fence the old primaries ({primaries}) in {plan.primary_region} so that "
-            "they never take writes again."
+            f"A human must act: {'; '.join(actions)}. "
+            f"In {target}, {len(changed)} of {len(plan.databases)} database(s) promoted ({states}); a promoted "
+            f"database cannot become a replica again, so DNS was left as it stands (moved: {len(moved)}, "
+            f"not moved: {len(not_moved)}). Cause: {failure}."
         ),
         database_promoted=True,
         promoted=promoted,
         moved=sorted(moved),
         not_moved=sorted(not_moved),
     )
+
+
+# Names an action lists; beyond them the rest are counted (every one is in the plan, and the
+# notification lists the records not moved).
+NAMES_SHOWN = 20
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:NAMES_SHOWN])
+    more = len(names) - NAMES_SHOWN
+    return f"{shown} and {more} more of the plan's" if more > 0 else shown
