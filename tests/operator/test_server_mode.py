@@ -308,7 +308,9 @@ def test_check_says_where_each_zones_records_point() -> None:
         # And only eu-west-1 is warned about: a run could not move there without taking that record from us-west-2
         (warning,) = [f for f in findings if f["status"] != "OK"]
         assert warning["status"] == "WARN" and warning["check"] == "records"
-        assert warning["detail"].startswith("eu-west-1: api.example.org points at its us-west-2 target dualstack.app-us-west-2")
+        assert warning["detail"].startswith(
+            "eu-west-1: api.example.org points at its us-west-2 target dualstack.app-us-west-2"
+        )
 
 
 def test_check_passes_over_a_region_when_a_record_points_into_another_standby(tmp_path: Path) -> None:
@@ -319,7 +321,9 @@ def test_check_passes_over_a_region_when_a_record_points_into_another_standby(tm
         # Then the check says so, and names the region a run would move to
         (warning,) = [f for f in findings if f["status"] != "OK"]
         assert warning["check"] == "records" and warning["status"] == "WARN"
-        assert warning["detail"].startswith("us-west-2: api.example.com points at its eu-west-1 target dualstack.app-eu-west-1")
+        assert warning["detail"].startswith(
+            "us-west-2: api.example.com points at its eu-west-1 target dualstack.app-eu-west-1"
+        )
         assert _target(findings)["detail"].startswith("a run would move to eu-west-1")
         # And a run started now goes where the check said (its dry run's Assess picks eu-west-1)
         drill = cli("drill", "--dry-run", *WHO, "--poll", "0.05", "--report-dir", str(tmp_path))
@@ -327,7 +331,9 @@ def test_check_passes_over_a_region_when_a_record_points_into_another_standby(tm
         (report,) = tmp_path.glob("*/report.json")
         assess = json.loads(report.read_text())["decisions"]["assess"]
         assert assess["target"] == "eu-west-1"
-        assert assess["standbys"][0]["passedOver"].startswith("api.example.com points at its eu-west-1 target dualstack.app-eu-west-1")
+        assert assess["standbys"][0]["passedOver"].startswith(
+            "api.example.com points at its eu-west-1 target dualstack.app-eu-west-1"
+        )
 
 
 def test_check_finds_a_record_pointing_at_no_target_of_the_plan() -> None:

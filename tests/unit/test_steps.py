@@ -387,7 +387,10 @@ def test_a_record_moved_to_another_standby_passes_that_standby_over() -> None:
     # Then us-west-2 is passed over (moving it would take traffic from eu-west-1) and eu-west-1 is chosen
     assert result.decision == "PROCEED" and result.target == "eu-west-1"
     ((_, _, why), _) = verdicts(result)
-    assert why is not None and "example.com points at its eu-west-1 target dualstack.app-euw1.eu-west-1.elb.amazonaws.com" in why
+    assert (
+        why is not None
+        and "example.com points at its eu-west-1 target dualstack.app-euw1.eu-west-1.elb.amazonaws.com" in why
+    )
 
 
 def test_a_cname_to_a_database_must_name_that_replicas_endpoint() -> None:
