@@ -11,6 +11,7 @@ from failover import clock
 from failover.clients import BUDGETS, DEADLINE_MARGIN_SECONDS, CallKind, call, retrying
 from failover.errors import StateStoreError, TransientAwsError
 from tests.conftest import NOW
+from tests.unit.fakes import virtual_sleeps
 
 
 def _error(code: str, status: int = 400) -> ClientError:
@@ -34,12 +35,8 @@ class Flaky:
 @pytest.fixture
 def slept() -> Iterator[list[float]]:
     """Sleeps go to this list (virtual time) instead of the wall clock."""
-    sleeps: list[float] = []
-    clock.use(lambda: NOW, sleeps.append)
-    try:
+    with virtual_sleeps() as sleeps:
         yield sleeps
-    finally:
-        clock.use(None)
 
 
 def lowest() -> float:
