@@ -49,6 +49,8 @@ class Readiness:
         self.t = target
         self.p = target.parameters
         self.plan = plan
+        # Replicas found already standalone writers (an earlier promotion), as (region, identifier).
+        self._writers: list[tuple[str, str]] = []
         self.account = target.client("sts").get_caller_identity()["Account"]
 
     @property
@@ -92,6 +94,7 @@ class Readiness:
         candidate region. A run needs one ready region: a region's problems block only when no region is
         ready."""
         per_region: dict[str, list[Finding]] = {}
+        self._writers = []
         for region in self.plan.standby_regions:
             found: list[Finding] = []
             replicas: list[ReplicaState] = []
@@ -110,12 +113,24 @@ class Readiness:
                 ]
             per_region[region] = found
         ready = [r for r, found in per_region.items() if all(f.status == OK for f in found)]
+        # As Assess: a replica already a standalone writer in any standby refuses every run.
+        writers = [f"{identifier} in {region}" for (region, identifier) in self._writers]
+        if writers:
+            ready = []
         findings = [
             f if f.status == OK or not ready else Finding(f.check, WARN, f"{f.detail} ({ready[0]} is ready)")
             for found in per_region.values()
             for f in found
         ]
-        if ready:
+        if writers:
+            findings.append(
+                Finding(
+                    "target",
+                    BLOCKING,
+                    f"{', '.join(writers)} already a standalone writer (an earlier promotion): a run would refuse",
+                )
+            )
+        elif ready:
             findings.append(
                 Finding("target", OK, f"a run would move to {ready[0]} (first ready standby in plan order)")
             )
@@ -126,6 +141,8 @@ class Readiness:
     def _replica(self, region: str, database: str, primary: str, identifier: str) -> tuple[ReplicaState, list[Finding]]:
         rds = self.t.client("rds", region)
         replica = Rds(rds).describe(identifier, database, region)
+        if replica.exists and not replica.denied and replica.source is None:
+            self._writers.append((region, identifier))
         problem = standby_replica_problem(replica, region, self.plan.primary_region, primary)
         if problem:
             return replica, [Finding("replica", BLOCKING, f"{region}: {problem}")]

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from regionshift.cli import app
+from regionshift.emulator import patches, server
 from regionshift.emulator import scenario as scenarios
-from regionshift.emulator import server
 from regionshift.execution import follow
 
 runner = CliRunner()
@@ -448,3 +448,16 @@ def test_set_alarm_state_on_the_plans_alarm_starts_exactly_one_run() -> None:
         # And the run it started is a real run of the plan: it ends (here it fails over)
         ended = follow(sfn, [executions[0]["executionArn"]], None, 0.05, 120)
         assert ended[executions[0]["executionArn"]].status == "SUCCEEDED"
+
+
+def test_check_says_a_run_would_refuse_when_a_standby_already_has_a_writer() -> None:
+    # Given the orders replica in eu-west-1 promoted by an earlier run (us-west-2 still ready)
+    with emulated() as (stack, cli):
+        # (as the emulated estate completes a promotion: moto's own leaves the source in place)
+        patches.rds_instance("eu-west-1", "orders-eu-west-1").source_db_instance_identifier = None
+        # When the plan is checked
+        findings = _check(stack, cli, 1)
+        # Then it is not ready, as Assess would refuse: promoting us-west-2 would make a second writer
+        target = _target(findings)
+        assert target["status"] == "BLOCKING"
+        assert target["detail"].startswith("orders-eu-west-1 in eu-west-1 already a standalone writer")
