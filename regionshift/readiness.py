@@ -19,6 +19,7 @@ from failover.errors import RegionshiftError
 from failover.models import ReplicaState
 from failover.plan import PLAN_TAG, Plan
 from failover.rules import (
+    is_standalone_writer,
     lag_problem,
     lag_text,
     record_problems,
@@ -49,8 +50,6 @@ class Readiness:
         self.t = target
         self.p = target.parameters
         self.plan = plan
-        # Replicas found already standalone writers (an earlier promotion), as (region, identifier).
-        self._writers: list[tuple[str, str]] = []
         self.account = target.client("sts").get_caller_identity()["Account"]
 
     @property
@@ -94,13 +93,15 @@ class Readiness:
         candidate region. A run needs one ready region: a region's problems block only when no region is
         ready."""
         per_region: dict[str, list[Finding]] = {}
-        self._writers = []
+        writers: list[str] = []
         for region in self.plan.standby_regions:
             found: list[Finding] = []
             replicas: list[ReplicaState] = []
             for db, identifier in self.plan.replicas(region):
                 replica, findings = self._replica(region, db.name, db.primary, identifier)
                 replicas.append(replica)
+                if is_standalone_writer(replica):
+                    writers.append(f"{identifier} in {region}")
                 found += findings
             if all(f.status == OK for f in found):
                 # A record pointing into another standby region would make a run pass this one over.
@@ -114,7 +115,6 @@ class Readiness:
             per_region[region] = found
         ready = [r for r, found in per_region.items() if all(f.status == OK for f in found)]
         # As Assess: a replica already a standalone writer in any standby refuses every run.
-        writers = [f"{identifier} in {region}" for (region, identifier) in self._writers]
         if writers:
             ready = []
         findings = [
@@ -141,8 +141,6 @@ class Readiness:
     def _replica(self, region: str, database: str, primary: str, identifier: str) -> tuple[ReplicaState, list[Finding]]:
         rds = self.t.client("rds", region)
         replica = Rds(rds).describe(identifier, database, region)
-        if replica.exists and not replica.denied and replica.source is None:
-            self._writers.append((region, identifier))
         problem = standby_replica_problem(replica, region, self.plan.primary_region, primary)
         if problem:
             return replica, [Finding("replica", BLOCKING, f"{region}: {problem}")]

@@ -21,6 +21,11 @@ def replicates_from(source: str | None, region: str, identifier: str) -> bool:
     return len(parts) == 7 and parts[3] == region and parts[5:] == ["db", identifier]
 
 
+def is_standalone_writer(replica: ReplicaState) -> bool:
+    """A replica that is no longer one: promoted (by an earlier run, or a person) and taking writes."""
+    return replica.exists and not replica.denied and replica.source is None
+
+
 def standby_replica_problem(replica: ReplicaState, region: str, primary_region: str, primary_db: str) -> str | None:
     """The replica must exist in its region, still replicate from the plan's primary, be available and
     have a known endpoint (traffic could not reach it otherwise)."""

@@ -3,12 +3,19 @@ after the point of no return: every replica's state and lag, and every record of
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from failover.adapters import Record
 from failover.models import AssessResult, CheckerVotes, ReplicaState, RunDocument, StandbyVerdict
-from failover.rules import lag_problem, lag_text, record_problems, record_target_problems, standby_replica_problem
+from failover.rules import (
+    is_standalone_writer,
+    lag_problem,
+    lag_text,
+    record_problems,
+    record_target_problems,
+    standby_replica_problem,
+)
 from failover.runtime import Runtime
 
 
@@ -38,11 +45,6 @@ class Candidate:
         return (
             math.inf if any(lag is None for lag in lags) else max((lag for lag in lags if lag is not None), default=0.0)
         )
-
-    def accepting_data_loss(self) -> "Candidate":
-        """This candidate, its lag accepted by the operator's override."""
-        self.accepted = True
-        return self
 
 
 def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
@@ -111,9 +113,7 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
         for db, identifier in plan.replicas(region)
     }
     writers = [
-        f"{identifier} in {region}"
-        for (region, identifier), state in states.items()
-        if state.exists and not state.denied and state.source is None
+        f"{identifier} in {region}" for (region, identifier), state in states.items() if is_standalone_writer(state)
     ]
     if writers:
         return decide(
@@ -142,7 +142,7 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     # plan order.
     lagging = [c for c in looked if override and c.lagging and not c.problems]
     if lagging:
-        chosen = min(lagging, key=lambda c: c.worst_lag).accepting_data_loss()
+        chosen = replace(min(lagging, key=lambda c: c.worst_lag), accepted=True)
         others = {r: why for r, why in passed.items() if r != chosen.region}
         why = (
             "named by the operator, its lag accepted"
