@@ -228,7 +228,30 @@ def recovery_model() -> dict[str, Any]:
         },
         "ttlSeconds": rto.TTL_SECONDS,
         "seedPromiseMinutes": [15, 30],
+        "byKind": kind_estimates(periods),
     }
+
+
+def kind_estimates(periods: int) -> dict[str, Any]:
+    """The model's total for the example plan's estate and for a plan of each kind alone: an Aurora
+    global database moves in about a minute where an RDS replica's promotion takes about five."""
+    from failover.plan import Plan
+    from regionshift import plans
+
+    example = plans.load(Path(__file__).resolve().parent.parent / "plans" / "example.yaml")
+    document = example.model_dump(mode="json", by_alias=True, exclude_none=True)
+    alone = {
+        "rds-instance": {**document, "databases": document["databases"][:1], "caches": [], "tables": []},
+        "aurora-global": {
+            **document,
+            "databases": [d for d in document["databases"] if d.get("kind") == "aurora-global"],
+            "caches": [],
+            "tables": [],
+        },
+    }
+    found = {kind: rto.estimate(Rails(), periods, plan=Plan.model_validate(d)) for kind, d in alone.items()}
+    found["example estate (RDS, Aurora, then the cache)"] = rto.estimate(Rails(), periods, plan=example)
+    return {name: {"promotion": e["promotion"], "total": e["total"]} for name, e in found.items()}
 
 
 def peak_memory() -> dict[str, Any]:
@@ -399,6 +422,15 @@ def markdown(results: dict[str, Any]) -> str:
     for part in model["default"]:
         lines.append(f"| {part} | {model['default'][part]:.0f} | {model['fast'][part]:.0f} |")
     lines.append(f"| seed's promise | {model['seedPromiseMinutes'][0] * 60}-{model['seedPromiseMinutes'][1] * 60} | |")
+    lines += [
+        "",
+        "## Recovery-time model by kind of database (seconds, default plan's rails)",
+        "",
+        "| plan | moving the writers | total |",
+        "|---|---:|---:|",
+    ]
+    for name, estimate in model["byKind"].items():
+        lines.append(f"| {name} | {estimate['promotion']:.0f} | {estimate['total']:.0f} |")
     measured = model["measured"]
     lines += [
         "",

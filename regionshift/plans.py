@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from failover.plan import Plan, PlanProblemsError
+from failover.plan import DATABASE_KINDS, Plan, PlanProblemsError
 
 # What the template calls the plan file inside the code package (a relative PLAN_FILE).
 PACKAGED_PLAN = "plan.json"
@@ -39,7 +39,8 @@ def problems_of(exc: ValidationError) -> list[str]:
             # The plan's cross-section rules report every problem at once, each already placed.
             found.extend(cause.problems)
             continue
-        where = ".".join(str(part) for part in error["loc"])
+        # A database's kind is the union's tag, not a place in the document: left out of the path.
+        where = ".".join(str(part) for part in error["loc"] if part not in DATABASE_KINDS)
         message = str(error["msg"]).removeprefix("Value error, ")
         found.append(f"{where}: {message}" if where else message)
     return found
@@ -76,9 +77,25 @@ def load(path: str | Path) -> Plan:
     return parse(data, str(path))
 
 
+# A name no resource can have (RDS, ElastiCache and DynamoDB all refuse a double hyphen or a name this
+# short), so that a plan without a kind of resource grants nothing on it: an IAM statement needs a resource.
+NO_RESOURCE = "--"
+
+
+def _arns(arns: list[str], empty: str) -> list[str]:
+    return arns or [empty]
+
+
 def stack_parameters(plan: Plan, plan_file: str = PACKAGED_PLAN) -> dict[str, Any]:
-    """The template parameters a plan sets (lists as lists: CloudFormation's CommaDelimitedList)."""
+    """The template parameters a plan sets (lists as lists: CloudFormation's CommaDelimitedList).
+
+    Global resources' ARNs leave the account a wildcard: the plan does not name the account, and a
+    global cluster or datastore of another account is out of reach without a resource policy, which
+    neither has.
+    """
     first = plan.standby_regions[0]
+    # The replica-lag alarm watches the first database (a cache's lag holds no failover back).
+    lag_watch = plan.databases[0]
     return {
         "PlanName": plan.name,
         "PlanFile": plan_file,
@@ -92,10 +109,39 @@ def stack_parameters(plan: Plan, plan_file: str = PACKAGED_PLAN) -> dict[str, An
             f"arn:aws:route53:::healthcheck/{plan.health_check(region)}" for region in plan.standby_regions
         ],
         "HostedZoneArns": [f"arn:aws:route53:::hostedzone/{zone.id}" for zone in plan.zones],
+        "GlobalClusterArns": _arns(
+            [f"arn:aws:rds::*:global-cluster:{m.global_id}" for m in plan.movers if m.kind == "aurora-global"],
+            f"arn:aws:rds::*:global-cluster:{NO_RESOURCE}",
+        ),
+        "GlobalDatastoreArns": _arns(
+            [
+                f"arn:aws:elasticache::*:globalreplicationgroup:{m.global_id}"
+                for m in plan.movers
+                if m.kind == "elasticache-global"
+            ],
+            f"arn:aws:elasticache::*:globalreplicationgroup:{NO_RESOURCE}",
+        ),
+        "GlobalTableArns": _arns(
+            [f"arn:aws:dynamodb:{r}:*:table/{t.table}" for t in plan.tables for r in plan.standby_regions],
+            f"arn:aws:dynamodb:*:*:table/{NO_RESOURCE}",
+        ),
         # The replica-lag alarm and the dashboard watch the first database's replica in the first
         # standby region (CloudWatch alarms are regional and watch one metric or expression).
         "LagWatchRegion": first,
-        "LagWatchReplica": plan.databases[0].replicas[first],
+        "LagWatchReplica": lag_watch.member(first, plan.primary_region),
+        **(
+            {
+                "LagWatchMetric": "AuroraGlobalDBRPOLag",
+                "LagWatchDimension": "DBClusterIdentifier",
+                "LagWatchUnitsPerSecond": 1000,
+            }
+            if lag_watch.kind == "aurora-global"
+            else {
+                "LagWatchMetric": "ReplicaLag",
+                "LagWatchDimension": "DBInstanceIdentifier",
+                "LagWatchUnitsPerSecond": 1,
+            }
+        ),
         "MaxReplicaLagSeconds": plan.rails.max_replica_lag_seconds,
         "MaxEventAgeSeconds": plan.rails.max_event_age_seconds,
         "StandbyHealthCheckId": plan.health_check(first),

@@ -14,10 +14,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 # The checks read the estate through the same adapters and rules as the steps.
-from failover.adapters import CloudWatch, Rds, Record, Route53
+from failover import members
+from failover.adapters import CloudWatch, Rds, Record, Route53, table_replication_latency
 from failover.errors import RegionshiftError
 from failover.models import ReplicaState
-from failover.plan import PLAN_TAG, Plan
+from failover.plan import PLAN_TAG, Movable, Plan
 from failover.rules import (
     is_standalone_writer,
     lag_problem,
@@ -25,6 +26,7 @@ from failover.rules import (
     record_problems,
     record_target_problems,
     standby_replica_problem,
+    table_problem,
 )
 from regionshift import rto
 from regionshift.target import Target, is_unreachable
@@ -43,6 +45,25 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code"))
 
 
+class _Readers:
+    """The members' adapters over the operator's clients (``members.Readers``)."""
+
+    def __init__(self, target: Target, plan: Plan) -> None:
+        self.t, self.plan = target, plan
+
+    def rds(self, region: str) -> Rds:
+        return Rds(self.t.client("rds", region))
+
+    def aurora(self, region: str) -> members.AuroraGlobal:
+        return members.AuroraGlobal(self.t.client("rds", region))
+
+    def datastore(self, region: str) -> members.GlobalDatastore:
+        return members.GlobalDatastore(self.t.client("elasticache", region))
+
+    def cloudwatch(self, region: str) -> CloudWatch:
+        return CloudWatch(self.t.client("cloudwatch", region))
+
+
 class Readiness:
     def __init__(self, target: Target, plan: Plan) -> None:
         if not target.parameters:
@@ -50,6 +71,7 @@ class Readiness:
         self.t = target
         self.p = target.parameters
         self.plan = plan
+        self.readers = _Readers(target, plan)
         self.account = target.client("sts").get_caller_identity()["Account"]
 
     @property
@@ -97,12 +119,13 @@ class Readiness:
         for region in self.plan.standby_regions:
             found: list[Finding] = []
             replicas: list[ReplicaState] = []
-            for db, identifier in self.plan.replicas(region):
-                replica, findings = self._replica(region, db.name, db.primary, identifier)
+            for resource, identifier in self.plan.replicas(region):
+                replica, findings = self._replica(region, resource, identifier)
                 replicas.append(replica)
                 if is_standalone_writer(replica):
                     writers.append(f"{identifier} in {region}")
                 found += findings
+            found += self._tables(region)
             if all(f.status == OK for f in found):
                 # A record pointing into another standby region would make a run pass this one over.
                 found += [
@@ -138,32 +161,60 @@ class Readiness:
             findings.append(Finding("target", BLOCKING, "no standby region has every replica ready"))
         return findings
 
-    def _replica(self, region: str, database: str, primary: str, identifier: str) -> tuple[ReplicaState, list[Finding]]:
-        rds = self.t.client("rds", region)
-        replica = Rds(rds).describe(identifier, database, region)
-        problem = standby_replica_problem(replica, region, self.plan.primary_region, primary)
+    def _replica(self, region: str, resource: Movable, identifier: str) -> tuple[ReplicaState, list[Finding]]:
+        replica = members.read(self.readers, resource, region)
+        problem = standby_replica_problem(replica, region, self.plan.primary_region, self.plan.primary_member(resource))
         if problem:
             return replica, [Finding("replica", BLOCKING, f"{region}: {problem}")]
-        arn = f"arn:aws:rds:{region}:{self.account}:db:{identifier}"
-        tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])}
-        if tags.get(PLAN_TAG) != self.plan.name:
-            return replica, [
-                Finding(
-                    "replica",
-                    BLOCKING,
-                    f"{region}: {identifier} is not tagged {PLAN_TAG}={self.plan.name}: the functions' IAM "
-                    "would refuse to promote it",
-                )
-            ]
+        # The functions' IAM acts on RDS instances and Aurora clusters by the plan's tag.
+        kind = {"rds-instance": "db", "aurora-global": "cluster"}.get(resource.kind)
+        if kind is not None:
+            arn = f"arn:aws:rds:{region}:{self.account}:{kind}:{identifier}"
+            rds = self.t.client("rds", region)
+            tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])}
+            if tags.get(PLAN_TAG) != self.plan.name:
+                return replica, [
+                    Finding(
+                        "replica",
+                        BLOCKING,
+                        f"{region}: {identifier} is not tagged {PLAN_TAG}={self.plan.name}: the functions' IAM "
+                        "would refuse to promote it",
+                    )
+                ]
         findings = [Finding("replica", OK, f"{region}: {identifier} replicates from {replica.source}")]
-        lag = CloudWatch(self.t.client("cloudwatch", region)).replica_lag(identifier, datetime.now(UTC))
+        metric = members.lag_metric(replica)
+        if metric is None:
+            return replica, findings
+        lag = members.lag_seconds(self.readers, replica, datetime.now(UTC))
         limit = self.plan.rails.max_replica_lag_seconds
-        too_far = lag_problem(lag, limit)
+        too_far = lag_problem(lag, limit, metric=metric.name)
         if too_far:
             findings.append(Finding("replica-lag", BLOCKING, f"{region}: {identifier}: {too_far}: a run would refuse"))
         else:
-            findings.append(Finding("replica-lag", OK, f"{region}: {identifier}: {lag_text(lag)} (limit {limit} s)"))
+            findings.append(
+                Finding("replica-lag", OK, f"{region}: {identifier}: {lag_text(lag, metric.name)} (limit {limit} s)")
+            )
         return replica, findings
+
+    def _tables(self, region: str) -> list[Finding]:
+        """Each global table's replica in ``region``, and its replication latency from the primary's."""
+        findings = []
+        limit = self.plan.rails.max_replica_lag_seconds
+        for spec in self.plan.tables:
+            table = members.GlobalTables(self.t.client("dynamodb", region)).replica(spec.name, spec.table, region)
+            problem = table_problem(table)
+            if problem:
+                findings.append(Finding("table", BLOCKING, f"{region}: {problem}"))
+                continue
+            metric = table_replication_latency(spec.table, region)
+            lag = self.readers.cloudwatch(self.plan.primary_region).lag(metric, datetime.now(UTC))
+            too_far = lag_problem(lag, limit, "replication latency", metric.name)
+            findings.append(
+                Finding("table", BLOCKING, f"{region}: table {spec.table}: {too_far}: a run would refuse")
+                if too_far
+                else Finding("table", OK, f"{region}: table {spec.table} ACTIVE, {lag_text(lag, metric.name)}")
+            )
+        return findings
 
     def health_checks(self) -> list[Finding]:
         route53 = self.t.client("route53", "us-east-1")
@@ -254,7 +305,7 @@ class Readiness:
         return [Finding("notification-topic", OK, f"{len(confirmed)} subscriber(s)")]
 
     def estimate(self) -> dict[str, float]:
-        return rto.estimate(self.plan.rails, int(self.p["AlarmEvaluationPeriods"]))
+        return rto.estimate(self.plan.rails, int(self.p["AlarmEvaluationPeriods"]), plan=self.plan)
 
 
 # HealthCheckStatus is 1 while Route 53 considers the endpoint healthy and 0 otherwise; it exists only in

@@ -184,20 +184,58 @@ class Rds:
         return False
 
 
+@dataclass(frozen=True)
+class LagMetric:
+    """A CloudWatch metric that says how far a replica is behind its writer."""
+
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]
+    per_second: float = 1.0  # the metric's units in one second (1000 for milliseconds)
+
+    @property
+    def what(self) -> str:
+        return f"{self.name} {' '.join(v for _, v in self.dimensions)}"
+
+
+def replica_lag(identifier: str) -> LagMetric:
+    """An RDS read replica's ``ReplicaLag`` (seconds), published in the replica's region ("Amazon
+    CloudWatch metrics for Amazon RDS", Amazon RDS User Guide)."""
+    return LagMetric("AWS/RDS", "ReplicaLag", (("DBInstanceIdentifier", identifier),))
+
+
+def aurora_rpo_lag(cluster: str) -> LagMetric:
+    """An Aurora global database secondary's ``AuroraGlobalDBRPOLag`` (milliseconds: the writes a
+    failover to it could lose), published in the secondary's region ("Monitoring Amazon Aurora Global
+    Database", Amazon Aurora User Guide)."""
+    return LagMetric("AWS/RDS", "AuroraGlobalDBRPOLag", (("DBClusterIdentifier", cluster),), per_second=1000.0)
+
+
+def table_replication_latency(table: str, receiving_region: str) -> LagMetric:
+    """A global table's ``ReplicationLatency`` to ``receiving_region`` (milliseconds), published in the
+    sending replica's region ("DynamoDB metrics and dimensions", Amazon DynamoDB Developer Guide)."""
+    return LagMetric(
+        "AWS/DynamoDB",
+        "ReplicationLatency",
+        (("TableName", table), ("ReceivingRegion", receiving_region)),
+        per_second=1000.0,
+    )
+
+
 class CloudWatch:
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def replica_lag(self, identifier: str, now: datetime, window_seconds: int = 300) -> float | None:
-        """The most recent ``ReplicaLag`` datapoint (seconds) within the window, or ``None``."""
+    def lag(self, metric: LagMetric, now: datetime, window_seconds: int = 300) -> float | None:
+        """The most recent datapoint of ``metric`` within the window, in seconds, or ``None``."""
         answer = call(
             CallKind.READ,
             TransientAwsError,
-            f"GetMetricStatistics ReplicaLag {identifier}",
+            f"GetMetricStatistics {metric.what}",
             lambda: self._client.get_metric_statistics(
-                Namespace="AWS/RDS",
-                MetricName="ReplicaLag",
-                Dimensions=[{"Name": "DBInstanceIdentifier", "Value": identifier}],
+                Namespace=metric.namespace,
+                MetricName=metric.name,
+                Dimensions=[{"Name": n, "Value": v} for n, v in metric.dimensions],
                 StartTime=now - timedelta(seconds=window_seconds),
                 EndTime=now,
                 Period=60,
@@ -205,7 +243,10 @@ class CloudWatch:
             ),
         )
         points = sorted(answer.get("Datapoints", []), key=lambda p: p["Timestamp"])
-        return float(points[-1]["Maximum"]) if points else None
+        return float(points[-1]["Maximum"]) / metric.per_second if points else None
+
+    def replica_lag(self, identifier: str, now: datetime, window_seconds: int = 300) -> float | None:
+        return self.lag(replica_lag(identifier), now, window_seconds)
 
 
 class Sns:

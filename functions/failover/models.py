@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 # Step Functions fails a state whose input or output exceeds 256 KiB (States.DataLimitExceeded, which
@@ -159,10 +159,18 @@ class CheckerVotes(Model):
     verdict: Literal["HEALTHY", "UNHEALTHY", "UNKNOWN"]
 
 
+ResourceKind = Literal["rds-instance", "aurora-global", "elasticache-global"]
+
+
 class ReplicaState(Model):
+    """A moved resource's member in one region: an RDS read replica, an Aurora secondary cluster or a
+    global datastore member. ``source`` is the writer it follows (None: it is the writer)."""
+
     identifier: str
     database: str = ""  # the plan's name for it
     region: str = ""
+    kind: ResourceKind = "rds-instance"
+    global_id: str | None = None  # the global cluster or global datastore
     exists: bool
     # The stack's role may not read it (not tagged for the plan): nothing else about it is known.
     denied: bool = False
@@ -170,6 +178,18 @@ class ReplicaState(Model):
     source: str | None = None
     endpoint: str | None = None
     lag_seconds: float | None = None
+
+
+class TableState(Model):
+    """A DynamoDB global table's replica in the target region, as Assess found it."""
+
+    name: str  # the plan's name for it
+    table: str
+    region: str
+    exists: bool
+    denied: bool = False
+    status: str | None = None  # the replica's ReplicaStatus
+    lag_seconds: float | None = None  # ReplicationLatency from the primary's replica, in seconds
 
 
 class StandbyVerdict(Model):
@@ -190,14 +210,19 @@ class AssessResult(Model):
     probe: int
     primary: CheckerVotes | None = None
     standbys: list[StandbyVerdict] = []
-    # The region the run moves to, why it (and not another), and its replicas as verified (the
-    # promotion Map's items).
+    # The region the run moves to, why it (and not another), and its members as verified, in the
+    # plan's stages (the promotion Maps' items: a stage moves once the one before it has).
     target: str | None = None
     why_chosen: Reason | None = None
-    replicas: list[ReplicaState] = []
+    stages: list[list[ReplicaState]] = []
+    tables: list[TableState] = []
     data_loss_accepted: bool = False
     # What was verified before the point of no return (one line per check), shown by a dry run too.
     verified: list[Reason] = []
+
+    @property
+    def replicas(self) -> list[ReplicaState]:
+        return [replica for stage in self.stages for replica in stage]
 
 
 class PromotionState(Model):
@@ -205,10 +230,22 @@ class PromotionState(Model):
     identifier: str
     database: str
     region: str
+    kind: ResourceKind = "rds-instance"
+    global_id: str | None = None
     already_promoted: bool
     available: bool = False
     status: str | None = None
     polls: int = 0
+
+
+def _flatten(value: Any) -> Any:
+    """The promotion Maps' output is one list per stage; the run reads one list of promotions."""
+    if isinstance(value, list) and all(isinstance(v, list) for v in value):
+        return [item for stage in value for item in stage]
+    return value
+
+
+Promotions = Annotated[list[PromotionState], BeforeValidator(_flatten)]
 
 
 class PromotionItem(Model):
@@ -296,7 +333,7 @@ class RunDocument(Model):
     intake: IntakeResult | None = None
     gate: GateResult | None = None
     assess: AssessResult | None = None
-    promotions: list[PromotionState] | None = None
+    promotions: Promotions | None = None
     target: TargetLook | None = None
     dns: DnsState | None = None
     error: StepError | None = None

@@ -22,6 +22,23 @@ def error_text(error: StepError | None) -> str:
     return f"{error.error}: {cause}" if cause else error.error
 
 
+def moved_text(kind: str, name: str, global_id: str | None, identifier: str, region: str) -> str:
+    """What moving one resource's writer to ``region`` is, in the words of its kind."""
+    if kind == "aurora-global":
+        return f"Aurora global database {name}: failed over {global_id} to {identifier} in {region}"
+    if kind == "elasticache-global":
+        return f"Cache {name}: failed over global datastore {global_id} to {identifier} in {region}"
+    return f"Database {name}: promoted {identifier} in {region}"
+
+
+def would_move_text(kind: str, name: str, global_id: str | None, identifier: str, region: str) -> str:
+    if kind == "aurora-global":
+        return f"Would fail over global cluster {global_id} to {identifier} ({name}) in {region}"
+    if kind == "elasticache-global":
+        return f"Would fail over global datastore {global_id} to {identifier} ({name}) in {region}"
+    return f"Would promote {identifier} ({name}) in {region}"
+
+
 def timeline(doc: RunDocument) -> list[tuple[str, float]]:
     """Seconds from the start of the run to each step's result."""
     start = doc.execution.started_at
@@ -90,8 +107,8 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
         lines.extend(f"Verified before promoting: {check}" for check in a.verified)
     for p in doc.promotions or []:
         lines.append(
-            f"Database {p.database}: promoted {p.identifier} in {p.region}"
-            + (" (already standalone)" if p.already_promoted else "")
+            f"{moved_text(p.kind, p.database, p.global_id, p.identifier, p.region)}"
+            + (" (already the writer)" if p.already_promoted else "")
         )
     if doc.target:
         lines.append(f"Target after the promotions: {doc.target.votes}")
@@ -115,7 +132,7 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
     target = doc.assess.target if doc.assess else None
     if result.outcome == Outcome.DRY_RUN and target:
         for replica in doc.assess.replicas if doc.assess else []:
-            lines.append(f"Would promote {replica.identifier} ({replica.database}) in {target}")
+            lines.append(would_move_text(replica.kind, replica.database, replica.global_id, replica.identifier, target))
         for _, record in plan.records[:DRY_RUN_RECORDS_SHOWN]:
             lines.append(f"Would point {record.name} {record.type} at {record.shown(target)}")
         if len(plan.records) > DRY_RUN_RECORDS_SHOWN:
@@ -124,11 +141,12 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
     if result.outcome.changed_writer and cooldown:
         lines.append(f"Automatic runs are blocked for {cooldown} s or until acknowledged (regionshift ack).")
     if result.outcome.changed_writer:
-        primaries = ", ".join(db.primary for db in plan.databases)
-        lines.append(
-            f"The old primaries ({primaries}) in {plan.primary_region} must not take writes again: "
-            "fence them before they come back."
-        )
+        primaries = ", ".join(plan.primary_member(r) for r in plan.movers if r.kind == "rds-instance")
+        if primaries:
+            lines.append(
+                f"The old primaries ({primaries}) in {plan.primary_region} must not take writes again: "
+                "fence them before they come back."
+            )
     lines.append(f"Report: {report_url(doc.execution.id, settings)}")
     again = reevaluation.next_attempt(doc, settings)
     if again:

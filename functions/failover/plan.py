@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
@@ -105,12 +105,111 @@ class Regions(Strict):
     standbys: Annotated[list[RegionSpec], Field(min_length=1, max_length=8)]
 
 
-class Database(Strict):
-    """An RDS instance in the primary region and its cross-region read replica in each standby."""
+ResourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+# ElastiCache replication group ids: 1-40 letters, digits or hyphens, starting with a letter, no double
+# or trailing hyphen ("CreateReplicationGroup", Amazon ElastiCache API Reference).
+ReplicationGroupId = Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,39}$"), AfterValidator(_db_identifier)]
+# A global datastore's id is ElastiCache's generated prefix, a hyphen and the suffix the user chose
+# ("CreateGlobalReplicationGroup", Amazon ElastiCache API Reference).
+GlobalDatastoreId = Annotated[str, Field(pattern=r"^[a-z]{5}-[a-zA-Z0-9-]{1,250}$")]
+# DynamoDB table names: 3-255 of letters, digits, "_", "-" and "." ("CreateTable", Amazon DynamoDB API
+# Reference).
+TableName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_.-]{3,255}$")]
+Kind = Literal["rds-instance", "aurora-global", "elasticache-global"]
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+class Movable(Strict):
+    """A resource whose writer moves to the target region: each kind names its member in each region."""
+
+    name: ResourceName
+    # Names of databases or caches whose writers must be in the target region before this one moves.
+    after: list[ResourceName] = []
+    kind: Kind
+
+    def member(self, region: str, primary_region: str) -> str:
+        """This resource's identifier in ``region`` (its replica, secondary cluster or member)."""
+        raise NotImplementedError
+
+    def member_regions(self, primary_region: str) -> set[str]:
+        raise NotImplementedError
+
+    @property
+    def global_id(self) -> str | None:
+        return None
+
+
+class Database(Movable):
+    """An RDS DB instance in the primary region and its cross-region read replica in each standby."""
+
+    kind: Literal["rds-instance"] = "rds-instance"
     primary: DbIdentifier
     replicas: dict[Region, DbIdentifier]
+
+    def member(self, region: str, primary_region: str) -> str:
+        return self.primary if region == primary_region else self.replicas[region]
+
+    def member_regions(self, primary_region: str) -> set[str]:
+        return {primary_region, *self.replicas}
+
+
+class AuroraGlobal(Movable):
+    """An Aurora global database: its global cluster and its DB cluster in every region of the plan
+    (the primary's writer and each standby's secondary)."""
+
+    kind: Literal["aurora-global"]
+    global_cluster: DbIdentifier
+    clusters: dict[Region, DbIdentifier]
+
+    @property
+    def global_id(self) -> str:
+        return self.global_cluster
+
+    def member(self, region: str, primary_region: str) -> str:
+        return self.clusters[region]
+
+    def member_regions(self, primary_region: str) -> set[str]:
+        return set(self.clusters)
+
+
+class Cache(Movable):
+    """An ElastiCache global datastore (Redis OSS or Valkey) and its replication group in every region."""
+
+    kind: Literal["elasticache-global"] = "elasticache-global"
+    global_datastore: GlobalDatastoreId
+    members: dict[Region, ReplicationGroupId]
+
+    @property
+    def global_id(self) -> str:
+        return self.global_datastore
+
+    def member(self, region: str, primary_region: str) -> str:
+        return self.members[region]
+
+    def member_regions(self, primary_region: str) -> set[str]:
+        return set(self.members)
+
+
+class GlobalTable(Strict):
+    """A DynamoDB global table (version 2019.11.21): nothing to move, every replica takes writes, but
+    the target region must hold an ACTIVE replica that is caught up."""
+
+    name: ResourceName
+    table: TableName
+
+
+DATABASE_KINDS = ("rds-instance", "aurora-global")
+
+
+def _database_kind(value: Any) -> str:
+    """A database without ``kind`` is an RDS instance (plans written before the other kinds)."""
+    kind = value.get("kind", "rds-instance") if isinstance(value, dict) else getattr(value, "kind", None)
+    return str(kind)
+
+
+AnyDatabase = Annotated[
+    Annotated[Database, Tag("rds-instance")] | Annotated[AuroraGlobal, Tag("aurora-global")],
+    Discriminator(_database_kind),
+]
 
 
 class AliasTarget(Strict):
@@ -259,7 +358,9 @@ class Plan(Strict):
 
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
     regions: Regions
-    databases: Annotated[list[Database], Field(min_length=1, max_length=MAX_DATABASES)]
+    databases: Annotated[list[AnyDatabase], Field(min_length=1, max_length=MAX_DATABASES)]
+    caches: Annotated[list[Cache], Field(max_length=MAX_DATABASES)] = []
+    tables: Annotated[list[GlobalTable], Field(max_length=MAX_DATABASES)] = []
     zones: Annotated[list[Zone], Field(min_length=1)]
     rails: Rails = Rails()
 
@@ -272,8 +373,22 @@ class Plan(Strict):
 
     @property
     def promotion_waves(self) -> int:
-        """Rounds of the promotion Map: up to PROMOTION_CONCURRENCY databases are promoted at once."""
-        return -(-len(self.databases) // PROMOTION_CONCURRENCY)
+        """Rounds of the promotion Maps: each stage moves up to PROMOTION_CONCURRENCY resources at once."""
+        return sum(-(-len(stage) // PROMOTION_CONCURRENCY) for stage in self.stages)
+
+    @cached_property
+    def stages(self) -> list[list[Movable]]:
+        """The resources to move, in stages: each waits for every resource it names in ``after`` (which
+        is in an earlier stage); a stage's resources move in parallel. A cycle puts what is left in
+        one last stage (``problems`` reports the cycle)."""
+        left = {m.name: m for m in self.movers}
+        stages: list[list[Movable]] = []
+        while left:
+            stage = [m for m in left.values() if not set(m.after) & set(left)] or list(left.values())
+            stages.append(stage)
+            for m in stage:
+                del left[m.name]
+        return stages
 
     @property
     def longest_run_seconds(self) -> int:
@@ -296,21 +411,52 @@ class Plan(Strict):
             yield "regions: each region needs its own health check"
 
     def _database_problems(self) -> Iterator[str]:
-        names = [d.name for d in self.databases]
+        names = [m.name for m in self.movers] + [t.name for t in self.tables]
         for name in sorted({n for n in names if names.count(n) > 1}):
-            yield f"databases: the name {name} is used twice"
-        standbys = set(self.standby_regions)
-        seen: dict[tuple[str, str], str] = {}
-        for db in self.databases:
-            missing, extra = standbys - set(db.replicas), set(db.replicas) - standbys
+            yield f"databases, caches, tables: the name {name} is used twice"
+        standbys, regions = set(self.standby_regions), set(self.region_names)
+        seen: dict[tuple[str, str, str], str] = {}
+        for m in self.movers:
+            where = f"{'caches' if isinstance(m, Cache) else 'databases'}.{m.name}"
+            # An RDS replica is in each standby (its primary is named apart); a global resource has a
+            # member in every region of the plan, the primary's included.
+            wanted = standbys if isinstance(m, Database) else regions
+            present = m.member_regions(self.primary_region) - (
+                {self.primary_region} if isinstance(m, Database) else set()
+            )
+            missing, extra = wanted - present, present - wanted
+            member = {"rds-instance": "replica", "aurora-global": "cluster", "elasticache-global": "member"}[m.kind]
             if missing:
-                yield f"databases.{db.name}: no replica in standby region(s) {', '.join(sorted(missing))}"
+                which = "standby region(s)" if isinstance(m, Database) else "region(s)"
+                yield f"{where}: no {member} in {which} {', '.join(sorted(missing))}"
             if extra:
-                yield f"databases.{db.name}: replica in {', '.join(sorted(extra))}, which is not a standby region"
-            for region, identifier in [(self.primary_region, db.primary), *db.replicas.items()]:
-                other = seen.setdefault((region, identifier.lower()), db.name)
-                if other != db.name:
-                    yield f"databases.{db.name}: {identifier} in {region} is also database {other}'s"
+                kind = "standby region" if isinstance(m, Database) else "region of the plan"
+                yield f"{where}: {member} in {', '.join(sorted(extra))}, which is not a {kind}"
+            # RDS instances and Aurora clusters share RDS's identifier space; caches have their own.
+            space = "elasticache" if isinstance(m, Cache) else "rds"
+            for region in sorted(m.member_regions(self.primary_region) & regions):
+                identifier = m.member(region, self.primary_region)
+                other = seen.setdefault((space, region, identifier.lower()), m.name)
+                if other != m.name:
+                    yield f"{where}: {identifier} in {region} is also {other}'s"
+            for name in m.after:
+                if name == m.name:
+                    yield f"{where}: cannot wait for itself"
+                elif name not in {x.name for x in self.movers}:
+                    is_table = name in {t.name for t in self.tables}
+                    yield f"{where}: waits for {name}, which is " + (
+                        "a table (a global table has nothing to move)" if is_table else "not in the plan"
+                    )
+        globals_ = [(type(m).__name__, m.global_id) for m in self.movers if m.global_id is not None]
+        for kind, gid in sorted({g for g in globals_ if globals_.count(g) > 1}):
+            yield f"{'caches' if kind == 'Cache' else 'databases'}: the global resource {gid} is listed twice"
+        tables = [t.table for t in self.tables]
+        for table in sorted({t for t in tables if tables.count(t) > 1}):
+            yield f"tables: the table {table} is listed twice"
+        last = {m.name for m in self.stages[-1]} if self.stages else set()
+        cyclic = [m.name for m in self.stages[-1] if set(m.after) & last] if self.stages else []
+        if cyclic:
+            yield f"databases, caches: {', '.join(sorted(cyclic))} wait for each other (a cycle of after)"
 
     def _traffic_problems(self) -> Iterator[str]:
         regions = set(self.region_names)
@@ -405,9 +551,25 @@ class Plan(Strict):
     def records(self) -> list[tuple[Zone, RecordSpec]]:
         return [(zone, record) for zone in self.zones for record in zone.records]
 
-    def replicas(self, region: str) -> list[tuple[Database, str]]:
-        """Each database's replica identifier in ``region`` (a standby region)."""
-        return [(db, db.replicas[region]) for db in self.databases]
+    @property
+    def movers(self) -> list[Movable]:
+        """Every resource whose writer a failover moves: the databases, then the caches."""
+        return [*self.databases, *self.caches]
+
+    def replicas(self, region: str) -> list[tuple[Movable, str]]:
+        """Each moved resource's member in ``region`` (a standby region): a read replica, a secondary
+        cluster or a global datastore member."""
+        return [(m, m.member(region, self.primary_region)) for m in self.movers]
+
+    def mover(self, name: str) -> Movable:
+        """The database or cache the plan calls ``name``."""
+        for resource in self.movers:
+            if resource.name == name:
+                return resource
+        raise KeyError(name)
+
+    def primary_member(self, resource: Movable) -> str:
+        return resource.member(self.primary_region, self.primary_region)
 
     # --- the plan as deployed -----------------------------------------------------------------------
 

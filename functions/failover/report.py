@@ -128,13 +128,23 @@ def _decision_lines(report: dict[str, Any]) -> list[str]:
                 lines.append(f"Target: {standby.get('region')}, {assess.get('whyChosen')}")
             elif standby.get("passedOver"):
                 lines.append(f"Passed over {standby.get('region')}: {standby.get('passedOver')}")
-        for replica in assess.get("replicas") or []:
+        for number, stage in enumerate(assess.get("stages") or [], start=1):
+            for replica in stage:
+                lines.append(
+                    f"Replica {replica.get('identifier')} ({replica.get('database')}, {replica.get('region')}"
+                    + (f", stage {number}" if len(assess["stages"]) > 1 else "")
+                    + f"): {replica.get('status')}, source {replica.get('source')}, lag {replica.get('lagSeconds')} s"
+                    + (" (data loss accepted)" if assess.get("dataLossAccepted") else "")
+                )
+        for table in assess.get("tables") or []:
             lines.append(
-                f"Replica {replica.get('identifier')} ({replica.get('database')}, {replica.get('region')}): "
-                f"{replica.get('status')}, source {replica.get('source')}, lag {replica.get('lagSeconds')} s"
-                + (" (data loss accepted)" if assess.get("dataLossAccepted") else "")
+                f"Global table {table.get('table')} ({table.get('name')}): replica in {table.get('region')} "
+                f"{table.get('status')}, replication latency {table.get('lagSeconds')} s"
             )
     return lines
+
+
+KIND_NOUN = {"rds-instance": "database", "aurora-global": "Aurora global database", "elasticache-global": "cache"}
 
 
 def _change_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -143,9 +153,12 @@ def _change_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     for promotion in changes.get("promotions") or []:
         rows.append(
             (
-                f"database {promotion['database']}: {promotion['identifier']} ({promotion['region']})",
-                "read replica",
-                "standalone writer" if promotion.get("available") else str(promotion.get("status")),
+                f"{KIND_NOUN.get(promotion.get('kind', ''), 'database')} {promotion['database']}: "
+                f"{promotion['identifier']} ({promotion['region']})",
+                "read replica" if promotion.get("kind", "rds-instance") == "rds-instance" else "secondary",
+                ("standalone writer" if promotion.get("kind", "rds-instance") == "rds-instance" else "writer")
+                if promotion.get("available")
+                else str(promotion.get("status")),
             )
         )
     dns = changes.get("dns") or {}

@@ -6,19 +6,28 @@ Each rule answers ``None`` when the resource is ready, or the reason it is not.
 from collections.abc import Mapping
 
 from failover.adapters import Record
-from failover.models import ReplicaState
+from failover.models import ReplicaState, TableState
 from failover.plan import PLAN_TAG, Zone
+
+# The resource types of a writer's ARN: an RDS instance, an Aurora cluster, an ElastiCache replication group.
+WRITER_TYPES = frozenset({"db", "cluster", "replicationgroup"})
+MEMBER_NOUN = {
+    "rds-instance": "standby database",
+    "aurora-global": "secondary cluster",
+    "elasticache-global": "cache member",
+}
 
 
 def replicates_from(source: str | None, region: str, identifier: str) -> bool:
-    """Whether a replica's ``ReadReplicaSourceDBInstanceIdentifier`` names ``identifier`` in ``region``."""
+    """Whether a member's writer (``ReadReplicaSourceDBInstanceIdentifier``, or a global resource's
+    writer ARN) names ``identifier`` in ``region``."""
     if source is None:
         return False
     if source == identifier:
         return True
     parts = source.split(":")
-    # arn:aws:rds:<region>:<account>:db:<identifier> for a cross-region replica
-    return len(parts) == 7 and parts[3] == region and parts[5:] == ["db", identifier]
+    # arn:aws:<service>:<region>:<account>:<type>:<identifier>
+    return len(parts) == 7 and parts[3] == region and parts[5] in WRITER_TYPES and parts[6] == identifier
 
 
 def is_standalone_writer(replica: ReplicaState) -> bool:
@@ -29,33 +38,49 @@ def is_standalone_writer(replica: ReplicaState) -> bool:
 def standby_replica_problem(replica: ReplicaState, region: str, primary_region: str, primary_db: str) -> str | None:
     """The replica must exist in its region, still replicate from the plan's primary, be available and
     have a known endpoint (traffic could not reach it otherwise)."""
-    name = replica.identifier
+    noun = MEMBER_NOUN[replica.kind]
+    name = f"{noun} {replica.identifier}"
+    of = f" of {replica.global_id}" if replica.global_id else ""
     if replica.denied:
         return (
-            f"standby database {name} in {region} is out of this stack's reach (AccessDenied): it does not "
+            f"{name}{of} in {region} is out of this stack's reach (AccessDenied): it does not "
             f"exist, or is not tagged {PLAN_TAG} with the plan's name (the stack's IAM acts only on those)"
         )
     if not replica.exists:
-        return f"standby database {name} does not exist in {region}"
+        return f"{name} does not exist in {region}" + (f" as a member of {replica.global_id}" if of else "")
     if replica.source is None:
-        return f"standby database {name} is not a read replica (already standalone)"
+        return f"{name} is not a read replica (already standalone)" if not of else f"{name} is already the writer{of}"
     if not replicates_from(replica.source, primary_region, primary_db):
-        return f"standby database {name} replicates from {replica.source}, not {primary_db}"
+        return f"{name} replicates from {replica.source}, not {primary_db}"
     if replica.status != "available":
-        return f"standby database {name} is {replica.status}, not available"
-    if not replica.endpoint:
-        return f"the endpoint of standby database {name} is not known: traffic could not reach it"
+        return f"{name}{of} is {replica.status}, not available"
+    # The application reaches a cache by its own regional endpoint, which no record of the plan names.
+    if not replica.endpoint and replica.kind != "elasticache-global":
+        return f"the endpoint of {name} is not known: traffic could not reach it"
     return None
 
 
-def lag_text(lag: float | None) -> str:
-    return "unknown (no ReplicaLag datapoints)" if lag is None else f"{lag:g} s"
+def lag_text(lag: float | None, metric: str = "ReplicaLag") -> str:
+    return f"unknown (no {metric} datapoints)" if lag is None else f"{lag:g} s"
 
 
-def lag_problem(lag: float | None, limit: int) -> str | None:
+def lag_problem(lag: float | None, limit: int, what: str = "replica lag", metric: str = "ReplicaLag") -> str | None:
     """Lag at most the limit is acceptable; above it, or unknown, a failover could lose data."""
     if lag is None or lag > limit:
-        return f"replica lag {lag_text(lag)}, limit {limit} s: failing over could lose data"
+        return f"{what} {lag_text(lag, metric)}, limit {limit} s: failing over could lose data"
+    return None
+
+
+def table_problem(table: TableState) -> str | None:
+    """A global table needs an ACTIVE replica in the target region: every replica takes writes, but the
+    application there would have no table (or a stale one) otherwise."""
+    where = f"global table {table.table}"
+    if table.denied:
+        return f"{where} in {table.region} is out of this stack's reach (AccessDenied)"
+    if not table.exists:
+        return f"{where} has no replica in {table.region}"
+    if table.status != "ACTIVE":
+        return f"{where}'s replica in {table.region} is {table.status}, not ACTIVE"
     return None
 
 

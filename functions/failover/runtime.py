@@ -6,6 +6,7 @@ use from the shared client cache.
 
 from failover.adapters import S3, CloudWatch, Rds, Route53, Sns, StepFunctions
 from failover.clients import Clients
+from failover.members import AuroraGlobal, GlobalDatastore, GlobalTables
 from failover.plan import Plan, Rails
 from failover.settings import Settings
 from failover.store import StateStore
@@ -26,6 +27,9 @@ class Runtime:
         *,
         route53: Route53 | None = None,
         rds: dict[str, Rds] | None = None,
+        aurora: dict[str, AuroraGlobal] | None = None,
+        datastores: dict[str, GlobalDatastore] | None = None,
+        tables: dict[str, GlobalTables] | None = None,
         cloudwatch: dict[str, CloudWatch] | None = None,
         sns: Sns | None = None,
         store: StateStore | None = None,
@@ -37,6 +41,9 @@ class Runtime:
         self._route53, self._sns, self._store = route53, sns, store
         # Per region: each database's replica is read and promoted in its own region.
         self._rds: dict[str, Rds] = dict(rds or {})
+        self._aurora: dict[str, AuroraGlobal] = dict(aurora or {})
+        self._datastores: dict[str, GlobalDatastore] = dict(datastores or {})
+        self._tables: dict[str, GlobalTables] = dict(tables or {})
         self._cloudwatch: dict[str, CloudWatch] = dict(cloudwatch or {})
         self._stepfunctions, self._s3 = stepfunctions, s3
 
@@ -63,6 +70,22 @@ class Runtime:
         if region not in self._rds:
             self._rds[region] = Rds(self._clients.get("rds", region))
         return self._rds[region]
+
+    def aurora(self, region: str) -> AuroraGlobal:
+        """Aurora global databases through ``region``'s RDS endpoint (the target's, in an outage)."""
+        if region not in self._aurora:
+            self._aurora[region] = AuroraGlobal(self._clients.get("rds", region))
+        return self._aurora[region]
+
+    def datastore(self, region: str) -> GlobalDatastore:
+        if region not in self._datastores:
+            self._datastores[region] = GlobalDatastore(self._clients.get("elasticache", region))
+        return self._datastores[region]
+
+    def tables(self, region: str) -> GlobalTables:
+        if region not in self._tables:
+            self._tables[region] = GlobalTables(self._clients.get("dynamodb", region))
+        return self._tables[region]
 
     def cloudwatch(self, region: str) -> CloudWatch:
         """CloudWatch in ``region``: RDS publishes a replica's ReplicaLag in the replica's region."""

@@ -17,7 +17,7 @@ from failover.models import (
     Model,
     NotifyResult,
     Outcome,
-    PromotionState,
+    Promotions,
     Reason,
     StepError,
     TargetLook,
@@ -67,7 +67,7 @@ class Decisions(Model):
 
 
 class Changes(Model):
-    promotions: list[PromotionState] | None = None
+    promotions: Promotions | None = None
     target: TargetLook | None = None
     dns: DnsState | None = None
 

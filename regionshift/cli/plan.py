@@ -58,7 +58,8 @@ def summary(plan: Plan) -> str:
     records = len(plan.records)
     return (
         f"plan {plan.name}: {len(plan.region_names)} regions (primary {plan.primary_region}, standbys "
-        f"{', '.join(plan.standby_regions)}), {len(plan.databases)} databases, {len(plan.zones)} zones, "
+        f"{', '.join(plan.standby_regions)}), {len(plan.databases)} databases, "
+        f"{len(plan.caches)} caches, {len(plan.tables)} tables, {len(plan.zones)} zones, "
         f"{records} records, digest {plan.digest()[:12]}"
     )
 

@@ -93,8 +93,8 @@ class Deployment:
         """Every RDS instance in the plan's regions, with the plan database it belongs to."""
         belongs = {}
         for db in self.plan.databases:
-            belongs[(self.plan.primary_region, db.primary)] = db.name
-            belongs.update(dict.fromkeys(db.replicas.items(), db.name))
+            for region in db.member_regions(self.plan.primary_region):
+                belongs[(region, db.member(region, self.plan.primary_region))] = db.name
         found = []
         for region in self.plan.region_names:
             for instance in _client("rds", region).describe_db_instances()["DBInstances"]:

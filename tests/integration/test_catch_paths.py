@@ -12,7 +12,9 @@ from tests.conftest import run_scenario
 
 ASL = json.loads(Path("statemachine/failover.asl.json").read_text())
 MAP = ASL["States"]["PromoteAll"]
-INNER = MAP["ItemProcessor"]["States"]
+# The outer Map runs the plan's stages one after another; each stage is a Map of Promote/poll loops.
+STAGE = MAP["ItemProcessor"]["States"]["PromoteStage"]
+INNER = STAGE["ItemProcessor"]["States"]
 
 
 def _lambda_tasks(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -63,8 +65,9 @@ def test_every_task_state_has_a_catch() -> None:
 
 
 def test_the_promotion_maps_catch_leads_to_rollback() -> None:
-    # Given the Map that promotes every replica of the target
-    assert MAP["Type"] == "Map" and MAP["ItemsPath"] == "$.assess.replicas"
+    # Given the Map that moves every stage of the target's members, each stage a Map without a Catch
+    assert MAP["Type"] == "Map" and MAP["ItemsPath"] == "$.assess.stages"
+    assert STAGE["Type"] == "Map" and "Catch" not in STAGE and "Retry" not in STAGE
     # Then any failed iteration (States.ALL, last) is caught into Rollback, keeping the document
     assert MAP["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
     assert MAP["Catch"][-1]["Next"] == "Rollback" and MAP["Catch"][-1]["ResultPath"] == "$.error"

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from failover.observability import NAMESPACE
+from failover.plan import Plan
 from regionshift import template as cfn
 from regionshift.plans import stack_parameters
 from tests.conftest import PLAN
@@ -156,30 +157,53 @@ def _parameters() -> dict[str, Any]:
     return {**cfn.parameter_defaults(DOCUMENT), **stack_parameters(PLAN)}
 
 
-def test_replica_lag_alarm_fires_before_the_plan_bound_is_reached() -> None:
-    # Given the alarm's metric math, with the plan's bound and the default warning percentage
-    (props,) = [p for p in ALARMS.values() if "ReplicaLag" in _metric_names(p)]
+@pytest.mark.parametrize(("first", "units"), [("rds-instance", 1.0), ("aurora-global", 1000.0)])
+def test_replica_lag_alarm_fires_before_the_plan_bound_is_reached(first: str, units: float) -> None:
+    # Given the alarm's metric math, with the plan's bound and the default warning percentage, for a plan
+    # whose first database is an RDS instance (ReplicaLag, seconds) or an Aurora global database
+    # (AuroraGlobalDBRPOLag of its secondary cluster, milliseconds)
+    plan = PLAN
+    if first == "aurora-global":
+        aurora = {
+            "name": "ledger",
+            "kind": "aurora-global",
+            "globalCluster": "ledger-global",
+            "clusters": {r: f"ledger-{r}" for r in PLAN.region_names},
+        }
+        document = PLAN.model_dump(mode="json", by_alias=True, exclude_none=True)
+        plan = Plan.model_validate({**document, "databases": [aurora, *document["databases"]]})
+    props = ALARMS["ReplicaLagAlarm"]
     (lag,) = [m for m in props["Metrics"] if "MetricStat" in m]
-    assert lag["MetricStat"]["Metric"]["Dimensions"] == [
-        {"Name": "DBInstanceIdentifier", "Value": {"Ref": "LagWatchReplica"}}
-    ]
+    metric = lag["MetricStat"]["Metric"]
+    assert metric["Namespace"] == "AWS/RDS"
+    assert metric["MetricName"] == {"Ref": "LagWatchMetric"}
+    assert metric["Dimensions"] == [{"Name": {"Ref": "LagWatchDimension"}, "Value": {"Ref": "LagWatchReplica"}}]
     (expression,) = [m for m in props["Metrics"] if m.get("ReturnData")]
-    parameters = _parameters()
+    parameters = {**cfn.parameter_defaults(DOCUMENT), **stack_parameters(plan)}
     text = re.sub(r"\$\{(\w+)\}", lambda m: str(parameters[m.group(1)]), expression["Expression"]["Fn::Sub"])
     assert props["ComparisonOperator"] == "GreaterThanThreshold"
 
     def fires(seconds: float) -> bool:
-        return float(eval(text, {}, {lag["Id"]: seconds})) > props["Threshold"]
+        return float(eval(text, {}, {lag["Id"]: seconds * units})) > props["Threshold"]
 
     # Then it fires above 80% of the plan's 60 s, not at or below it, and on missing data
     bound = float(parameters["MaxReplicaLagSeconds"])
-    assert bound == PLAN.rails.max_replica_lag_seconds
+    assert bound == plan.rails.max_replica_lag_seconds
     assert not fires(bound * 0.8)
     assert fires(bound * 0.8 + 1)
     assert fires(bound)
     assert props["TreatMissingData"] == "breaching"
-    # And it watches the first database's replica in the first standby region
-    assert parameters["LagWatchReplica"] == PLAN.databases[0].replicas[PLAN.standby_regions[0]] == "orders-usw2"
+    # And it watches the first database's member in the first standby region, by its own metric
+    standby = plan.standby_regions[0]
+    if first == "aurora-global":
+        assert parameters["LagWatchReplica"] == f"ledger-{standby}"
+        assert (parameters["LagWatchMetric"], parameters["LagWatchDimension"]) == (
+            "AuroraGlobalDBRPOLag",
+            "DBClusterIdentifier",
+        )
+    else:
+        assert parameters["LagWatchReplica"] == PLAN.databases[0].member(standby, PLAN.primary_region) == "orders-usw2"
+        assert (parameters["LagWatchMetric"], parameters["LagWatchDimension"]) == ("ReplicaLag", "DBInstanceIdentifier")
 
 
 def test_dashboard_shows_outcomes_step_durations_lag_and_health_per_region() -> None:
@@ -193,8 +217,8 @@ def test_dashboard_shows_outcomes_step_durations_lag_and_health_per_region() -> 
     durations = {m[3] for _, m in metrics if m[:3] == ["AWS/Lambda", "Duration", "FunctionName"]}
     assert durations == {f"${{{f}}}" for f in FUNCTIONS}
     # RDS publishes ReplicaLag in the replica's own region
-    lag = [(r, m[3]) for r, m in metrics if m[1] == "ReplicaLag"]
-    assert lag == [("${LagWatchRegion}", "${LagWatchReplica}")]
+    lag = [(r, m[1:]) for r, m in metrics if m[0] == "AWS/RDS"]
+    assert lag == [("${LagWatchRegion}", ["${LagWatchMetric}", "${LagWatchDimension}", "${LagWatchReplica}"])]
     health = {(r, m[3]) for r, m in metrics if m[:2] == ["AWS/Route53", "HealthCheckStatus"]}
     # Route 53 publishes health-check metrics only in us-east-1
     # (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/monitoring-health-checks.html).

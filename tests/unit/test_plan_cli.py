@@ -3,6 +3,7 @@
 
 import hashlib
 import json
+import shlex
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_validate_prints_a_summary_per_valid_plan(checkout: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "plan.yaml: plan myapp: 3 regions (primary us-east-1, standbys us-west-2, eu-west-1), "
-        f"2 databases, 1 zones, 3 records, digest {digest[:12]}\n"
+        f"3 databases, 1 caches, 1 tables, 1 zones, 3 records, digest {digest[:12]}\n"
     )
 
 
@@ -149,8 +150,14 @@ def expected_overrides(digest: str) -> list[str]:
         "StandbyHealthCheckArns=arn:aws:route53:::healthcheck/22222222-2222-2222-2222-222222222222,"
         "arn:aws:route53:::healthcheck/33333333-3333-3333-3333-333333333333",
         "HostedZoneArns=arn:aws:route53:::hostedzone/Z0EXAMPLE0APEX",
+        "GlobalClusterArns=arn:aws:rds::*:global-cluster:ledger-global",
+        "GlobalDatastoreArns=arn:aws:elasticache::*:globalreplicationgroup:ldgnf-sessions",
+        "GlobalTableArns=arn:aws:dynamodb:us-west-2:*:table/carts,arn:aws:dynamodb:eu-west-1:*:table/carts",
         "LagWatchRegion=us-west-2",
         "LagWatchReplica=orders-us-west",
+        "LagWatchMetric=ReplicaLag",
+        "LagWatchDimension=DBInstanceIdentifier",
+        "LagWatchUnitsPerSecond=1",
         "MaxReplicaLagSeconds=60",
         "MaxEventAgeSeconds=900",
         "StandbyHealthCheckId=22222222-2222-2222-2222-222222222222",
@@ -170,8 +177,9 @@ def test_deploy_print_only_shows_commands_and_overrides_and_runs_nothing(checkou
     assert f"would write functions/plan.json (sha256 {digest})" in lines
     assert lines[-2:] == [
         "  .venv-sam/bin/sam build",
+        # a shell command: a value with a wildcard is quoted
         "  .venv-sam/bin/sam deploy --stack-name rs-orders --capabilities CAPABILITY_IAM --parameter-overrides "
-        + " ".join(expected_overrides(digest)),
+        + " ".join(shlex.quote(o) for o in expected_overrides(digest)),
     ]
     # and nothing ran or was written
     assert recorder.calls == []

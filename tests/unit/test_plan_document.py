@@ -186,7 +186,17 @@ def test_the_example_plan_loads() -> None:
     # Then its sections are read, names normalised, and its digest is that of its canonical form
     assert plan.primary_region == "us-east-1"
     assert plan.standby_regions == ["us-west-2", "eu-west-1"]
-    assert [db.name for db in plan.databases] == ["orders", "accounts"]
+    assert [(db.name, db.kind) for db in plan.databases] == [
+        ("orders", "rds-instance"),
+        ("accounts", "rds-instance"),
+        ("ledger", "aurora-global"),
+    ]
+    assert [(c.name, c.global_datastore, c.after) for c in plan.caches] == [
+        ("sessions", "ldgnf-sessions", ["orders", "accounts", "ledger"])
+    ]
+    assert [t.table for t in plan.tables] == ["carts"]
+    # the cache waits for the databases: two stages
+    assert [[m.name for m in stage] for stage in plan.stages] == [["orders", "accounts", "ledger"], ["sessions"]]
     assert [r.name for _, r in plan.records] == ["example.com", "api.example.com", "db.example.com"]
     assert plan.records[2][1].target("eu-west-1") == "orders-eu-west.c0example.eu-west-1.rds.amazonaws.com"
     assert plan.digest() == hashlib.sha256(plan.canonical()).hexdigest()

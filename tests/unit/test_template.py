@@ -52,13 +52,17 @@ def test_the_state_machine_timeout_is_the_run_budget() -> None:
     assert ASL["TimeoutSeconds"] == EXECUTION_TIMEOUT_SECONDS
 
 
-def test_the_promotion_map_promotes_every_replica_with_the_plans_concurrency() -> None:
+def test_the_promotion_maps_move_stage_after_stage_each_with_the_plans_concurrency() -> None:
     maps = {name: state for name, state in STATES.items() if state["Type"] == "Map"}
-    assert list(maps) == ["PromoteAll"]
+    assert list(maps) == ["PromoteAll", "PromoteStage"]
     promote_all = maps["PromoteAll"]
-    assert promote_all["MaxConcurrency"] == PROMOTION_CONCURRENCY
-    assert promote_all["ItemsPath"] == "$.assess.replicas"
+    # One stage at a time: a stage starts once every resource of the one before is a writer
+    assert promote_all["MaxConcurrency"] == 1
+    assert promote_all["ItemsPath"] == "$.assess.stages"
     assert promote_all["ResultPath"] == "$.promotions"
+    stage = promote_all["ItemProcessor"]["States"]["PromoteStage"]
+    assert stage["Type"] == "Map" and stage["ItemsPath"] == "$.items"
+    assert stage["MaxConcurrency"] == PROMOTION_CONCURRENCY
     # A failed iteration ends in Rollback, which finds out what each request did
     assert [c["Next"] for c in promote_all["Catch"] if "States.ALL" in c["ErrorEquals"]] == ["Rollback"]
 
@@ -147,10 +151,17 @@ def test_rds_actions_carry_the_plan_tag_condition() -> None:
             # People's read-only policy: `regionshift check` reads each replica and its tags
             assert all(READ_ONLY.match(a) for a in _listed(statement["Action"]))
             continue
+        if statement["Resource"] == {"Ref": "GlobalClusterArns"}:
+            # Global clusters have no region and are named by the plan (stack_parameters)
+            assert set(_listed(statement["Action"])) <= {"rds:DescribeGlobalClusters", "rds:FailoverGlobalCluster"}
+            continue
         assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{PLAN_TAG}": {"Ref": "PlanName"}}}, (
             logical_id
         )
-        assert all(":rds:" in r["Fn::Sub"] and r["Fn::Sub"].endswith(":db:*") for r in _listed(statement["Resource"]))
+        assert all(
+            ":rds:" in r["Fn::Sub"] and r["Fn::Sub"].endswith((":db:*", ":cluster:*"))
+            for r in _listed(statement["Resource"])
+        )
 
 
 def test_log_delivery_actions_are_granted_to_the_state_machine_alone() -> None:

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from failover.adapters import Record
-from failover.models import AssessResult, CheckerVotes, ReplicaState, RunDocument, StandbyVerdict
+from failover import members
+from failover.adapters import Record, table_replication_latency
+from failover.errors import TransientAwsError
+from failover.models import AssessResult, CheckerVotes, ReplicaState, RunDocument, StandbyVerdict, TableState
 from failover.rules import (
     is_standalone_writer,
     lag_problem,
@@ -15,6 +17,7 @@ from failover.rules import (
     record_problems,
     record_target_problems,
     standby_replica_problem,
+    table_problem,
 )
 from failover.runtime import Runtime
 
@@ -30,6 +33,7 @@ class Candidate:
     region: str
     votes: CheckerVotes
     replicas: list[ReplicaState] = field(default_factory=list)
+    tables: list[TableState] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     # Whether every problem may pass (health, lag, a busy replica): the run is then re-evaluated.
     transient: bool = True
@@ -41,7 +45,7 @@ class Candidate:
     @property
     def worst_lag(self) -> float:
         """The largest replica lag of the region; unknown lag counts as the worst."""
-        lags = [r.lag_seconds for r in self.replicas]
+        lags = [r.lag_seconds for r in self.replicas if members.lag_metric(r)] + [t.lag_seconds for t in self.tables]
         return (
             math.inf if any(lag is None for lag in lags) else max((lag for lag in lags if lag is not None), default=0.0)
         )
@@ -108,9 +112,9 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     # an earlier failover promoted it (a DEGRADED run, or a person). Promoting another region now would
     # make a second writer of that database, so the run refuses until a person settles the estate.
     states = {
-        (region, identifier): rt.rds(region).describe(identifier, db.name, region)
+        (region, identifier): members.read(rt, resource, region)
         for region in plan.standby_regions
-        for db, identifier in plan.replicas(region)
+        for resource, identifier in plan.replicas(region)
     }
     writers = [
         f"{identifier} in {region}" for (region, identifier), state in states.items() if is_standalone_writer(state)
@@ -167,23 +171,43 @@ def _examine(
 ) -> Candidate:
     """Every replica of the plan in the candidate region, then every record's target there."""
     plan, limit, region = rt.plan, rt.rails.max_replica_lag_seconds, candidate.region
-    for db, identifier in plan.replicas(region):
+    for resource, identifier in plan.replicas(region):
         replica = states[(region, identifier)]
-        problem = standby_replica_problem(replica, region, plan.primary_region, db.primary)
+        problem = standby_replica_problem(replica, region, plan.primary_region, plan.primary_member(resource))
         if problem:
-            # A replica that is busy (modifying, backing-up) may be ready later; a missing or foreign one will not.
+            # A member that is busy (modifying, backing-up, a failover under way) may be ready later; a
+            # missing or foreign one will not.
             busy = replica.exists and replica.source is not None and problem.endswith("not available")
             candidate.transient = candidate.transient and busy
             candidate.problems.append(problem)
             candidate.replicas.append(replica)
             continue
-        lag = rt.cloudwatch(region).replica_lag(identifier, now)
+        if members.lag_metric(replica) is None:
+            candidate.replicas.append(replica)
+            continue
+        metric = members.lag_metric(replica).name
+        lag = members.lag_seconds(rt, replica, now)
         replica = replica.model_copy(update={"lag_seconds": lag})
         candidate.replicas.append(replica)
-        too_far = lag_problem(lag, limit)
+        too_far = lag_problem(lag, limit, metric=metric)
         if too_far:
             candidate.lagging.append(f"{identifier}: {too_far}")
-            candidate.lag_notes.append(f"{identifier} lag {lag_text(lag)} exceeds {limit} s")
+            candidate.lag_notes.append(f"{identifier} lag {lag_text(lag, metric)} exceeds {limit} s")
+    for spec in plan.tables:
+        table = _table(rt, spec.name, spec.table, region, now)
+        candidate.tables.append(table)
+        problem = table_problem(table)
+        if problem:
+            # A replica being created or updated may become ACTIVE; a missing one will not appear by itself.
+            candidate.transient = candidate.transient and table.exists and table.status in ("CREATING", "UPDATING")
+            candidate.problems.append(problem)
+            continue
+        too_far = lag_problem(table.lag_seconds, limit, "replication latency", "ReplicationLatency")
+        if too_far:
+            candidate.lagging.append(f"table {spec.table}: {too_far}")
+            candidate.lag_notes.append(
+                f"table {spec.table} latency {lag_text(table.lag_seconds, 'ReplicationLatency')} exceeds {limit} s"
+            )
     if candidate.problems:
         return candidate
     for zone in plan.zones:
@@ -192,6 +216,22 @@ def _examine(
             candidate.transient = False
             candidate.problems.extend(problems)
     return candidate
+
+
+def _table(rt: Runtime, name: str, table: str, region: str, now: datetime) -> TableState:
+    """The table's replica in ``region`` and how far behind the primary's replica it is.
+
+    DynamoDB publishes ``ReplicationLatency`` in the sending replica's region: in an outage of the
+    primary region it may not answer, and the latency is then unknown (too high, unless accepted).
+    """
+    state = rt.tables(region).replica(name, table, region)
+    if not state.exists or state.denied:
+        return state
+    try:
+        lag = rt.cloudwatch(rt.plan.primary_region).lag(table_replication_latency(table, region), now)
+    except TransientAwsError:
+        lag = None
+    return state.model_copy(update={"lag_seconds": lag})
 
 
 def _proceed(
@@ -205,12 +245,15 @@ def _proceed(
     why_chosen: str,
 ) -> AssessResult:
     plan, limit = rt.plan, rt.rails.max_replica_lag_seconds
+    by_name = {r.database: r for r in chosen.replicas}
     lags = [r.lag_seconds for r in chosen.replicas if r.lag_seconds is not None]
+    lags += [t.lag_seconds for t in chosen.tables if t.lag_seconds is not None]
     worst = f"{max(lags):g} s" if lags else "unknown"
+    watched = sum(1 for r in chosen.replicas if members.lag_metric(r) is not None) + len(chosen.tables)
     if chosen.accepted:
         lag_note = f"{'; '.join(chosen.lag_notes)}: data loss accepted by the operator"
     else:
-        lag_note = f"{len(chosen.replicas)} replica(s) within {limit} s of lag (worst {worst})"
+        lag_note = f"{watched} replica(s) within {limit} s of lag (worst {worst})"
     records = len(plan.records)
     already = sum(
         1
@@ -223,6 +266,7 @@ def _proceed(
     verified = [
         f"target {chosen.region} healthy ({votes_text(chosen.votes)})" + (f"; {why}" if why else ""),
         f"{len(chosen.replicas)} replica(s) in {chosen.region} replicate from the primary and are available",
+        *([f"{len(chosen.tables)} global table(s) have an ACTIVE replica in {chosen.region}"] if chosen.tables else []),
         lag_note,
         # One line for all records, not one each: the document stays small for the largest plan.
         f"{records} record(s) in {len(plan.zones)} zone(s) exist and point at their {plan.primary_region} targets"
@@ -236,7 +280,8 @@ def _proceed(
         standbys=standbys,
         target=chosen.region,
         why_chosen=why_chosen,
-        replicas=chosen.replicas,
+        stages=[[by_name[m.name] for m in stage] for stage in plan.stages],
+        tables=chosen.tables,
         data_loss_accepted=chosen.accepted,
         verified=verified,
     )

@@ -1,8 +1,10 @@
-"""Promote: ask RDS to promote one replica of the target region (one iteration of the promotion Map;
-the first request of a run is its point of no return)."""
+"""Promote: make one member of the target region its resource's writer (one iteration of a promotion
+Map: a read replica promoted, an Aurora global database or a global datastore failed over to it; the
+first request of a run is its point of no return)."""
 
 from datetime import datetime
 
+from failover import members
 from failover.models import PromotionItem, PromotionState
 from failover.runtime import Runtime
 from failover.state import RunFact
@@ -17,11 +19,13 @@ def promote(item: PromotionItem, rt: Runtime, now: datetime) -> PromotionState:
         {"identifier": replica.identifier, "region": replica.region, "at": now.isoformat()},
         key=replica.identifier,
     )
-    already = rt.rds(replica.region).promote(replica.identifier)
+    already = members.move(rt, replica)
     return PromotionState(
         at=now,
         identifier=replica.identifier,
         database=replica.database,
         region=replica.region,
+        kind=replica.kind,
+        global_id=replica.global_id,
         already_promoted=already,
     )

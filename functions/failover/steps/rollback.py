@@ -9,8 +9,10 @@ records moved, which did not, and what to do.
 
 from datetime import datetime
 
+from failover import members
 from failover.models import Outcome, ReplicaState, RunDocument, RunResult
 from failover.notification import error_text
+from failover.plan import Movable
 from failover.runtime import Runtime
 from failover.state import RunFact
 
@@ -23,10 +25,10 @@ def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
     # request RDS never acted on leaves an available replica: nothing changed, so nothing to undo.
     changed: list[ReplicaState] = []
     if target is not None:
-        for db, identifier in plan.replicas(target):
+        for resource, identifier in plan.replicas(target):
             if rt.store.run_fact(run, RunFact.PROMOTION_REQUESTED, key=identifier) is None:
                 continue
-            state = rt.rds(target).describe(identifier, db.name, target)
+            state = members.read(rt, resource, target)
             # Out of the role's reach (not tagged for the plan): its PromoteReadReplica was refused by
             # IAM as well, so RDS never acted on it.
             if not state.denied and state.exists and (state.source is None or state.status != "available"):
@@ -57,28 +59,32 @@ def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
         for s in changed
     )
     requested = {s.identifier for s in changed}
-    untouched = [identifier for _, identifier in plan.replicas(target) if identifier not in requested]
+    untouched = [(r, identifier) for r, identifier in plan.replicas(target) if identifier not in requested]
     # What a person must do comes first and every name in it is kept: the reason is clipped at
     # REASON_LIMIT, so the long parts (the state of each database, the error) come after it.
     actions = []
     if untouched:
-        actions.append(f"promote {_names(untouched)} in {target} (the application there has no writer for them)")
+        actions.append(f"{_moves(untouched)} in {target} (the application there has no writer for them)")
     if not_moved:
         actions.append(f"once {target} serves, point {_names(sorted(not_moved))} at it (targets in the plan)")
     else:
         actions.append(f"check the application in {target}")
-    primaries = _names([db.primary for db in plan.databases])
-    actions.append(
-        f"fence the old primaries ({primaries}) in {plan.primary_region} so that they never take writes again"
-    )
+    # A global database or datastore has one writer by construction; RDS instances must be fenced.
+    instances = [plan.primary_member(r) for r in plan.movers if r.kind == "rds-instance"]
+    if instances:
+        actions.append(
+            f"fence the old primaries ({_names(instances)}) in {plan.primary_region} so that they never take "
+            "writes again"
+        )
+    noun = "database(s) and cache(s)" if plan.caches else "database(s)"
     return RunResult(
         at=now,
         outcome=Outcome.DEGRADED,
         reason=(
             f"A human must act: {'; '.join(actions)}. "
-            f"In {target}, {len(changed)} of {len(plan.databases)} database(s) promoted ({states}); a promoted "
-            f"database cannot become a replica again, so DNS was left as it stands (moved: {len(moved)}, "
-            f"not moved: {len(not_moved)}). Cause: {failure}."
+            f"In {target}, {len(changed)} of {len(plan.movers)} {noun} promoted ({states}); a promoted database "
+            f"cannot become a replica again, so DNS was left as it stands (moved: {len(moved)}, not moved: "
+            f"{len(not_moved)}). Cause: {failure}."
         ),
         database_promoted=True,
         promoted=promoted,
@@ -90,6 +96,22 @@ def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
 # Names an action lists; beyond them the rest are counted (every one is in the plan, and the
 # notification lists the records not moved).
 NAMES_SHOWN = 20
+
+
+def _moves(left: list[tuple[Movable, str]]) -> str:
+    """What moving each resource still takes, by kind."""
+    parts = []
+    promote = [identifier for r, identifier in left if r.kind == "rds-instance"]
+    if promote:
+        parts.append(f"promote {_names(promote)}")
+    for kind, what in (
+        ("aurora-global", "fail over global cluster"),
+        ("elasticache-global", "fail over global datastore"),
+    ):
+        moves = [f"{r.global_id} to {identifier}" for r, identifier in left if r.kind == kind]
+        if moves:
+            parts.append(f"{what} {_names(moves)}")
+    return "; ".join(parts)
 
 
 def _names(names: list[str]) -> str:

@@ -1,0 +1,335 @@
+"""Aurora global databases, global datastores and global tables: the plan's sections and how each
+member is read and moved (fake clients answering as the service APIs document)."""
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from failover.adapters import CloudWatch, aurora_rpo_lag, table_replication_latency
+from failover.errors import PromotionError
+from failover.members import AuroraGlobal, GlobalDatastore, GlobalTables
+from failover.plan import Plan
+from regionshift import plans
+from tests.conftest import ACCOUNT, NOW, PLAN_DOCUMENT
+from tests.unit.fakes import client_error
+
+REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
+LEDGER = {
+    "name": "ledger",
+    "kind": "aurora-global",
+    "globalCluster": "ledger-global",
+    "clusters": {r: f"ledger-{r}" for r in REGIONS},
+}
+SESSIONS = {
+    "name": "sessions",
+    "globalDatastore": "ldgnf-sessions",
+    "members": {r: f"sessions-{r}" for r in REGIONS},
+    "after": ["ledger"],
+}
+
+
+def estate(**changes: Any) -> dict[str, Any]:
+    document = copy.deepcopy(PLAN_DOCUMENT)
+    document["databases"] = [*document["databases"], copy.deepcopy(LEDGER)]
+    document["caches"] = [copy.deepcopy(SESSIONS)]
+    document["tables"] = [{"name": "carts", "table": "carts"}]
+    document.update(changes)
+    return document
+
+
+def problems(document: dict[str, Any]) -> list[str]:
+    with pytest.raises(plans.PlanFileError) as caught:
+        plans.parse(document)
+    return caught.value.problems
+
+
+# --- the plan -------------------------------------------------------------------------------------
+
+
+def test_a_plan_with_every_kind_moves_the_cache_after_the_databases() -> None:
+    plan = Plan.model_validate(estate())
+    assert [[m.name for m in stage] for stage in plan.stages] == [["orders", "accounts", "ledger"], ["sessions"]]
+    assert plan.promotion_waves == 2
+    assert [identifier for _, identifier in plan.replicas("eu-west-1")][-2:] == [
+        "ledger-eu-west-1",
+        "sessions-eu-west-1",
+    ]
+    assert plan.primary_member(plan.mover("ledger")) == "ledger-us-east-1"
+
+
+def test_global_resources_need_a_member_in_every_region_and_after_must_name_a_mover() -> None:
+    ledger = {**LEDGER, "clusters": {"us-east-1": "ledger-use1", "us-west-2": "ledger-usw2"}}
+    sessions = {**SESSIONS, "after": ["carts", "nothing", "sessions"]}
+    found = problems(estate(databases=[*PLAN_DOCUMENT["databases"], ledger], caches=[sessions]))
+    assert "databases.ledger: no cluster in region(s) eu-west-1" in found
+    assert "caches.sessions: waits for carts, which is a table (a global table has nothing to move)" in found
+    assert "caches.sessions: waits for nothing, which is not in the plan" in found
+    assert "caches.sessions: cannot wait for itself" in found
+
+
+def test_a_cycle_of_after_is_refused() -> None:
+    ledger = {**LEDGER, "after": ["sessions"]}
+    found = problems(estate(databases=[*PLAN_DOCUMENT["databases"], ledger]))
+    assert "databases, caches: ledger, sessions wait for each other (a cycle of after)" in found
+
+
+def test_names_and_global_ids_are_used_once_and_kinds_are_checked() -> None:
+    twin = {**LEDGER, "name": "ledger2", "clusters": {r: f"ledger2-{r}" for r in REGIONS}}
+    found = problems(
+        estate(
+            databases=[*PLAN_DOCUMENT["databases"], LEDGER, twin],
+            tables=[{"name": "ledger", "table": "carts"}, {"name": "t2", "table": "carts"}],
+        )
+    )
+    assert "databases, caches, tables: the name ledger is used twice" in found
+    assert "databases: the global resource ledger-global is listed twice" in found
+    assert "tables: the table carts is listed twice" in found
+    unknown = problems(estate(databases=[{**LEDGER, "kind": "aurora"}]))
+    assert any(p.startswith("databases.0") and "aurora-global" in p for p in unknown), unknown
+
+
+def test_an_aurora_cluster_and_an_rds_instance_share_rds_identifiers() -> None:
+    clash = {**LEDGER, "clusters": {**LEDGER["clusters"], "us-west-2": "orders-usw2"}}  # type: ignore[dict-item]
+    found = problems(estate(databases=[*PLAN_DOCUMENT["databases"], clash]))
+    assert "databases.ledger: orders-usw2 in us-west-2 is also orders's" in found
+
+
+# --- Aurora global database ------------------------------------------------------------------------
+
+
+def arn(region: str, cluster: str) -> str:
+    return f"arn:aws:rds:{region}:{ACCOUNT}:cluster:{cluster}"
+
+
+class FakeAurora:
+    """DescribeGlobalClusters / DescribeDBClusters / FailoverGlobalCluster over one global cluster."""
+
+    def __init__(self, writer: str = "us-east-1", moving_to: str | None = None, refuse: str | None = None) -> None:
+        self.writer, self.moving_to, self.refuse = writer, moving_to, refuse
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def describe_global_clusters(self, **params: Any) -> dict[str, Any]:
+        self.calls.append(("DescribeGlobalClusters", params))
+        members = [
+            {"DBClusterArn": arn(r, f"ledger-{r}"), "IsWriter": r == self.writer, "Readers": []} for r in REGIONS
+        ]
+        found: dict[str, Any] = {
+            "GlobalClusterIdentifier": "ledger-global",
+            "Status": "failing-over" if self.moving_to else "available",
+            "GlobalClusterMembers": members,
+        }
+        if self.moving_to:
+            found["FailoverState"] = {
+                "Status": "failing-over",
+                "FromDbClusterArn": arn(self.writer, f"ledger-{self.writer}"),
+                "ToDbClusterArn": arn(self.moving_to, f"ledger-{self.moving_to}"),
+                "IsDataLossAllowed": True,
+            }
+        return {"GlobalClusters": [found]}
+
+    def describe_db_clusters(self, DBClusterIdentifier: str) -> dict[str, Any]:  # noqa: N803 - the API's name
+        region = DBClusterIdentifier.removeprefix("ledger-")
+        return {
+            "DBClusters": [
+                {
+                    "DBClusterIdentifier": DBClusterIdentifier,
+                    "DBClusterArn": arn(region, DBClusterIdentifier),
+                    "Status": "available",
+                    "Endpoint": f"{DBClusterIdentifier}.cluster-abc.{region}.rds.amazonaws.com",
+                }
+            ]
+        }
+
+    def failover_global_cluster(self, **params: Any) -> dict[str, Any]:
+        self.calls.append(("FailoverGlobalCluster", params))
+        if self.refuse:
+            raise client_error(self.refuse, "FailoverGlobalCluster")
+        self.moving_to = params["TargetDbClusterIdentifier"].rsplit(":", 1)[-1].removeprefix("ledger-")
+        return {}
+
+
+def test_a_secondary_follows_the_writer_and_a_failover_under_way_makes_it_busy() -> None:
+    state = AuroraGlobal(FakeAurora()).describe("ledger-global", "ledger-us-west-2", "ledger", "us-west-2")
+    assert (state.kind, state.status, state.source) == (
+        "aurora-global",
+        "available",
+        arn("us-east-1", "ledger-us-east-1"),
+    )
+    assert state.endpoint == "ledger-us-west-2.cluster-abc.us-west-2.rds.amazonaws.com"
+    busy = AuroraGlobal(FakeAurora(moving_to="us-west-2")).describe(
+        "ledger-global", "ledger-us-west-2", "ledger", "us-west-2"
+    )
+    assert (busy.status, busy.source) == ("failing-over", arn("us-east-1", "ledger-us-east-1"))
+    writer = AuroraGlobal(FakeAurora(writer="us-west-2")).describe(
+        "ledger-global", "ledger-us-west-2", "ledger", "us-west-2"
+    )
+    assert writer.source is None
+
+
+def test_a_failover_names_the_target_by_arn_and_allows_data_loss() -> None:
+    fake = FakeAurora()
+    assert AuroraGlobal(fake).fail_over("ledger-global", "ledger-us-west-2") is False
+    (call,) = [params for name, params in fake.calls if name == "FailoverGlobalCluster"]
+    assert call == {
+        "GlobalClusterIdentifier": "ledger-global",
+        "TargetDbClusterIdentifier": arn("us-west-2", "ledger-us-west-2"),
+        "AllowDataLoss": True,
+    }
+
+
+@pytest.mark.parametrize(("writer", "moving_to"), [("us-west-2", None), ("us-east-1", "us-west-2")])
+def test_a_retried_failover_already_done_or_under_way_is_not_requested_again(
+    writer: str, moving_to: str | None
+) -> None:
+    fake = FakeAurora(writer=writer, moving_to=moving_to)
+    assert AuroraGlobal(fake).fail_over("ledger-global", "ledger-us-west-2") is True
+    assert "FailoverGlobalCluster" not in [name for name, _ in fake.calls]
+
+
+def test_a_refused_failover_is_a_promotion_error_unless_it_moved_to_the_target() -> None:
+    # A failover to another region under way: the refusal stands and names it
+    fake = FakeAurora(moving_to="eu-west-1", refuse="InvalidGlobalClusterStateFault")
+    with pytest.raises(PromotionError, match="InvalidGlobalClusterStateFault.*a failover to .*ledger-eu-west-1"):
+        AuroraGlobal(fake).fail_over("ledger-global", "ledger-us-west-2")
+    with pytest.raises(PromotionError, match="DBClusterNotFoundFault"):
+        AuroraGlobal(FakeAurora(refuse="DBClusterNotFoundFault")).fail_over("ledger-global", "ledger-us-west-2")
+
+
+def test_a_missing_global_cluster_is_a_missing_member() -> None:
+    class Missing(FakeAurora):
+        def describe_global_clusters(self, **params: Any) -> dict[str, Any]:
+            raise client_error("GlobalClusterNotFoundFault", "DescribeGlobalClusters", 404)
+
+    state = AuroraGlobal(Missing()).describe("ledger-global", "ledger-us-west-2", "ledger", "us-west-2")
+    assert not state.exists and not state.denied
+
+
+# --- ElastiCache global datastore ------------------------------------------------------------------
+
+
+class FakeDatastore:
+    def __init__(self, primary: str = "us-east-1", status: str = "available", refuse: str | None = None) -> None:
+        self.primary, self.status, self.refuse = primary, status, refuse
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def describe_global_replication_groups(self, **params: Any) -> dict[str, Any]:
+        self.calls.append(("DescribeGlobalReplicationGroups", params))
+        members = [
+            {
+                "ReplicationGroupId": f"sessions-{r}",
+                "ReplicationGroupRegion": r,
+                "Role": "PRIMARY" if r == self.primary else "SECONDARY",
+                "Status": "associated",
+            }
+            for r in REGIONS
+        ]
+        return {
+            "GlobalReplicationGroups": [
+                {
+                    "GlobalReplicationGroupId": "ldgnf-sessions",
+                    "Status": self.status,
+                    "Members": members,
+                    "ARN": f"arn:aws:elasticache::{ACCOUNT}:globalreplicationgroup:ldgnf-sessions",
+                }
+            ]
+        }
+
+    def failover_global_replication_group(self, **params: Any) -> dict[str, Any]:
+        self.calls.append(("FailoverGlobalReplicationGroup", params))
+        if self.refuse:
+            raise client_error(self.refuse, "FailoverGlobalReplicationGroup")
+        self.status = "modifying"
+        return {}
+
+
+def test_a_datastore_member_follows_the_primary_and_fails_over_by_region() -> None:
+    fake = FakeDatastore()
+    store = GlobalDatastore(fake)
+    state = store.describe("ldgnf-sessions", "sessions-us-west-2", "sessions", "us-west-2")
+    assert state.source == f"arn:aws:elasticache:us-east-1:{ACCOUNT}:replicationgroup:sessions-us-east-1"
+    assert (state.status, state.endpoint) == ("available", None)
+    assert store.fail_over("ldgnf-sessions", "sessions-us-west-2", "us-west-2") is False
+    assert fake.calls[-1] == (
+        "FailoverGlobalReplicationGroup",
+        {
+            "GlobalReplicationGroupId": "ldgnf-sessions",
+            "PrimaryRegion": "us-west-2",
+            "PrimaryReplicationGroupId": "sessions-us-west-2",
+        },
+    )
+    # already the primary: nothing is requested
+    done = FakeDatastore(primary="us-west-2")
+    assert GlobalDatastore(done).fail_over("ldgnf-sessions", "sessions-us-west-2", "us-west-2") is True
+    assert "FailoverGlobalReplicationGroup" not in [name for name, _ in done.calls]
+
+
+def test_a_datastore_refusal_is_a_promotion_error() -> None:
+    fake = FakeDatastore(refuse="InvalidParameterValueException")
+    with pytest.raises(PromotionError, match="InvalidParameterValueException"):
+        GlobalDatastore(fake).fail_over("ldgnf-sessions", "sessions-us-west-2", "us-west-2")
+
+
+# --- DynamoDB global table -------------------------------------------------------------------------
+
+
+class FakeDynamoDb:
+    def __init__(self, replicas: dict[str, str] | None, missing: bool = False) -> None:
+        self.replicas, self.missing = replicas, missing
+
+    def describe_table(self, TableName: str) -> dict[str, Any]:  # noqa: N803 - the API's name
+        if self.missing:
+            raise client_error("ResourceNotFoundException", "DescribeTable")
+        table: dict[str, Any] = {"TableName": TableName, "TableStatus": "ACTIVE"}
+        if self.replicas is not None:
+            table["Replicas"] = [{"RegionName": r, "ReplicaStatus": s} for r, s in self.replicas.items()]
+        return {"Table": table}
+
+
+@pytest.mark.parametrize(
+    ("fake", "exists", "status"),
+    [
+        (FakeDynamoDb({"us-east-1": "ACTIVE", "us-west-2": "ACTIVE"}), True, "ACTIVE"),
+        (FakeDynamoDb({"us-east-1": "ACTIVE", "us-west-2": "CREATING"}), True, "CREATING"),
+        (FakeDynamoDb({"us-east-1": "ACTIVE"}), False, None),  # no replica in the target
+        (FakeDynamoDb(None), False, None),  # not a global table
+        (FakeDynamoDb(None, missing=True), False, None),
+    ],
+)
+def test_a_global_table_replica_is_read_in_the_target_region(
+    fake: FakeDynamoDb, exists: bool, status: str | None
+) -> None:
+    table = GlobalTables(fake).replica("carts", "carts", "us-west-2")
+    assert (table.exists, table.status) == (exists, status)
+
+
+# --- lag metrics ------------------------------------------------------------------------------------
+
+
+class FakeMetrics:
+    def __init__(self, value: float) -> None:
+        self.value = value
+        self.asked: dict[str, Any] = {}
+
+    def get_metric_statistics(self, **params: Any) -> dict[str, Any]:
+        self.asked = params
+        return {"Datapoints": [{"Timestamp": NOW - timedelta(seconds=30), "Maximum": self.value}]}
+
+
+def test_millisecond_lag_metrics_are_read_in_seconds() -> None:
+    fake = FakeMetrics(2500.0)
+    assert CloudWatch(fake).lag(aurora_rpo_lag("ledger-us-west-2"), NOW) == 2.5
+    assert (fake.asked["Namespace"], fake.asked["MetricName"]) == ("AWS/RDS", "AuroraGlobalDBRPOLag")
+    assert fake.asked["Dimensions"] == [{"Name": "DBClusterIdentifier", "Value": "ledger-us-west-2"}]
+    assert CloudWatch(fake).lag(table_replication_latency("carts", "us-west-2"), NOW) == 2.5
+    assert fake.asked["Dimensions"] == [
+        {"Name": "TableName", "Value": "carts"},
+        {"Name": "ReceivingRegion", "Value": "us-west-2"},
+    ]
+
+
+def test_an_unknown_cache_key_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        Plan.model_validate(estate(caches=[{**SESSIONS, "globalCluster": "x"}]))
