@@ -59,7 +59,8 @@ def _backend(region: str) -> Any:
     return rds_backends[ACCOUNT][region]
 
 
-def _global_cluster(identifier: str) -> Any | None:
+def _global_cluster(identifier: str) -> Any:
+    """moto's global cluster, or None."""
     return _backend(MOTO_GLOBAL_REGION).global_clusters.get(identifier)
 
 
