@@ -22,7 +22,7 @@ the writer. What moto lacks and this models:
   cluster and never answers ``GlobalClusterNotFoundFault``), with ``FailoverState``.
 * ``AuroraGlobalDBRPOLag`` (and ``AuroraGlobalDBReplicationLag``), milliseconds, namespace
   ``AWS/RDS``, dimension ``DBClusterIdentifier``, published for each secondary cluster in its Region:
-  https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.AuroraMonitoring.Metrics.html
+  https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.AuroraMonitoring.Metrics.html#Aurora.AuroraMySQL.Monitoring.Metrics.clusters
 """
 
 from dataclasses import dataclass, field
