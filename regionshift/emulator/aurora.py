@@ -202,7 +202,7 @@ class AuroraGlobal(Model):
         if service != "rds":
             return None
         if operation in ("FailoverGlobalCluster", "SwitchoverGlobalCluster"):
-            return self._operate(operation, params)
+            return self._operate(operation, region, params)
         if operation == "DescribeGlobalClusters":
             return self._describe_global_clusters(params)
         if operation == "DescribeDBClusters":
@@ -282,7 +282,7 @@ class AuroraGlobal(Model):
 
     # --- failover and switchover --------------------------------------------------------------------
 
-    def _operate(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _operate(self, operation: str, region: str, params: dict[str, Any]) -> dict[str, Any] | None:
         failover = operation == "FailoverGlobalCluster"
         data_loss = bool(params.get("AllowDataLoss")) if failover else False
         if failover and params.get("AllowDataLoss") is not None and params.get("Switchover") is not None:
@@ -297,7 +297,7 @@ class AuroraGlobal(Model):
             raise service_error("GlobalClusterNotFoundFault", f"Global cluster {identifier} not found.", operation, 404)
         g = self._globals.get(identifier)
         if g is None:
-            raise service_error("InvalidGlobalClusterStateFault", f"{identifier} is not modelled.", operation)
+            return None  # a global cluster the scenario did not model: moto answers (not implemented)
         self._settle(identifier)
         if self.ledger.pending(identifier) is not None:
             # One operation at a time: "The global cluster is in an invalid state and can't perform
@@ -307,7 +307,7 @@ class AuroraGlobal(Model):
                 f"Global cluster {identifier} is {gc.status}: another failover or switchover is in progress.",
                 operation,
             )
-        target = self._target(g, str(params["TargetDbClusterIdentifier"]), operation)
+        target = self._target(g, str(params["TargetDbClusterIdentifier"]), region, operation)
         if _backend(target).clusters[g.clusters[target]].is_writer:
             # The target must be a secondary ("the secondary Aurora DB cluster that you want to promote").
             raise service_error(
@@ -319,11 +319,11 @@ class AuroraGlobal(Model):
         self._start(g, kind, target, data_loss)
         return {"GlobalCluster": self.describe(identifier)}
 
-    def _target(self, g: _Global, given: str, operation: str) -> str:
-        """The Region of the target member, given its ARN or (in the call's terms) its identifier."""
+    def _target(self, g: _Global, given: str, called: str, operation: str) -> str:
+        """The Region of the target member, given its ARN or its identifier in the called Region ("Use the
+        Amazon Resource Name (ARN) for the identifier so that Aurora can locate the cluster in its Region")."""
         for region, cluster in g.clusters.items():
-            arn = f"arn:aws:rds:{region}:{ACCOUNT}:cluster:{cluster}"
-            if given in (arn, cluster):
+            if given == f"arn:aws:rds:{region}:{ACCOUNT}:cluster:{cluster}" or (region == called and given == cluster):
                 return region
         # Not a member of this global database: for the global cluster it does not exist
         # (DBClusterNotFoundFault: "DBClusterIdentifier doesn't refer to an existing DB cluster").

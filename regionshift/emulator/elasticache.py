@@ -85,8 +85,6 @@ class Datastore(Model):
         failover_seconds: float = 60.0,
         stuck: bool = False,
         lag_seconds: float | None = None,
-        *,
-        tags: dict[str, str] | None = None,
     ) -> None:
         """A global datastore of one replication group per Region (created in moto if missing)."""
         if primary_region not in members:
@@ -95,7 +93,7 @@ class Datastore(Model):
             for region, group in members.items():
                 self._ensure_group(region, group)
         self._stores[global_id] = _Datastore(
-            global_id, dict(members), primary_region, float(failover_seconds), stuck, lag_seconds, tags=dict(tags or {})
+            global_id, dict(members), primary_region, float(failover_seconds), stuck, lag_seconds
         )
         self.publish_lag()
 
@@ -121,10 +119,6 @@ class Datastore(Model):
 
     def operations(self, global_id: str | None = None) -> list[Operation]:
         return [o for o in self.ledger.operations if global_id is None or o.resource == global_id]
-
-    def tags(self, global_id: str) -> dict[str, str] | None:
-        store = self._stores.get(global_id)
-        return None if store is None else dict(store.tags)
 
     # --- lag ----------------------------------------------------------------------------------------
 

@@ -190,6 +190,11 @@ def test_a_failover_already_under_way_at_the_start_refuses_a_new_one_then_comple
             {"GlobalClusterIdentifier": "orders", "TargetDbClusterIdentifier": "billing-west"},
             ("DBClusterNotFoundFault", 404),
         ),
+        # A bare identifier names a cluster in the called Region (us-west-2): us-east-1's is not found there
+        (
+            {"GlobalClusterIdentifier": "orders", "TargetDbClusterIdentifier": "orders-east"},
+            ("DBClusterNotFoundFault", 404),
+        ),
         (
             {"GlobalClusterIdentifier": "orders", "TargetDbClusterIdentifier": EAST_ARN},
             ("InvalidDBClusterStateFault", 400),
@@ -355,13 +360,21 @@ def test_a_created_datastore_is_primary_only_and_cannot_fail_over(clock: Virtual
 
 
 def test_datastore_replication_lag_is_published_in_the_secondary_region_in_seconds(clock: VirtualClock) -> None:
-    model = datastore(clock, lag_seconds=2.5)
-    node = boto3.client("elasticache", region_name=WEST).describe_replication_groups(
-        ReplicationGroupId="sessions-west"
-    )["ReplicationGroups"][0]["MemberClusters"][0]
-    points = latest(WEST, "AWS/ElastiCache", "GlobalDatastoreReplicationLag", {"CacheClusterId": node}, clock)
-    assert [(p["Maximum"], p["Unit"]) for p in points] == [(2.5, "Seconds")]
-    assert model.tags("ldgnf-sessions") == {}
+    model = datastore(clock, failover_seconds=0, lag_seconds=2.5)
+
+    def lag(region: str, group: str) -> list[Any]:
+        node = boto3.client("elasticache", region_name=region).describe_replication_groups(ReplicationGroupId=group)[
+            "ReplicationGroups"
+        ][0]["MemberClusters"][0]
+        return latest(region, "AWS/ElastiCache", "GlobalDatastoreReplicationLag", {"CacheClusterId": node}, clock)
+
+    # The secondary publishes it, in seconds; the primary does not
+    assert [(p["Maximum"], p["Unit"]) for p in lag(WEST, "sessions-west")] == [(2.5, "Seconds")]
+    assert lag(EAST, "sessions-east") == []
+    # After a failover, the old primary is the secondary that publishes it
+    failover(model)
+    model.publish_lag()
+    assert lag(EAST, "sessions-east")
 
 
 # --- DynamoDB global tables ----------------------------------------------------------------------------
