@@ -64,10 +64,6 @@ def _global_cluster(identifier: str) -> Any:
     return _backend(MOTO_GLOBAL_REGION).global_clusters.get(identifier)
 
 
-def _region_of(arn: str) -> str:
-    return arn.split(":")[3]
-
-
 class AuroraGlobal(Model):
     """Aurora global databases: failover and switchover over virtual time, written into moto."""
 
