@@ -23,7 +23,7 @@ from typing import Any
 from botocore.client import BaseClient
 
 # Services whose state is the application estate; a mutating call on one of them is a "mutation".
-ESTATE_SERVICES = frozenset({"rds", "route53"})
+ESTATE_SERVICES = frozenset({"rds", "route53", "elasticache"})
 READ_PREFIXES = ("Describe", "Get", "List")
 
 
@@ -302,11 +302,14 @@ class Engine:
         call = Call(invocation.execution, function, service, operation, region, self.recorder.elapsed())
         self.recorder.calls.append(call)
         try:
-            for intercept in self.interceptors:
-                answer = intercept(function, service, operation, region, params)
-                if answer is not None:
-                    return answer
-            response = original(client, operation, params)
+            # A modelled answer is a call that took effect, as moto's is: the after hooks see both
+            # (a lost response is raised there, after the effect).
+            response = next(
+                (a for i in self.interceptors if (a := i(function, service, operation, region, params)) is not None),
+                None,
+            )
+            if response is None:
+                response = original(client, operation, params)
             for hook in self.after_hooks:
                 hook(function, service, operation, region, params, response)
             return response

@@ -142,7 +142,12 @@ class Request:
 # RDS, Route 53, CloudWatch: AccessDenied, HTTP 403 (IAM User Guide, "Troubleshoot access denied error messages").
 # S3: AccessDenied, HTTP 403 (Amazon S3 API Reference, "Error responses").
 # Step Functions: AccessDeniedException, HTTP 400 (AWS Step Functions API Reference, "Common Errors").
+# ElastiCache: AccessDenied, HTTP 403, as the other Query-protocol services (RDS) answer; the denial as
+# callers see it: https://github.com/codeforamerica/sebt-self-service-portal/pull/444,
+# https://github.com/iann0036/former2/issues/16 ("AccessDenied: User ... is not authorized to perform:
+# elasticache:...").
 _SERVICES: dict[str, tuple[str, str, int]] = {
+    "elasticache": ("elasticache", "AccessDenied", 403),
     "s3": ("s3", "AccessDenied", 403),
     "stepfunctions": ("states", "AccessDeniedException", 400),
     "dynamodb": ("dynamodb", "AccessDeniedException", 400),
@@ -166,7 +171,7 @@ CONTEXT_KEYS = frozenset(
 # rds actions on the db resource type (see ``requests``).
 CONTEXT_KEY_FAMILIES = ("aws:ResourceTag/",)
 
-TagReader = Callable[[str, str], dict[str, str] | None]  # (region, DB instance id) -> its tags, None if unknown
+TagReader = Callable[[str, str], dict[str, str] | None]  # (region, resource id) -> its tags, None if unknown
 
 
 def is_modelled_key(key: str) -> bool:
@@ -182,6 +187,16 @@ def moto_db_tags(region: str, identifier: str) -> dict[str, str] | None:
     except KeyError:
         return None
     return {str(t["Key"]): str(t["Value"]) for t in instance.tags or []}
+
+
+def moto_cluster_tags(region: str, identifier: str) -> dict[str, str] | None:
+    """A DB cluster's tags as moto's RDS backend keeps them."""
+    from moto.rds.models import rds_backends
+
+    from regionshift.emulator.patches import ACCOUNT
+
+    cluster = rds_backends[ACCOUNT][region].clusters.get(identifier)
+    return None if cluster is None else {str(t["Key"]): str(t["Value"]) for t in cluster.tags or []}
 
 
 def resource_tag_context(tags: dict[str, str] | None) -> dict[str, tuple[str, ...]]:
@@ -230,10 +245,12 @@ def requests(
     account: str,
     topic_keys: dict[str, str] | None = None,
     db_tags: TagReader | None = None,
+    cluster_tags: TagReader | None = None,
 ) -> list[Request]:
     """The IAM requests AWS authorizes for one API call (resources per the Service Authorization Reference).
 
-    ``db_tags`` reads a DB instance's tags for the ``aws:ResourceTag/<key>`` keys (none without it).
+    ``db_tags`` / ``cluster_tags`` read a DB instance's / DB cluster's tags for the
+    ``aws:ResourceTag/<key>`` keys (none without them).
 
     https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html
     """
@@ -259,6 +276,35 @@ def requests(
         parts = arn.split(":")
         tags = db_tags(parts[3], parts[6]) if db_tags is not None else None
         return one(arn, resource_tag_context(tags))
+    if service == "rds" and operation in ("FailoverGlobalCluster", "SwitchoverGlobalCluster", "DescribeGlobalClusters"):
+        # list_amazonrds.html: FailoverGlobalCluster acts on cluster* and global-cluster*; SwitchoverGlobalCluster
+        # (added later) on the same two; DescribeGlobalClusters on global-cluster*. A global cluster's ARN has
+        # no Region, and its resource type has no condition key (so no aws:ResourceTag); the cluster's does.
+        if "GlobalClusterIdentifier" not in params:
+            raise IamModelError(f"rds:{operation} of every global cluster is not modelled")
+        found = one(f"arn:aws:rds::{account}:global-cluster:{params['GlobalClusterIdentifier']}")
+        if operation == "DescribeGlobalClusters":
+            return found
+        target = _cluster_arn(str(params["TargetDbClusterIdentifier"]), region, account)
+        parts = target.split(":")
+        tags = cluster_tags(parts[3], parts[6]) if cluster_tags is not None else None
+        return [Request(action, target, resource_tag_context(tags), code, status), *found]
+    if service == "rds" and operation == "DescribeDBClusters":
+        # list_amazonrds.html: cluster*, whose keys include aws:ResourceTag/${TagKey}.
+        if "DBClusterIdentifier" not in params:
+            raise IamModelError("rds:DescribeDBClusters without DBClusterIdentifier is not modelled")
+        arn = _cluster_arn(str(params["DBClusterIdentifier"]), region, account)
+        parts = arn.split(":")
+        return one(arn, resource_tag_context(cluster_tags(parts[3], parts[6]) if cluster_tags is not None else None))
+    if service == "elasticache" and operation in ("FailoverGlobalReplicationGroup", "DescribeGlobalReplicationGroups"):
+        # list_amazonelasticache.html: both act on globalreplicationgroup* (no Region in the ARN, no
+        # condition key on the resource type).
+        if "GlobalReplicationGroupId" not in params:
+            raise IamModelError(f"elasticache:{operation} of every global datastore is not modelled")
+        return one(f"arn:aws:elasticache::{account}:globalreplicationgroup:{params['GlobalReplicationGroupId']}")
+    if service == "dynamodb" and operation == "DescribeTable":
+        # list_amazondynamodb.html: table* (the replica's table in the Region called).
+        return one(f"arn:aws:dynamodb:{region}:{account}:table/{params['TableName']}")
     if service == "route53" and operation == "GetHealthCheckStatus":
         # list_amazonroute53.html: healthcheck resource; Route 53 ARNs have no region or account.
         return one(f"arn:aws:route53:::healthcheck/{_id(str(params['HealthCheckId']), 'healthcheck')}")
@@ -300,6 +346,11 @@ def requests(
             found += [Request(f"kms:{a}", key, {}, "KMSAccessDenied", 400) for a in ("GenerateDataKey", "Decrypt")]
         return found
     raise IamModelError(f"the emulator does not model IAM for {action}")
+
+
+def _cluster_arn(identifier: str, region: str, account: str) -> str:
+    """A DB cluster's ARN, given as one or as its identifier in the call's Region."""
+    return identifier if identifier.startswith("arn:") else f"arn:aws:rds:{region}:{account}:cluster:{identifier}"
 
 
 # --- evaluation ---------------------------------------------------------------------------------
@@ -448,12 +499,14 @@ class Guard:
         account: str,
         topic_keys: dict[str, str],
         db_tags: TagReader = moto_db_tags,
+        cluster_tags: TagReader = moto_cluster_tags,
     ) -> None:
         self.roles = roles
         self.functions = functions  # function name -> logical id
         self.account = account
         self.topic_keys = topic_keys
         self.db_tags = db_tags  # read when the call is made: tags as they are at that moment
+        self.cluster_tags = cluster_tags
         self.log: list[Authorization] = []
 
     @classmethod
@@ -471,7 +524,9 @@ class Guard:
             raise IamModelError(f"no role is known for function {function}")
         role = self.roles[self.functions[function]]
         principal = f"arn:aws:sts::{self.account}:assumed-role/{role.name}/{function}"
-        for request in requests(service, operation, params, region, self.account, self.topic_keys, self.db_tags):
+        for request in requests(
+            service, operation, params, region, self.account, self.topic_keys, self.db_tags, self.cluster_tags
+        ):
             decision = evaluate(role.statements, request)
             self.log.append(
                 Authorization(

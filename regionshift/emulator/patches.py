@@ -4,9 +4,12 @@ Verified on moto 5.2.5, which ``pyproject.toml`` pins exactly because of this mo
 starts here (``tests/integration/test_emulator_patches.py`` checks that every target still exists).
 
 ``PATCHES`` is the complete list of attributes replaced while an emulated stack runs (and restored
-after); ``rds_instance`` is the only place the emulator writes moto's backend state directly. Public
-moto APIs (``mock_aws``, ``ThreadedMotoServer``, ``/moto-api/*``) are used as documented and are not
-listed.
+after); ``rds_instance`` is the only place ``estate.py`` writes moto's backend state directly.
+``MODELS`` lists the AWS features moto lacks that the emulator answers itself, from engine
+interceptors rather than by replacing moto code: they write into moto's backends where moto keeps the
+resource (Aurora global clusters and their members, ElastiCache replication groups) and keep the rest
+themselves. Public moto APIs (``mock_aws``, ``ThreadedMotoServer``, ``/moto-api/*``) are used as
+documented and are not listed.
 """
 
 import functools
@@ -520,6 +523,82 @@ PATCHES: tuple[Patch, ...] = (
         "EvaluateTargetHealth on a CloudFront alias, a duplicate CREATE, over 32,000 value characters) and "
         "applies a batch change by change: the batch is validated whole (route53.py), then applied, or nothing is",
         _validated_record_changes,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Model:
+    """An AWS feature moto lacks, answered by an interceptor-based model instead of moto."""
+
+    model: str  # "module:Class"
+    operations: tuple[str, ...]  # botocore service:Operation the model answers (or refreshes before moto)
+    missing: tuple[str, ...]  # moto's "module:Class.method" that would implement it: absent in moto 5.2.5
+    why: str
+    source: str  # the AWS documentation the model follows
+
+    def owner(self) -> Any:
+        module, _, name = self.model.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+MODELS: tuple[Model, ...] = (
+    Model(
+        "regionshift.emulator.aurora:AuroraGlobal",
+        (
+            "rds:FailoverGlobalCluster",
+            "rds:SwitchoverGlobalCluster",
+            "rds:DescribeGlobalClusters",
+            "rds:DescribeDBClusters",
+            "cloudwatch:GetMetricStatistics",
+            "cloudwatch:GetMetricData",
+        ),
+        (
+            "moto.rds.responses:RDSResponse.failover_global_cluster",
+            "moto.rds.responses:RDSResponse.switchover_global_cluster",
+        ),
+        "moto raises NotImplementedError for failover and switchover and never shows FailoverState; its "
+        "DescribeGlobalClusters ignores GlobalClusterIdentifier. The model keeps the operation in virtual time "
+        "(pending, failing-over / switching-over, done) and writes the outcome (IsWriter, Status) into moto's "
+        "global cluster; AuroraGlobalDBRPOLag is published for each secondary",
+        "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_FailoverGlobalCluster.html",
+    ),
+    Model(
+        "regionshift.emulator.elasticache:Datastore",
+        (
+            "elasticache:CreateGlobalReplicationGroup",
+            "elasticache:DescribeGlobalReplicationGroups",
+            "elasticache:FailoverGlobalReplicationGroup",
+            "cloudwatch:GetMetricStatistics",
+            "cloudwatch:GetMetricData",
+        ),
+        (
+            "moto.elasticache.responses:ElastiCacheResponse.create_global_replication_group",
+            "moto.elasticache.responses:ElastiCacheResponse.describe_global_replication_groups",
+            "moto.elasticache.responses:ElastiCacheResponse.failover_global_replication_group",
+        ),
+        "moto has no global datastore; the model keeps them over moto's replication groups, a failover "
+        "modifying for its duration; GlobalDatastoreReplicationLag is published in each secondary Region",
+        "https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_FailoverGlobalReplicationGroup.html",
+    ),
+    Model(
+        "regionshift.emulator.dynamodb:GlobalTables",
+        (
+            "dynamodb:UpdateTable",
+            "dynamodb:DescribeTable",
+            "dynamodb:CreateGlobalTable",
+            "dynamodb:DescribeGlobalTable",
+            "cloudwatch:GetMetricStatistics",
+            "cloudwatch:GetMetricData",
+        ),
+        (
+            "moto.dynamodb.responses:DynamoHandler.create_global_table",
+            "moto.dynamodb.responses:DynamoHandler.describe_global_table",
+        ),
+        "moto ignores UpdateTable's ReplicaUpdates and has no global table API; the model answers only for "
+        "global tables (replicas CREATING then ACTIVE, the table UPDATING meanwhile), every other DynamoDB call "
+        "(the product's state table) passes to moto; ReplicationLatency is published by each source Region",
+        "https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html",
     ),
 )
 

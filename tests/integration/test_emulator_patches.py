@@ -1,5 +1,6 @@
 """The emulator's moto patches are one checked list, and the one polling loop reads history sparingly."""
 
+import importlib
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from typing import Any
@@ -17,6 +18,19 @@ def test_every_patched_moto_attribute_exists_on_the_pinned_version() -> None:
     for patch in patches.PATCHES:
         assert hasattr(patch.owner(), patch.attribute), f"{patch.target}.{patch.attribute}"
         assert patch.why
+
+
+def test_every_interception_model_exists_and_moto_still_lacks_what_it_models() -> None:
+    # Given the models that answer what moto 5.2.5 does not implement
+    for model in patches.MODELS:
+        # Then each model class is importable and offers the engine's interceptor
+        assert callable(model.owner().interceptor), model.model
+        assert model.why and model.source.startswith("https://docs.aws.amazon.com/")
+        # And moto still has no handler for what it models (a moto that gains one is a reason to look again)
+        for missing in model.missing:
+            target, _, method = missing.rpartition(".")
+            module, _, cls = target.partition(":")
+            assert not hasattr(getattr(importlib.import_module(module), cls), method), missing
 
 
 def test_patches_are_replaced_inside_the_block_and_restored_after() -> None:
