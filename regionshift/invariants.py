@@ -42,7 +42,28 @@ def check(result: DrillResult) -> list[Invariant]:
         _retries_bounded(result),
         _no_mutation_when_inactive(result),
         _records_follow_the_writer(result),
+        _one_writer_per_global_resource(result),
     ]
+
+
+# The calls that move a writer: after one takes effect there is no going back.
+MOVES = ("PromoteReadReplica", "FailoverGlobalCluster", "FailoverGlobalReplicationGroup")
+
+
+def _one_writer_per_global_resource(result: DrillResult) -> Invariant:
+    """An Aurora global database and a global datastore have exactly one writer at every moment AWS
+    shows them: never two (split brain), never none once a failover ended."""
+    members: dict[str, list[str]] = {}
+    for d in result.world["databases"]:
+        if d.get("kind") in ("aurora-global", "elasticache-global"):
+            members.setdefault(d["database"], [])
+            if d["role"] == "primary":
+                members[d["database"]].append(d["region"])
+    wrong = {name: regions for name, regions in members.items() if len(regions) != 1}
+    if wrong:
+        shown = "; ".join(f"{name}: writers in {regions or 'no region'}" for name, regions in sorted(wrong.items()))
+        return Invariant("one-writer-per-global-resource", False, shown)
+    return Invariant("one-writer-per-global-resource", True, f"{len(members)} global resource(s), one writer each")
 
 
 def _plan_databases(world: dict[str, Any]) -> set[str]:
@@ -100,7 +121,7 @@ def _outcome_matches_world(result: DrillResult) -> Invariant:
     }
     unpromoted = sorted(_plan_databases(result.before) - set(promoted.values()))
     # A promotion that took effect but has not finished yet still counts: it cannot be undone.
-    promotion_effects = [e for e in result.effects if e["operation"] == "PromoteReadReplica"]
+    promotion_effects = [e for e in result.effects if e["operation"] in MOVES]
     outcomes = {r.outcome for r in result.runs}
     if Outcome.FAILED_OVER in outcomes:
         held = moved and not unpromoted
@@ -200,7 +221,7 @@ def _records_follow_the_writer(result: DrillResult) -> Invariant:
     points into the region of the run's promoted writers, except records the run itself reports as not
     moved (a DEGRADED run names them, for a human to move), or all of them when its rollback failed (its
     page says to check DNS by hand)."""
-    promoted = {e.get("identifier") for e in result.effects if e["operation"] == "PromoteReadReplica"}
+    promoted = {e.get("identifier") for e in result.effects if e["operation"] in MOVES}
     if not promoted:
         return Invariant("records-follow-the-writer", True, "no promotion")
     regions = {d["region"] for d in result.world["databases"] if d["id"] in promoted and d["role"] == "primary"}

@@ -201,7 +201,9 @@ class Readiness:
         findings = []
         limit = self.plan.rails.max_replica_lag_seconds
         for spec in self.plan.tables:
-            table = members.GlobalTables(self.t.client("dynamodb", region)).replica(spec.name, spec.table, region)
+            table = members.GlobalTables(self.t.client("dynamodb", region)).replica(
+                spec.name, spec.table, region, self.plan.primary_region
+            )
             problem = table_problem(table)
             if problem:
                 findings.append(Finding("table", BLOCKING, f"{region}: {problem}"))

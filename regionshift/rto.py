@@ -26,7 +26,8 @@ ASSUMPTIONS = (
     "outage); it publishes HealthCheckStatus once a minute and the alarm needs AlarmEvaluationPeriods "
     "breaching minutes (the first published up to a minute after the endpoint turned unhealthy); a "
     "cross-region RDS replica promotion takes about 5 minutes, an Aurora global database's failover and a "
-    "global datastore's about a minute each, a plan's stages one after another; Route 53 changes reach INSYNC in about 60 s; "
+    "global datastore's about a minute each, a plan's stages one after another; Route 53 changes reach "
+    "INSYNC in about 60 s; "
     "clients follow a changed record after its 60 s TTL; the parts are added up as if sequential (a "
     "pessimistic total)"
 )

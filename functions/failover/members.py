@@ -255,8 +255,11 @@ class GlobalTables:
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def replica(self, name: str, table: str, region: str) -> TableState:
-        """The table's replica in ``region`` as ``DescribeTable`` there lists it."""
+    def replica(self, name: str, table: str, region: str, primary_region: str) -> TableState:
+        """The table's replica in ``region``, as ``DescribeTable`` there answers: its own status is the
+        table's ``TableStatus``, and ``Replicas`` lists the global table's other replicas, which must
+        include the primary region's ("DescribeTable", "ReplicaDescription", Amazon DynamoDB API
+        Reference; "Global tables: how it works", Amazon DynamoDB Developer Guide)."""
         try:
             answer = call(
                 CallKind.READ,
@@ -268,12 +271,17 @@ class GlobalTables:
         except ClientError as exc:
             denied = error_code(exc) in ACCESS_DENIED
             return TableState(name=name, table=table, region=region, exists=denied, denied=denied)
-        replicas = answer["Table"].get("Replicas") or []
-        mine = next((r for r in replicas if r.get("RegionName") == region), None)
-        if mine is None:
-            # A table with no replica list is not global: the region's table is on its own.
-            return TableState(name=name, table=table, region=region, exists=False)
-        return TableState(name=name, table=table, region=region, exists=True, status=mine.get("ReplicaStatus"))
+        found = answer["Table"]
+        replicas = {r.get("RegionName"): r.get("ReplicaStatus") for r in found.get("Replicas") or []}
+        status = replicas.get(region) or found.get("TableStatus")
+        return TableState(
+            name=name,
+            table=table,
+            region=region,
+            exists=True,
+            status=status,
+            global_with_primary=primary_region in replicas,
+        )
 
 
 def read(rt: Readers, resource: Movable, region: str) -> ReplicaState:

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 # Step Functions fails a state whose input or output exceeds 256 KiB (States.DataLimitExceeded, which
@@ -188,7 +188,9 @@ class TableState(Model):
     region: str
     exists: bool
     denied: bool = False
-    status: str | None = None  # the replica's ReplicaStatus
+    status: str | None = None  # the replica's status (its TableStatus, or its ReplicaStatus where listed)
+    # The primary region's table is among its replicas (the same global table).
+    global_with_primary: bool = True
     lag_seconds: float | None = None  # ReplicationLatency from the primary's replica, in seconds
 
 
@@ -236,16 +238,6 @@ class PromotionState(Model):
     available: bool = False
     status: str | None = None
     polls: int = 0
-
-
-def _flatten(value: Any) -> Any:
-    """The promotion Maps' output is one list per stage; the run reads one list of promotions."""
-    if isinstance(value, list) and all(isinstance(v, list) for v in value):
-        return [item for stage in value for item in stage]
-    return value
-
-
-Promotions = Annotated[list[PromotionState], BeforeValidator(_flatten)]
 
 
 class PromotionItem(Model):
@@ -333,13 +325,21 @@ class RunDocument(Model):
     intake: IntakeResult | None = None
     gate: GateResult | None = None
     assess: AssessResult | None = None
-    promotions: Promotions | None = None
+    # The promotion Maps' output: one list per stage of the plan.
+    promotion_stages: list[list[PromotionState]] | None = Field(default=None, alias="promotions")
     target: TargetLook | None = None
     dns: DnsState | None = None
     error: StepError | None = None
     result: RunResult | None = None
     notification: NotifyResult | None = None
     notification_error: StepError | None = None
+
+    @property
+    def promotions(self) -> list[PromotionState] | None:
+        """Every promotion of the run, stage after stage."""
+        if self.promotion_stages is None:
+            return None
+        return [p for stage in self.promotion_stages for p in stage]
 
 
 class Reevaluation(Model):

@@ -41,7 +41,8 @@ RUN_OVERHEAD_SECONDS = 300
 # name and reason is at its longest (tests/unit/test_run_document_size.py); a realistic plan of 200
 # records and 25 databases stays under a tenth of it (the scale benchmark).
 MAX_RECORDS = 200
-MAX_DATABASES = 50
+MAX_DATABASES = 50  # databases and caches together
+MAX_TABLES = 20
 # The promotion Map's MaxConcurrency in statemachine/failover.asl.json (a test keeps the two equal):
 # up to this many databases are promoted at once, the rest as slots free.
 PROMOTION_CONCURRENCY = 25
@@ -110,8 +111,9 @@ ResourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 # or trailing hyphen ("CreateReplicationGroup", Amazon ElastiCache API Reference).
 ReplicationGroupId = Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,39}$"), AfterValidator(_db_identifier)]
 # A global datastore's id is ElastiCache's generated prefix, a hyphen and the suffix the user chose
-# ("CreateGlobalReplicationGroup", Amazon ElastiCache API Reference).
-GlobalDatastoreId = Annotated[str, Field(pattern=r"^[a-z]{5}-[a-zA-Z0-9-]{1,250}$")]
+# ("CreateGlobalReplicationGroup", Amazon ElastiCache API Reference). The suffix is held to a replication
+# group id's 40 characters: a bound of the plan (the run's document must stay small), not one AWS states.
+GlobalDatastoreId = Annotated[str, Field(pattern=r"^[a-z]{5}-[a-zA-Z0-9-]{1,40}$")]
 # DynamoDB table names: 3-255 of letters, digits, "_", "-" and "." ("CreateTable", Amazon DynamoDB API
 # Reference).
 TableName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_.-]{3,255}$")]
@@ -360,7 +362,7 @@ class Plan(Strict):
     regions: Regions
     databases: Annotated[list[AnyDatabase], Field(min_length=1, max_length=MAX_DATABASES)]
     caches: Annotated[list[Cache], Field(max_length=MAX_DATABASES)] = []
-    tables: Annotated[list[GlobalTable], Field(max_length=MAX_DATABASES)] = []
+    tables: Annotated[list[GlobalTable], Field(max_length=MAX_TABLES)] = []
     zones: Annotated[list[Zone], Field(min_length=1)]
     rails: Rails = Rails()
 
@@ -411,6 +413,8 @@ class Plan(Strict):
             yield "regions: each region needs its own health check"
 
     def _database_problems(self) -> Iterator[str]:
+        if len(self.movers) > MAX_DATABASES:
+            yield f"databases, caches: {len(self.movers)} in all; at most {MAX_DATABASES} (the run's document must stay small)"
         names = [m.name for m in self.movers] + [t.name for t in self.tables]
         for name in sorted({n for n in names if names.count(n) > 1}):
             yield f"databases, caches, tables: the name {name} is used twice"

@@ -133,7 +133,12 @@ def _decision_lines(report: dict[str, Any]) -> list[str]:
                 lines.append(
                     f"Replica {replica.get('identifier')} ({replica.get('database')}, {replica.get('region')}"
                     + (f", stage {number}" if len(assess["stages"]) > 1 else "")
-                    + f"): {replica.get('status')}, source {replica.get('source')}, lag {replica.get('lagSeconds')} s"
+                    + f"): {replica.get('status')}, source {replica.get('source')}, "
+                    + (
+                        f"lag {replica.get('lagSeconds')} s"
+                        if replica.get("kind", "rds-instance") != "elasticache-global"
+                        else "lag not a rail (a cache)"
+                    )
                     + (" (data loss accepted)" if assess.get("dataLossAccepted") else "")
                 )
         for table in assess.get("tables") or []:

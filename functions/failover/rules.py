@@ -79,6 +79,8 @@ def table_problem(table: TableState) -> str | None:
         return f"{where} in {table.region} is out of this stack's reach (AccessDenied)"
     if not table.exists:
         return f"{where} has no replica in {table.region}"
+    if not table.global_with_primary:
+        return f"{where} in {table.region} is not a replica of the primary region's table (not the same global table)"
     if table.status != "ACTIVE":
         return f"{where}'s replica in {table.region} is {table.status}, not ACTIVE"
     return None

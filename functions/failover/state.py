@@ -17,7 +17,7 @@ from failover.models import (
     Model,
     NotifyResult,
     Outcome,
-    Promotions,
+    PromotionState,
     Reason,
     StepError,
     TargetLook,
@@ -67,7 +67,7 @@ class Decisions(Model):
 
 
 class Changes(Model):
-    promotions: Promotions | None = None
+    promotions: list[PromotionState] | None = None
     target: TargetLook | None = None
     dns: DnsState | None = None
 

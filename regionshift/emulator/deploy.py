@@ -43,6 +43,17 @@ def replica_id(database: str, region: str) -> str:
     return f"{database}-{region}"
 
 
+def global_cluster_id(name: str) -> str:
+    return f"{name}-global"
+
+
+def global_datastore_id(name: str) -> str:
+    """A global datastore's id: ElastiCache's prefix for the primary's region, then the suffix."""
+    from regionshift.emulator.elasticache import id_prefix
+
+    return f"{id_prefix(PRIMARY_REGION)}-{name}"
+
+
 def load_balancer(region: str) -> str:
     return f"dualstack.app-{region}.{region}.elb.amazonaws.com"
 
@@ -57,6 +68,15 @@ def _client(service: str, region: str) -> Any:
     if key not in _CLIENTS:
         _CLIENTS[key] = boto3.client(service, region_name=region)
     return _CLIENTS[key]
+
+
+@dataclass
+class GlobalModels:
+    """The estate's global resources, as the emulator's models of them hold them (set once attached)."""
+
+    aurora: Any
+    datastores: Any
+    tables: Any
 
 
 @dataclass
@@ -77,6 +97,7 @@ class Deployment:
     report_bucket: str  # where Finalize writes the runs' reports
     # Health check id -> the scenario's timeline of failing checkers for that region's endpoint.
     health: dict[str, list[HealthPoint]] = field(default_factory=dict)
+    models: GlobalModels | None = None
 
     def report(self, execution_arn: str) -> dict[str, str] | None:
         """The report files Finalize wrote for the execution, or None."""
@@ -107,6 +128,33 @@ class Deployment:
                         "role": "replica" if source else "primary",
                         "status": instance.get("DBInstanceStatus"),
                         "source": source,
+                    }
+                )
+        return found + self._global_members()
+
+    def _global_members(self) -> list[dict[str, Any]]:
+        """Every member of the plan's Aurora global databases and global datastores, its role from the
+        models' ground truth (the writer is "primary")."""
+        if self.models is None:
+            return []
+        found = []
+        for resource in self.plan.movers:
+            if resource.kind == "aurora-global":
+                writers = self.models.aurora.writers(str(resource.global_id))
+            elif resource.kind == "elasticache-global":
+                writers = [self.models.datastores.primary(str(resource.global_id))]
+            else:
+                continue
+            for region in sorted(resource.member_regions(self.plan.primary_region)):
+                found.append(
+                    {
+                        "id": resource.member(region, self.plan.primary_region),
+                        "database": resource.name,
+                        "region": region,
+                        "role": "primary" if region in writers else "replica",
+                        "status": "available",
+                        "source": None,
+                        "kind": resource.kind,
                     }
                 )
         return found
@@ -250,9 +298,33 @@ def deploy(scenario: Scenario, workdir: Path | None = None) -> Deployment:
                 "replicas": {region: replica_id(name, region) for region in estate.standbys},
             }
             for name in estate.databases
+        ]
+        + [
+            {
+                "name": shape.name,
+                "kind": "aurora-global",
+                "globalCluster": global_cluster_id(shape.name),
+                "clusters": {region: replica_id(shape.name, region) for region in regions},
+                **({"after": shape.after} if shape.after else {}),
+            }
+            for shape in estate.aurora
         ],
         "zones": zones,
     }
+    if estate.caches:
+        document["caches"] = [
+            {
+                "name": shape.name,
+                "globalDatastore": global_datastore_id(shape.name),
+                "members": {region: replica_id(shape.name, region) for region in regions},
+                **({"after": shape.after} if shape.after else {}),
+            }
+            for shape in estate.caches
+        ]
+    if estate.tables:
+        document["tables"] = [{"name": t.name, "table": t.name} for t in estate.tables]
+        for table in estate.tables:
+            _create_table(table.name)
     plan = plans.parse(_merged(document, scenario.plan), f"scenario {scenario.name}")
     for zone in plan.zones:
         starting = [
@@ -290,6 +362,16 @@ def _merged(base: Any, overrides: Any) -> Any:
             merged[key] = _merged(base.get(key), value) if key in base else value
         return merged
     return overrides
+
+
+def _create_table(name: str) -> None:
+    """A global table's replica in the primary region (the emulator's global-table model adds the others)."""
+    _client("dynamodb", PRIMARY_REGION).create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 def _create_db(client: Any, identifier: str) -> dict[str, Any]:

@@ -10,9 +10,13 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from failover.plan import PLAN_TAG
 from regionshift.emulator import patches
-from regionshift.emulator.deploy import Deployment
+from regionshift.emulator.aurora import AuroraGlobal
+from regionshift.emulator.deploy import PRIMARY_REGION, Deployment, GlobalModels, global_cluster_id, replica_id
 from regionshift.emulator.detection import failing_at
+from regionshift.emulator.dynamodb import GlobalTables
+from regionshift.emulator.elasticache import Datastore
 from regionshift.emulator.engine import ESTATE_SERVICES, READ_PREFIXES, Engine, Recorder, untracked
 from regionshift.emulator.patches import ACCOUNT
 from regionshift.emulator.scenario import Fault, HealthPoint, Replica, Scenario, Storm, replica_spec
@@ -65,8 +69,13 @@ class EstateModel:
     def attach(self, engine: Engine) -> None:
         """Put the scenario's starting state in place and sit in front of moto for the handlers' calls."""
         self._seed()
+        models = self._seed_globals()
         engine.interceptors.extend(
             [self._storms, self._faults, self._model_health, self._model_promotion, self._model_dns, self._model_lag]
+        )
+        # After the faults and storms: a faulted call never reaches the models.
+        engine.interceptors.extend(
+            [models.aurora.interceptor, models.datastores.interceptor, models.tables.interceptor]
         )
         engine.after_hooks.append(self._after_call)
         engine.lambda_faults = self.lambda_fault
@@ -80,7 +89,9 @@ class EstateModel:
         plan = self.deployment.plan
         found = []
         for region in plan.standby_regions:
-            for _, identifier in plan.replicas(region):
+            for resource, identifier in plan.replicas(region):
+                if resource.kind != "rds-instance":
+                    continue  # the global resources' models keep their own state
                 spec = replica_spec(self.scenario.estate, identifier)
                 if spec.exists:
                     found.append((region, identifier, spec))
@@ -105,6 +116,53 @@ class EstateModel:
         if control.lock is not None:
             # What a crashed run leaves behind (a negative lease has already expired).
             store.acquire_lock(control.lock.owner, now, control.lock.lease_seconds)
+
+    def _seed_globals(self) -> GlobalModels:
+        """Aurora global databases, global datastores and global tables (emulator/aurora.py,
+        elasticache.py, dynamodb.py: the models of what moto lacks), as the scenario starts them."""
+        estate, clock = self.scenario.estate, self.recorder.clock
+        plan = self.deployment.plan
+        models = GlobalModels(AuroraGlobal(clock), Datastore(clock), GlobalTables(clock))
+        for shape in estate.aurora:
+            members = {r: replica_id(shape.name, r) for r in plan.region_names}
+            models.aurora.add(
+                global_cluster_id(shape.name),
+                members,
+                shape.writer or PRIMARY_REGION,
+                failover_seconds=shape.failover_seconds,
+                stuck=shape.stuck,
+                rpo_lag_ms=None if shape.lag_seconds is None else shape.lag_seconds * 1000,
+                in_progress=shape.in_progress or False,
+            )
+            if shape.tagged:
+                for region, cluster in members.items():
+                    arn = f"arn:aws:rds:{region}:{ACCOUNT}:cluster:{cluster}"
+                    with untracked():
+                        boto3.client("rds", region_name=region).add_tags_to_resource(
+                            ResourceName=arn, Tags=[{"Key": PLAN_TAG, "Value": plan.name}]
+                        )
+        for resource in plan.caches:
+            shape = next(c for c in estate.caches if c.name == resource.name)
+            models.datastores.add(
+                resource.global_datastore,
+                dict(resource.members),
+                shape.writer or PRIMARY_REGION,
+                failover_seconds=shape.failover_seconds,
+                stuck=shape.stuck,
+                lag_seconds=shape.lag_seconds,
+            )
+        for table in estate.tables:
+            present = [r for r in plan.region_names if table.replicas.get(r, "ACTIVE") != "absent"]
+            latency = {
+                r: (lambda s: None if s is None else s * 1000)(table.latencies.get(r, table.latency_seconds))
+                for r in present
+                if r != PRIMARY_REGION
+            }
+            models.tables.add(
+                table.name, {r: str(table.replicas.get(r, "ACTIVE")) for r in present}, latency_ms=latency
+            )
+        self.deployment.models = models
+        return models
 
     # --- faults ------------------------------------------------------------------------------------
 
@@ -306,8 +364,9 @@ class EstateModel:
     ) -> None:
         if service in ESTATE_SERVICES and not operation.startswith(READ_PREFIXES):
             effect = {"service": service, "operation": operation, "region": region, "function": function}
-            if "DBInstanceIdentifier" in params:
-                effect["identifier"] = str(params["DBInstanceIdentifier"])
+            for key in ("DBInstanceIdentifier", "TargetDbClusterIdentifier", "PrimaryReplicationGroupId"):
+                if key in params:
+                    effect["identifier"] = str(params[key]).rsplit(":", 1)[-1]
             self.effects.append(effect)
         if service == "route53" and operation == "ChangeResourceRecordSets":
             self._submitted[str(response["ChangeInfo"]["Id"])] = self.recorder.clock.offset

@@ -55,6 +55,36 @@ class Replica(Strict):
     promotion_seconds: float | None = Field(default=None, ge=0, alias="promotionSeconds")
 
 
+class GlobalShape(Strict):
+    """An Aurora global database or an ElastiCache global datastore of the emulated estate: a member
+    ``<name>-<region>`` in every region of the plan, the writer in the primary region unless ``writer``
+    says otherwise."""
+
+    name: str
+    after: list[str] = []
+    # Aurora: the secondaries' AuroraGlobalDBRPOLag; a datastore: GlobalDatastoreReplicationLag (None: none).
+    lag_seconds: float | None = Field(default=0.5, alias="lagSeconds")
+    # How long a failover takes once requested; ``stuck``: it never completes.
+    failover_seconds: Annotated[float, Field(ge=0, alias="failoverSeconds")] = 60.0
+    stuck: bool = False
+    # A failover already under way towards this region when the scenario starts.
+    in_progress: str | None = Field(default=None, alias="inProgress")
+    writer: str | None = None
+    # Aurora clusters carry the ``regionshift:plan`` tag the functions' IAM requires.
+    tagged: bool = True
+
+
+class TableShape(Strict):
+    """A DynamoDB global table of the emulated estate: a replica in every region of the plan (``ACTIVE``),
+    unless ``replicas`` says ``CREATING`` or ``absent`` for a region."""
+
+    name: str
+    replicas: dict[str, Literal["ACTIVE", "CREATING", "absent"]] = {}
+    # ReplicationLatency from the primary's replica to each standby (None: no datapoints).
+    latency_seconds: float | None = Field(default=0.5, alias="latencySeconds")
+    latencies: dict[str, float | None] = {}  # per receiving region, overriding latencySeconds
+
+
 def replica_spec(estate: "Estate", identifier: str) -> Replica:
     """The replica's state: the estate's default with its own overrides."""
     return Replica.model_validate({**estate.replica.model_dump(by_alias=True), **estate.replicas.get(identifier, {})})
@@ -130,6 +160,10 @@ class Estate(Strict):
         return value
 
     databases: Annotated[list[str], Field(min_length=1)] = ["orders", "accounts"]
+    # Aurora global databases (after the RDS databases in the plan), global datastores and global tables.
+    aurora: list[GlobalShape] = []
+    caches: list[GlobalShape] = []
+    tables: list[TableShape] = []
     zones: Annotated[list[ZoneShape], Field(min_length=1)] = DEFAULT_ZONES
     health: Health = Health()
     # Every replica's state, unless ``replicas`` (by identifier, e.g. orders-us-west-2) says otherwise.

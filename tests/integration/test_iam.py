@@ -17,6 +17,8 @@ TABLE = "arn:aws:dynamodb:us-west-2:123456789012:table/runs"
 
 # What each function's code calls, per the Service Authorization Reference (the emulator maps each
 # call to these); the template grants exactly these and the drills below use every one of them.
+# Reading an Aurora global database's member and a global datastore's.
+GLOBAL_READS = {"rds:DescribeDBClusters", "rds:DescribeGlobalClusters", "elasticache:DescribeGlobalReplicationGroups"}
 NEEDED = {
     "IntakeFunction": set(),
     "GateFunction": {"dynamodb:GetItem", "dynamodb:PutItem"},
@@ -25,10 +27,21 @@ NEEDED = {
         "route53:ListResourceRecordSets",
         "rds:DescribeDBInstances",
         "cloudwatch:GetMetricStatistics",
+        *GLOBAL_READS,
+        "dynamodb:DescribeTable",
     },
-    # Describes a replica only when a retried promotion is refused (the lost response).
-    "PromoteFunction": {"rds:PromoteReadReplica", "rds:DescribeDBInstances", "dynamodb:PutItem"},
-    "PromotionStatusFunction": {"rds:DescribeDBInstances"},
+    # Describes a replica only when a retried promotion is refused (the lost response); reads a global
+    # resource before moving it (already moved, or moving: not requested twice).
+    "PromoteFunction": {
+        "rds:PromoteReadReplica",
+        "rds:DescribeDBInstances",
+        "dynamodb:PutItem",
+        "rds:DescribeGlobalClusters",
+        "rds:FailoverGlobalCluster",
+        "elasticache:DescribeGlobalReplicationGroups",
+        "elasticache:FailoverGlobalReplicationGroup",
+    },
+    "PromotionStatusFunction": {"rds:DescribeDBInstances", *GLOBAL_READS},
     "TargetHealthFunction": {"route53:GetHealthCheckStatus"},
     "UpdateDnsFunction": {
         "route53:ListResourceRecordSets",
@@ -41,6 +54,7 @@ NEEDED = {
         "route53:ListResourceRecordSets",
         "rds:DescribeDBInstances",
         "dynamodb:GetItem",
+        *GLOBAL_READS,
     },
     # SNS encrypts with the topic's customer managed key on the publisher's behalf.
     "NotifyFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
@@ -48,9 +62,10 @@ NEEDED = {
     "FinalizeFunction": {"dynamodb:PutItem", "dynamodb:DeleteItem", "states:GetExecutionHistory", "s3:PutObject"},
 }
 # Between them these take every step path: failover, DNS rollback, a promotion whose response is lost,
-# and a failover to the second standby (the first one down), so that every region's health check is
-# read. Between them they call every API each function may call (the synthetic alarm: no minutes of
-# detection).
+# a failover to the second standby (the first one down), so that every region's health check is
+# read, the whole estate's failover (an Aurora global database, a global datastore after it, a global
+# table) and a cache that fails after the databases moved (Rollback reads every kind). Between them they
+# call every API each function may call (the synthetic alarm: no minutes of detection).
 INLINE = {
     "first-standby-down": {
         "name": "first-standby-down",
@@ -60,7 +75,14 @@ INLINE = {
         "trigger": {"alarm": {"state": "ALARM", "ageSeconds": 5}},
     }
 }
-COVERING = ("primary-outage-synthetic", "dns-fails", "lost-promote-response", "first-standby-down")
+COVERING = (
+    "primary-outage-synthetic",
+    "dns-fails",
+    "lost-promote-response",
+    "first-standby-down",
+    "global-estate",
+    "cache-fails-after-databases",
+)
 
 
 def statements(*raw: dict[str, Any]) -> tuple[iam.Statement, ...]:

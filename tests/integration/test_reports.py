@@ -268,7 +268,7 @@ def test_a_report_lists_every_replica_promotion_and_zone_of_the_target(
     _, files = passed_over
     data, md = json.loads(files["report.json"]), files["report.md"]
     # Then every replica of the target was verified and listed (database, region, lag)
-    replicas = data["decisions"]["assess"]["replicas"]
+    (replicas,) = data["decisions"]["assess"]["stages"]  # one stage: the plan has no after
     assert sorted((r["identifier"], r["database"], r["region"]) for r in replicas) == [
         ("accounts-eu-west-1", "accounts", "eu-west-1"),
         ("orders-eu-west-1", "orders", "eu-west-1"),

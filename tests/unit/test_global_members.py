@@ -12,6 +12,7 @@ from failover.adapters import CloudWatch, aurora_rpo_lag, table_replication_late
 from failover.errors import PromotionError
 from failover.members import AuroraGlobal, GlobalDatastore, GlobalTables
 from failover.plan import Plan
+from failover.rules import table_problem
 from regionshift import plans
 from tests.conftest import ACCOUNT, NOW, PLAN_DOCUMENT
 from tests.unit.fakes import client_error
@@ -130,7 +131,7 @@ class FakeAurora:
             }
         return {"GlobalClusters": [found]}
 
-    def describe_db_clusters(self, DBClusterIdentifier: str) -> dict[str, Any]:  # noqa: N803 - the API's name
+    def describe_db_clusters(self, DBClusterIdentifier: str) -> dict[str, Any]:
         region = DBClusterIdentifier.removeprefix("ledger-")
         return {
             "DBClusters": [
@@ -192,7 +193,7 @@ def test_a_retried_failover_already_done_or_under_way_is_not_requested_again(
 def test_a_refused_failover_is_a_promotion_error_unless_it_moved_to_the_target() -> None:
     # A failover to another region under way: the refusal stands and names it
     fake = FakeAurora(moving_to="eu-west-1", refuse="InvalidGlobalClusterStateFault")
-    with pytest.raises(PromotionError, match="InvalidGlobalClusterStateFault.*a failover to .*ledger-eu-west-1"):
+    with pytest.raises(PromotionError, match=r"InvalidGlobalClusterStateFault.*a failover to .*ledger-eu-west-1"):
         AuroraGlobal(fake).fail_over("ledger-global", "ledger-us-west-2")
     with pytest.raises(PromotionError, match="DBClusterNotFoundFault"):
         AuroraGlobal(FakeAurora(refuse="DBClusterNotFoundFault")).fail_over("ledger-global", "ledger-us-west-2")
@@ -276,33 +277,37 @@ def test_a_datastore_refusal_is_a_promotion_error() -> None:
 
 
 class FakeDynamoDb:
-    def __init__(self, replicas: dict[str, str] | None, missing: bool = False) -> None:
-        self.replicas, self.missing = replicas, missing
+    """DescribeTable in one region: its own status, and the other replicas (ReplicaDescription)."""
 
-    def describe_table(self, TableName: str) -> dict[str, Any]:  # noqa: N803 - the API's name
+    def __init__(self, status: str, others: dict[str, str] | None, missing: bool = False) -> None:
+        self.status, self.others, self.missing = status, others, missing
+
+    def describe_table(self, TableName: str) -> dict[str, Any]:
         if self.missing:
             raise client_error("ResourceNotFoundException", "DescribeTable")
-        table: dict[str, Any] = {"TableName": TableName, "TableStatus": "ACTIVE"}
-        if self.replicas is not None:
-            table["Replicas"] = [{"RegionName": r, "ReplicaStatus": s} for r, s in self.replicas.items()]
+        table: dict[str, Any] = {"TableName": TableName, "TableStatus": self.status}
+        if self.others is not None:
+            table["Replicas"] = [{"RegionName": r, "ReplicaStatus": s} for r, s in self.others.items()]
         return {"Table": table}
 
 
 @pytest.mark.parametrize(
-    ("fake", "exists", "status"),
+    ("fake", "exists", "status", "global_with_primary"),
     [
-        (FakeDynamoDb({"us-east-1": "ACTIVE", "us-west-2": "ACTIVE"}), True, "ACTIVE"),
-        (FakeDynamoDb({"us-east-1": "ACTIVE", "us-west-2": "CREATING"}), True, "CREATING"),
-        (FakeDynamoDb({"us-east-1": "ACTIVE"}), False, None),  # no replica in the target
-        (FakeDynamoDb(None), False, None),  # not a global table
-        (FakeDynamoDb(None, missing=True), False, None),
+        (FakeDynamoDb("ACTIVE", {"us-east-1": "ACTIVE", "eu-west-1": "ACTIVE"}), True, "ACTIVE", True),
+        (FakeDynamoDb("CREATING", {"us-east-1": "ACTIVE"}), True, "CREATING", True),
+        (FakeDynamoDb("ACTIVE", {"us-west-2": "CREATING", "us-east-1": "ACTIVE"}), True, "CREATING", True),
+        (FakeDynamoDb("ACTIVE", {"eu-west-1": "ACTIVE"}), True, "ACTIVE", False),  # another global table
+        (FakeDynamoDb("ACTIVE", None), True, "ACTIVE", False),  # a regional table, not global
+        (FakeDynamoDb("ACTIVE", None, missing=True), False, None, True),  # no replica in the target
     ],
 )
 def test_a_global_table_replica_is_read_in_the_target_region(
-    fake: FakeDynamoDb, exists: bool, status: str | None
+    fake: FakeDynamoDb, exists: bool, status: str | None, global_with_primary: bool
 ) -> None:
-    table = GlobalTables(fake).replica("carts", "carts", "us-west-2")
-    assert (table.exists, table.status) == (exists, status)
+    table = GlobalTables(fake).replica("carts", "carts", "us-west-2", "us-east-1")
+    assert (table.exists, table.status, table.global_with_primary) == (exists, status, global_with_primary)
+    assert (table_problem(table) is None) == (exists and status == "ACTIVE" and global_with_primary)
 
 
 # --- lag metrics ------------------------------------------------------------------------------------

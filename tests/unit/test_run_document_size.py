@@ -1,7 +1,8 @@
 """The largest run document the largest valid plan can produce, measured as Step Functions counts it.
 
-The largest plan the model accepts: eight standby regions, MAX_DATABASES databases whose identifiers
-are 63 characters, MAX_RECORDS alias records whose names and targets are 253 characters, each in a
+The largest plan the model accepts: eight standby regions, MAX_DATABASES databases and caches (half
+RDS instances whose identifiers are 63 characters, half global datastores whose ids are at their
+longest), MAX_TABLES global tables whose names are 255 characters, MAX_RECORDS alias records whose names and targets are 253 characters, each in a
 zone of its own (the most zones, so the most per-zone entries). Every section a run can write is
 present at its largest: Assess with every standby passed over but the chosen one and the target's
 replicas, the promotion Map's results, DNS with CHANGES_SHOWN changes and every zone, a DEGRADED
@@ -15,17 +16,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from failover import models as m
-from failover.plan import MAX_DATABASES, MAX_RECORDS, Plan
+from failover.plan import MAX_DATABASES, MAX_RECORDS, MAX_TABLES, Plan
 from failover.steps.finalize import REPORT_ERROR_CHARS
 from failover.steps.update_dns import CHANGES_SHOWN
 from regionshift.emulator.patches import PAYLOAD_LIMIT_BYTES, payload_bytes
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
-# Assess records four lines before the point of no return: target, replicas, lag, records.
-VERIFIED_LINES = 4
+# Assess records five lines before the point of no return: target, replicas, tables, lag, records.
+VERIFIED_LINES = 5
 STANDBYS = 8  # the plan's most standby regions (Regions.standbys max_length)
 # Longer than any AWS region name, and valid for the plan's pattern.
 REGIONS = [f"us-isob-southeast-{i}" for i in range(STANDBYS + 1)]
+# The longest suffix a global datastore's id may have in a plan (failover.plan.GlobalDatastoreId).
+GLOBAL_DATASTORE_SUFFIX = 40
 
 
 def _host(tag: str, i: int, suffix: str = "") -> str:
@@ -57,7 +60,18 @@ def largest_plan() -> Plan:
                     "primary": f"p{d:02d}".ljust(63, "a"),
                     "replicas": {r: f"r{d:02d}x{i}".ljust(63, "a") for i, r in enumerate(REGIONS[1:])},
                 }
-                for d in range(MAX_DATABASES)
+                for d in range(MAX_DATABASES // 2)
+            ],
+            "caches": [
+                {
+                    "name": f"c{d:02d}".ljust(64, "n"),
+                    "globalDatastore": "abcde-" + f"g{d:02d}".ljust(GLOBAL_DATASTORE_SUFFIX, "a"),
+                    "members": {r: f"m{d:02d}x{i}".ljust(40, "a") for i, r in enumerate(REGIONS)},
+                }
+                for d in range(MAX_DATABASES - MAX_DATABASES // 2)
+            ],
+            "tables": [
+                {"name": f"t{t:02d}".ljust(64, "n"), "table": f"t{t:02d}".ljust(255, "a")} for t in range(MAX_TABLES)
             ],
             "zones": [
                 {
@@ -79,7 +93,7 @@ def largest_plan() -> Plan:
             ],
         }
     )
-    assert len(plan.databases) == MAX_DATABASES and {len(i) for _, i in plan.replicas(REGIONS[1])} == {63}
+    assert len(plan.movers) == MAX_DATABASES and len(plan.tables) == MAX_TABLES
     assert len(plan.records) == MAX_RECORDS and {len(r.name) for _, r in plan.records} == {253}
     assert {len(r.target(region)) for _, r in plan.records for region in REGIONS} == {253}
     return plan
@@ -117,13 +131,19 @@ def largest_document(fill: str) -> dict[str, Any]:
             identifier=identifier,
             database=db.name,
             region=target,
+            kind=db.kind,
+            global_id=db.global_id,
             exists=True,
             status="s" * 40,
-            source=f"arn:aws-us-gov:rds:{primary}:123456789012:db:{db.primary}",
+            source=f"arn:aws-us-gov:elasticache:{primary}:123456789012:replicationgroup:{plan.primary_member(db)}",
             endpoint=_host("e", n),
             lag_seconds=1e9,
         )
         for n, (db, identifier) in enumerate(plan.replicas(target))
+    ]
+    tables = [
+        m.TableState(name=t.name, table=t.table, region=target, exists=True, status="s" * 40, lag_seconds=1e9)
+        for t in plan.tables
     ]
     promotions = [
         m.PromotionState(
@@ -131,6 +151,8 @@ def largest_document(fill: str) -> dict[str, Any]:
             identifier=r.identifier,
             database=r.database,
             region=target,
+            kind=r.kind,
+            global_id=r.global_id,
             already_promoted=True,
             available=True,
             status="s" * 40,
@@ -178,11 +200,12 @@ def largest_document(fill: str) -> dict[str, Any]:
             primary=votes(primary),
             standbys=standbys,
             target=target,
-            replicas=replicas,
+            stages=[replicas],
+            tables=tables,
             data_loss_accepted=True,
             verified=[reason] * VERIFIED_LINES,
         ),
-        promotions=promotions,
+        promotions=[promotions],
         target=m.TargetLook(
             at=NOW, region=target, healthy=False, probes=10, votes="16/32 checkers healthy on probe 10", gave_up=True
         ),
@@ -233,7 +256,7 @@ def test_the_largest_run_document_fits_the_payload_limit() -> None:
     document = largest_document("x")
     # When it is measured as Step Functions counts it (UTF-8 bytes of its JSON)
     size = payload_bytes(document)
-    # Then it fits the 262,144-byte limit (measured: 239,609 bytes; the largest sections are the
+    # Then it fits the 262,144-byte limit (measured: 257,340 bytes, 260,368 with four-byte characters; the largest sections are the
     # result's moved/not-moved names, Assess's replicas and passed-over reasons, and DNS's zones)
     assert size < PAYLOAD_LIMIT_BYTES, _breakdown(document)
 

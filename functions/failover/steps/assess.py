@@ -224,7 +224,7 @@ def _table(rt: Runtime, name: str, table: str, region: str, now: datetime) -> Ta
     DynamoDB publishes ``ReplicationLatency`` in the sending replica's region: in an outage of the
     primary region it may not answer, and the latency is then unknown (too high, unless accepted).
     """
-    state = rt.tables(region).replica(name, table, region)
+    state = rt.tables(region).replica(name, table, region, rt.plan.primary_region)
     if not state.exists or state.denied:
         return state
     try:
