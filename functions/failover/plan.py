@@ -414,7 +414,10 @@ class Plan(Strict):
 
     def _database_problems(self) -> Iterator[str]:
         if len(self.movers) > MAX_DATABASES:
-            yield f"databases, caches: {len(self.movers)} in all; at most {MAX_DATABASES} (the run's document must stay small)"
+            yield (
+                f"databases, caches: {len(self.movers)} in all; at most {MAX_DATABASES} "
+                "(the run's document must stay small)"
+            )
         names = [m.name for m in self.movers] + [t.name for t in self.tables]
         for name in sorted({n for n in names if names.count(n) > 1}):
             yield f"databases, caches, tables: the name {name} is used twice"
