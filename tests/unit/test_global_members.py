@@ -338,3 +338,88 @@ def test_millisecond_lag_metrics_are_read_in_seconds() -> None:
 def test_an_unknown_cache_key_is_refused() -> None:
     with pytest.raises(ValidationError):
         Plan.model_validate(estate(caches=[{**SESSIONS, "globalCluster": "x"}]))
+
+
+# --- regionshift check --------------------------------------------------------------------------------
+
+
+class FakeSession:
+    """The operator's session: each service's fake client, whatever the region."""
+
+    def __init__(self, **clients: Any) -> None:
+        self.clients = clients
+
+    def client(self, service: str, region_name: str | None = None, **_: Any) -> Any:
+        return self.clients[service]
+
+
+class FakeSts:
+    def get_caller_identity(self) -> dict[str, str]:
+        return {"Account": ACCOUNT}
+
+
+class TaggedAurora(FakeAurora):
+    def __init__(self, tags: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tags = tags
+
+    def list_tags_for_resource(self, ResourceName: str) -> dict[str, Any]:
+        return {"TagList": [{"Key": k, "Value": v} for k, v in self.tags.items()]}
+
+
+def readiness(aurora: FakeAurora, lag: float = 500.0, table: FakeDynamoDb | None = None) -> Any:
+    from regionshift.readiness import Readiness
+    from regionshift.target import Target
+
+    plan = Plan.model_validate(estate())
+    session = FakeSession(
+        sts=FakeSts(),
+        rds=aurora,
+        elasticache=FakeDatastore(),
+        dynamodb=table or FakeDynamoDb("ACTIVE", {"us-east-1": "ACTIVE"}),
+        cloudwatch=FakeMetrics(lag),
+    )
+    target = Target(session=session, table="t", parameters={"PlanDigest": plan.digest()})
+    return Readiness(target, plan), plan
+
+
+def test_check_reads_an_aurora_secondary_its_tag_and_its_rpo_lag() -> None:
+    check, plan = readiness(TaggedAurora({"regionshift:plan": "orders"}), lag=500.0)
+    _, findings = check._replica("us-west-2", plan.mover("ledger"), "ledger-us-west-2")
+    assert [(f.check, f.status) for f in findings] == [("replica", "OK"), ("replica-lag", "OK")]
+    assert findings[1].detail == "us-west-2: ledger-us-west-2: 0.5 s (limit 60 s)"
+    # A cluster without the plan's tag is out of the functions' reach: blocking
+    untagged, plan = readiness(TaggedAurora({}))
+    _, findings = untagged._replica("us-west-2", plan.mover("ledger"), "ledger-us-west-2")
+    assert findings[0].status == "BLOCKING" and "is not tagged regionshift:plan=orders" in findings[0].detail
+    # An RPO lag beyond the bound blocks, in AuroraGlobalDBRPOLag's words
+    lagging, plan = readiness(TaggedAurora({"regionshift:plan": "orders"}), lag=120_000.0)
+    _, findings = lagging._replica("us-west-2", plan.mover("ledger"), "ledger-us-west-2")
+    assert findings[1].status == "BLOCKING" and "120 s, limit 60 s" in findings[1].detail
+
+
+def test_check_reads_a_cache_member_without_a_lag_rail_and_each_table_replica() -> None:
+    check, plan = readiness(TaggedAurora({"regionshift:plan": "orders"}))
+    _, findings = check._replica("us-west-2", plan.mover("sessions"), "sessions-us-west-2")
+    assert [(f.check, f.status) for f in findings] == [("replica", "OK")]
+    (table,) = check._tables("us-west-2")
+    assert (table.status, table.detail) == ("OK", "us-west-2: table carts ACTIVE, 0.5 s")
+    creating, _ = readiness(TaggedAurora({}), table=FakeDynamoDb("CREATING", {"us-east-1": "ACTIVE"}))
+    (table,) = creating._tables("us-west-2")
+    assert table.status == "BLOCKING" and "is CREATING, not ACTIVE" in table.detail
+
+
+def test_check_estimates_recovery_by_the_plans_kinds_and_stages() -> None:
+    from regionshift import rto
+
+    check, plan = readiness(TaggedAurora({}))
+    check.p["AlarmEvaluationPeriods"] = "3"
+    estimate = check.estimate()
+    # RDS and Aurora in the first stage (the slower, RDS, counts), then the cache: 300 + 60 s
+    assert estimate["promotion"] == rto.MOVE_SECONDS["rds-instance"] + rto.MOVE_SECONDS["elasticache-global"] + 2 * (
+        plan.rails.promotion_poll_seconds / 2
+    )
+    aurora_only = Plan.model_validate(
+        estate(databases=[copy.deepcopy(LEDGER)], caches=[], zones=PLAN_DOCUMENT["zones"])
+    )
+    assert rto.moving_seconds(aurora_only) == 60 < rto.moving_seconds(plan)
