@@ -235,7 +235,8 @@ class GlobalDatastore:
                 lambda: self._client.failover_global_replication_group(
                     GlobalReplicationGroupId=global_id, PrimaryRegion=region, PrimaryReplicationGroupId=identifier
                 ),
-                passthrough=frozenset({"InvalidGlobalReplicationGroupStateFault"}),
+                # The wire code of InvalidGlobalReplicationGroupStateFault (botocore's elasticache model).
+                passthrough=frozenset({"InvalidGlobalReplicationGroupState"}),
             )
         except ClientError as exc:
             # Refused while the datastore is modifying: a failover to this member (ours, whose response
