@@ -2,6 +2,7 @@
 
 import logging
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -134,10 +135,27 @@ def library_results() -> dict[str, drill.DrillResult]:
     return {path.stem: drill.run(scenarios.load(str(path))) for path in scenarios.library()}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups from the markers
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)  # around xdist's hook, which reads the groups from the markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
     """With xdist (``make pytest`` runs two workers), the tests that read the whole scenario library
     share one worker, so the library runs once, not once per worker."""
     for item in items:
         if "library_results" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("library"))
+    yield
+    # xdist (3.8) passes an item's group to the scheduler as a suffix of its node id, set on the
+    # attribute pytest 9.2 no longer reads, so with pytest 9.2 no group holds (pytest-xdist#1386): set
+    # the suffix where xdist could not. A no-op once xdist sets it, and without --dist loadgroup.
+    if config.getoption("loadgroup", False):
+        for item in items:
+            groups = sorted(
+                {
+                    str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                    for m in item.iter_markers("xdist_group")
+                }
+            )
+            suffix = f"@{'_'.join(groups)}"
+            if groups and not item.nodeid.endswith(suffix):
+                from _pytest.nodeid import NodeId  # pytest 9.2's structured node id
+
+                item._id = NodeId.parse(item.nodeid + suffix)
