@@ -165,14 +165,17 @@ def test_duplicate_delivery_refuses_the_second_run(library_results: dict[str, Dr
     assert "lock" in refused[0]["reason"] or "duplicate delivery" in refused[0]["reason"]
 
 
-def test_every_run_writes_one_audit_record_and_releases_its_lock(library_results: dict[str, DrillResult]) -> None:
-    for name, result in library_results.items():
-        audited = [a.execution for a in result.audit]
-        for run in result.runs:
-            assert audited.count(run.arn) == 1, name
-            record = next(a for a in result.audit if a.execution == run.arn)
-            took_lock = record.decisions.gate.acquired if record.decisions.gate else False
-            assert record.lock_released == took_lock, name
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_every_run_writes_one_audit_record_and_releases_its_lock(
+    name: str, library_results: dict[str, DrillResult]
+) -> None:
+    result = library_results[name]
+    audited = [a.execution for a in result.audit]
+    for run in result.runs:
+        assert audited.count(run.arn) == 1, name
+        record = next(a for a in result.audit if a.execution == run.arn)
+        took_lock = record.decisions.gate.acquired if record.decisions.gate else False
+        assert record.lock_released == took_lock, name
 
 
 def test_cooldown_is_refused_until_acknowledged(library_results: dict[str, DrillResult]) -> None:
