@@ -1,5 +1,7 @@
 """IAM in the emulator: the evaluator, and each function's role against what its code calls."""
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -292,10 +294,16 @@ def _drill(name: str) -> tuple[drill.DrillResult, iam.Guard]:
         return session.result(), guard
 
 
+# (function's logical id, IAM action, region) of every call a covering drill made.
+Call = tuple[str, str, str]
+
+
 @pytest.fixture(scope="module")
-def covered() -> dict[tuple[str, iam.Grant], str]:
-    """(function, grant) -> the first covering drill that used it; every covering drill passes."""
+def covering() -> tuple[dict[tuple[str, iam.Grant], str], set[Call]]:
+    """(function, grant) -> the first covering drill that used it, and every call they made; every
+    covering drill passes."""
     used: dict[tuple[str, iam.Grant], str] = {}
+    calls: set[Call] = set()
     for name in COVERING:
         result, guard = _drill(name)
         assert result.passed, (name, result.problems)
@@ -303,7 +311,15 @@ def covered() -> dict[tuple[str, iam.Grant], str]:
         for authorization in guard.log:
             for grant in authorization.grants:
                 used.setdefault((authorization.function, grant), name)
-    return used
+        for call in result.recorder.calls:
+            prefix = iam._SERVICES[call.service][0]
+            calls.add((guard.functions[call.function], f"{prefix}:{call.operation}", call.region))
+    return used, calls
+
+
+@pytest.fixture(scope="module")
+def covered(covering: tuple[dict[tuple[str, iam.Grant], str], set[Call]]) -> dict[tuple[str, iam.Grant], str]:
+    return covering[0]
 
 
 def test_every_grant_is_used_by_a_drill(covered: dict[tuple[str, iam.Grant], str]) -> None:
@@ -400,3 +416,48 @@ def test_replicas_not_tagged_for_the_plan_are_out_of_reach_as_aws_would_have_the
     ]
     assert not [m for m in result.mutations if m["operation"] == "PromoteReadReplica"]
     assert result.world == result.before
+
+
+# --- the recovery-path inventory (README) ------------------------------------------------------------
+
+# Where each "goes to" of the inventory may send a call in the covering drills (the default estate:
+# primary us-east-1, standbys us-west-2 and eu-west-1, the stack in us-west-2). Route 53's global
+# endpoint is reported as aws-global by botocore and served from us-east-1.
+GOES_TO = {
+    "us-east-1 (Route 53 API)": {"aws-global", "us-east-1"},
+    "stack region": {"us-west-2"},
+    "each standby": {"us-west-2", "eu-west-1"},
+    "target": {"us-west-2", "eu-west-1"},
+    "primary (a global table's latency)": {"us-east-1"},
+}
+
+
+def _inventory() -> list[tuple[str, set[str], set[str]]]:
+    """(function's logical id, IAM actions, regions allowed) per row of README's recovery-path table."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = text.split("<!-- recovery-path:begin -->")[1].split("<!-- recovery-path:end -->")[0]
+    rows = []
+    for line in table.strip().splitlines()[2:]:
+        step, actions, goes_to, _plane, _when = (cell.strip() for cell in line.strip().strip("|").split("|"))
+        regions = set().union(*(GOES_TO[part.strip()] for part in goes_to.split(";")))
+        rows.append((f"{step}Function", set(re.findall(r"`([a-z0-9]+:\w+)`", actions)), regions))
+    return rows
+
+
+def test_the_recovery_path_inventory_lists_exactly_each_functions_grants() -> None:
+    # Given README's table of every call from the alarm to the notification
+    listed: dict[str, set[str]] = {}
+    for function, actions, _ in _inventory():
+        listed.setdefault(function, set()).update(actions)
+    # Then it names, per function, exactly the actions its role is granted (and its code calls)
+    granted = {name: {g.action for g in role.grants()} for name, role in iam.roles(cfn.load(), _ctx()).items()}
+    assert listed == {name: actions for name, actions in granted.items() if actions}
+
+
+def test_every_call_of_the_covering_drills_goes_where_the_inventory_says(
+    covering: tuple[dict[tuple[str, iam.Grant], str], set[Call]],
+) -> None:
+    rows = _inventory()
+    for function, action, region in covering[1]:
+        allowed = set().union(*(r for f, a, r in rows if f == function and action in a))
+        assert region in allowed, (function, action, region, allowed)
