@@ -213,7 +213,7 @@ def _measured(rails: dict[str, Any], alarm_periods: int, interval: int) -> dict[
     return measured
 
 
-def recovery_model() -> dict[str, Any]:
+def recovery_model(measure_kinds: bool = True) -> dict[str, Any]:
     """End-to-end recovery time for the default plan and a fast plan (10 s checks, 1 alarm period):
     the model, and the same parts measured by a drill from failing checkers to the notification
     (clients following the record's TTL are the model's only part a drill cannot measure)."""
@@ -228,13 +228,15 @@ def recovery_model() -> dict[str, Any]:
         },
         "ttlSeconds": rto.TTL_SECONDS,
         "seedPromiseMinutes": [15, 30],
-        "byKind": kind_estimates(periods),
+        "byKind": kind_estimates(periods, measure_kinds),
     }
 
 
-def kind_estimates(periods: int) -> dict[str, Any]:
+def kind_estimates(periods: int, measure: bool = True) -> dict[str, Any]:
     """The model's total for the example plan's estate and for a plan of each kind alone: an Aurora
-    global database moves in about a minute where an RDS replica's promotion takes about five."""
+    global database moves in about a minute where an RDS replica's promotion takes about five. With
+    ``measure``, a drill of each kind alone (the emulator's durations set to the model's) measures the
+    run's promotion part beside the model's."""
     from failover.plan import Plan
     from regionshift import plans
 
@@ -251,7 +253,43 @@ def kind_estimates(periods: int) -> dict[str, Any]:
     }
     found = {kind: rto.estimate(Rails(), periods, plan=Plan.model_validate(d)) for kind, d in alone.items()}
     found["example estate (RDS, Aurora, then the cache)"] = rto.estimate(Rails(), periods, plan=example)
-    return {name: {"promotion": e["promotion"], "total": e["total"]} for name, e in found.items()}
+    table: dict[str, Any] = {name: {"promotion": e["promotion"], "total": e["total"]} for name, e in found.items()}
+    if measure:
+        for kind, estate in KIND_ESTATES.items():
+            table[kind]["measuredPromotion"] = _measured_promotion(estate)
+    return table
+
+
+# One database of each kind alone, moving in the model's time (regionshift/rto.py MOVE_SECONDS).
+KIND_ESTATES: dict[str, dict[str, Any]] = {
+    "rds-instance": {"databases": ["orders"], "replica": {"promotionSeconds": rto.MOVE_SECONDS["rds-instance"]}},
+    "aurora-global": {
+        "databases": ["orders"],
+        "replicas": {"orders-us-west-2": {"promotionSeconds": 0}},
+        "aurora": [{"name": "ledger", "failoverSeconds": rto.MOVE_SECONDS["aurora-global"]}],
+    },
+}
+
+
+def _measured_promotion(estate: dict[str, Any]) -> float | None:
+    """The promotion part of a drill's recovery split (the promotion Maps, from the first request to the
+    last writer noticed)."""
+    from regionshift import drill
+
+    scenario = Scenario.model_validate(
+        {
+            "name": "bench-kind",
+            "description": "bench",
+            "expect": {"outcome": "FAILED_OVER", "runs": 1},
+            "estate": estate,
+            "trigger": {"alarm": {}},
+        }
+    )
+    result = drill.run(scenario)
+    if not result.runs or result.runs[0].arn not in result.reports:
+        return None
+    promotion = result.reports[result.runs[0].arn]["recovery"].get("promotion")
+    return None if promotion is None else float(promotion)
 
 
 def peak_memory() -> dict[str, Any]:
@@ -366,7 +404,7 @@ def run(quick: bool) -> dict[str, Any]:
         "coldStart": cold_starts(1 if quick else 11),
         "criticalPath": critical_path(),
         "pollingSlack": polling_slack(2 if quick else 25),
-        "recoveryModel": recovery_model(),
+        "recoveryModel": recovery_model(measure_kinds=not quick),
         "peakMemory": peak_memory(),
         # Quick mode keeps the code path alive on a small plan; the figures come from the full mode.
         "scale": scale(5, 2, 20) if quick else scale(),
@@ -426,11 +464,13 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "## Recovery-time model by kind of database (seconds, default plan's rails)",
         "",
-        "| plan | moving the writers | total |",
-        "|---|---:|---:|",
+        "| plan | moving the writers (model) | measured by a drill | total (model) |",
+        "|---|---:|---:|---:|",
     ]
     for name, estimate in model["byKind"].items():
-        lines.append(f"| {name} | {estimate['promotion']:.0f} | {estimate['total']:.0f} |")
+        measured = estimate.get("measuredPromotion")
+        shown = "-" if measured is None else f"{measured:.0f}"
+        lines.append(f"| {name} | {estimate['promotion']:.0f} | {shown} | {estimate['total']:.0f} |")
     measured = model["measured"]
     lines += [
         "",
