@@ -20,7 +20,7 @@ from failover.errors import RegionshiftError
 from failover.models import ReplicaState
 from failover.plan import PLAN_TAG, Movable, Plan
 from failover.rules import (
-    is_standalone_writer,
+    earlier_writers,
     lag_problem,
     lag_text,
     record_problems,
@@ -115,15 +115,14 @@ class Readiness:
         candidate region. A run needs one ready region: a region's problems block only when no region is
         ready."""
         per_region: dict[str, list[Finding]] = {}
-        writers: list[str] = []
+        every: list[ReplicaState] = []
         for region in self.plan.standby_regions:
             found: list[Finding] = []
             replicas: list[ReplicaState] = []
             for resource, identifier in self.plan.replicas(region):
                 replica, findings = self._replica(region, resource, identifier)
                 replicas.append(replica)
-                if is_standalone_writer(replica):
-                    writers.append(f"{identifier} in {region}")
+                every.append(replica)
                 found += findings
             found += self._tables(region)
             if all(f.status == OK for f in found):
@@ -137,7 +136,8 @@ class Readiness:
                 ]
             per_region[region] = found
         ready = [r for r, found in per_region.items() if all(f.status == OK for f in found)]
-        # As Assess: a replica already a standalone writer in any standby refuses every run.
+        # As Assess: a writer already in any standby refuses every run.
+        writers = earlier_writers(every)
         if writers:
             ready = []
         findings = [
@@ -150,7 +150,7 @@ class Readiness:
                 Finding(
                     "target",
                     BLOCKING,
-                    f"{', '.join(writers)} already a standalone writer (an earlier promotion): a run would refuse",
+                    f"{writers}: a run would refuse",
                 )
             )
         elif ready:

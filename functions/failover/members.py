@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from failover.adapters import ACCESS_DENIED, CloudWatch, Rds, aurora_rpo_lag, replica_lag
 from failover.clients import CallKind, call, error_code
-from failover.errors import PromotionError
+from failover.errors import PromotionError, TransientAwsError
 from failover.models import ReplicaState, TableState
 from failover.plan import Movable, Plan
 
@@ -108,6 +108,7 @@ class AuroraGlobal:
             exists=True,
             status=status,
             source=None if writer else (view.writer or "no writer"),
+            incoming=view.moving_to == arn,
             endpoint=cluster.get("Endpoint"),
         )
 
@@ -115,15 +116,16 @@ class AuroraGlobal:
     def _view(found: dict[str, Any]) -> GlobalView:
         writer = next((m["DBClusterArn"] for m in found.get("GlobalClusterMembers", []) if m.get("IsWriter")), None)
         failover = found.get("FailoverState") or {}
-        moving = failover.get("ToDbClusterArn") if failover.get("Status") else None
+        # "cancelling" moves the writer nowhere: the global cluster is busy (its Status says so).
+        moving = failover.get("ToDbClusterArn") if failover.get("Status") in ("pending", "failing-over") else None
         return GlobalView(str(found.get("Status", "")), writer, moving)
 
-    def fail_over(self, global_id: str, identifier: str) -> bool:
+    def fail_over(self, global_id: str, identifier: str, region: str) -> bool:
         """Make ``identifier`` the writer, accepting the loss of what it has not received (the run's
         data-loss rail was checked before). ``True`` when it already is, or a failover to it is under
         way (a retried call whose first response was lost)."""
         found = self._global_or_fail(global_id)
-        arn = self._arn(found, identifier)
+        arn = self._arn(found, identifier, region)
         view = self._view(found)
         if view.moving_to == arn or (view.writer == arn and view.moving_to is None):
             return True
@@ -155,11 +157,14 @@ class AuroraGlobal:
             raise PromotionError(f"DescribeGlobalClusters {global_id}: {error_code(exc)}: {exc}") from exc
 
     @staticmethod
-    def _arn(found: dict[str, Any], identifier: str) -> str:
+    def _arn(found: dict[str, Any], identifier: str, region: str) -> str:
+        """The member's ARN: matched by region and identifier (clusters may share a name across regions)."""
         for member in found.get("GlobalClusterMembers", []):
-            if _arn_member(str(member.get("DBClusterArn")))[1] == identifier:
+            if _arn_member(str(member.get("DBClusterArn"))) == (region, identifier):
                 return str(member["DBClusterArn"])
-        raise PromotionError(f"{identifier} is not a member of global cluster {found.get('GlobalClusterIdentifier')}")
+        raise PromotionError(
+            f"{identifier} in {region} is not a member of global cluster {found.get('GlobalClusterIdentifier')}"
+        )
 
 
 class GlobalDatastore:
@@ -239,11 +244,17 @@ class GlobalDatastore:
                 passthrough=frozenset({"InvalidGlobalReplicationGroupState"}),
             )
         except ClientError as exc:
-            # Refused while the datastore is modifying: a failover to this member (ours, whose response
-            # was lost) counts as under way; PromotionStatus polls it to the end.
+            # Refused: done if this member is the primary now (our earlier request, whose answer was lost).
+            # A datastore that is modifying does not say towards which member (a scale-up, an upgrade or
+            # another failover look the same): asked again later (TransientAwsError), never assumed ours.
             again = self.describe(global_id, identifier, "", region)
-            if again.exists and (again.source is None or again.status == "modifying"):
+            if again.exists and again.source is None:
                 return True
+            if again.status == "modifying":
+                raise TransientAwsError(
+                    f"FailoverGlobalReplicationGroup {global_id} to {identifier}: {error_code(exc)}: the datastore "
+                    "is modifying; asked again"
+                ) from exc
             raise PromotionError(
                 f"FailoverGlobalReplicationGroup {global_id} to {identifier}: {error_code(exc)}: {exc}"
             ) from exc
@@ -302,7 +313,7 @@ def read_member(rt: Readers, kind: str, global_id: str | None, identifier: str, 
 def move(rt: Readers, member: ReplicaState) -> bool:
     """Make ``member`` its resource's writer; ``True`` when it already was (or is becoming it)."""
     if member.kind == "aurora-global":
-        return rt.aurora(member.region).fail_over(str(member.global_id), member.identifier)
+        return rt.aurora(member.region).fail_over(str(member.global_id), member.identifier, member.region)
     if member.kind == "elasticache-global":
         return rt.datastore(member.region).fail_over(str(member.global_id), member.identifier, member.region)
     return rt.rds(member.region).promote(member.identifier)

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 # Step Functions fails a state whose input or output exceeds 256 KiB (States.DataLimitExceeded, which
@@ -171,6 +171,8 @@ class ReplicaState(Model):
     region: str = ""
     kind: ResourceKind = "rds-instance"
     global_id: str | None = None  # the global cluster or global datastore
+    # A failover or switchover to this member is under way (Aurora's FailoverState names its target).
+    incoming: bool = False
     exists: bool
     # The stack's role may not read it (not tagged for the plan): nothing else about it is known.
     denied: bool = False
@@ -226,6 +228,15 @@ class AssessResult(Model):
     def replicas(self) -> list[ReplicaState]:
         return [replica for stage in self.stages for replica in stage]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_stage(cls, data: Any) -> Any:
+        """A run started before stages existed (its execution keeps the definition it started with)
+        carries ``replicas``: one stage."""
+        if isinstance(data, dict) and "replicas" in data and "stages" not in data:
+            data = {**data, "stages": [data["replicas"]]}
+        return data
+
 
 class PromotionState(Model):
     at: datetime
@@ -238,6 +249,12 @@ class PromotionState(Model):
     available: bool = False
     status: str | None = None
     polls: int = 0
+
+
+def _staged(value: Any) -> Any:
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [value]
+    return value
 
 
 class PromotionItem(Model):
@@ -325,8 +342,11 @@ class RunDocument(Model):
     intake: IntakeResult | None = None
     gate: GateResult | None = None
     assess: AssessResult | None = None
-    # The promotion Maps' output: one list per stage of the plan.
-    promotion_stages: list[list[PromotionState]] | None = Field(default=None, alias="promotions")
+    # The promotion Maps' output: one list per stage of the plan (a run started before stages existed
+    # has one flat list: one stage).
+    promotion_stages: Annotated[list[list[PromotionState]] | None, BeforeValidator(_staged)] = Field(
+        default=None, alias="promotions"
+    )
     target: TargetLook | None = None
     dns: DnsState | None = None
     error: StepError | None = None

@@ -422,7 +422,7 @@ class Plan(Strict):
         for name in sorted({n for n in names if names.count(n) > 1}):
             yield f"databases, caches, tables: the name {name} is used twice"
         standbys, regions = set(self.standby_regions), set(self.region_names)
-        seen: dict[tuple[str, str, str], str] = {}
+        seen: dict[tuple[str, str], str] = {}
         for m in self.movers:
             where = f"{'caches' if isinstance(m, Cache) else 'databases'}.{m.name}"
             # An RDS replica is in each standby (its primary is named apart); a global resource has a
@@ -439,11 +439,11 @@ class Plan(Strict):
             if extra:
                 kind = "standby region" if isinstance(m, Database) else "region of the plan"
                 yield f"{where}: {member} in {', '.join(sorted(extra))}, which is not a {kind}"
-            # RDS instances and Aurora clusters share RDS's identifier space; caches have their own.
-            space = "elasticache" if isinstance(m, Cache) else "rds"
+            # One identifier names one member per region, whatever its kind: a run's records of what it
+            # requested, and its reads, are keyed by it.
             for region in sorted(m.member_regions(self.primary_region) & regions):
                 identifier = m.member(region, self.primary_region)
-                other = seen.setdefault((space, region, identifier.lower()), m.name)
+                other = seen.setdefault((region, identifier.lower()), m.name)
                 if other != m.name:
                     yield f"{where}: {identifier} in {region} is also {other}'s"
             for name in m.after:

@@ -35,6 +35,47 @@ def is_standalone_writer(replica: ReplicaState) -> bool:
     return replica.exists and not replica.denied and replica.source is None
 
 
+def earlier_writers(states: list[ReplicaState]) -> str | None:
+    """Why no run may fail over while a standby already holds a writer (None: none does).
+
+    An RDS replica promoted earlier (a DEGRADED run, or a person) would get a second writer beside it;
+    a global resource whose writer is already in a standby would be moved again, away from where an
+    earlier run (or a person) put it. Either way a person settles the estate first."""
+    rds = [f"{s.identifier} in {s.region}" for s in states if is_standalone_writer(s) and s.kind == "rds-instance"]
+    moved = [
+        f"{s.global_id}'s writer is already {s.identifier} in {s.region}"
+        for s in states
+        if is_standalone_writer(s) and s.kind != "rds-instance"
+    ]
+    parts = []
+    if rds:
+        parts.append(
+            f"{', '.join(rds)} already a standalone writer (an earlier promotion): failing over now could make "
+            "a second writer"
+        )
+    if moved:
+        parts.append(f"{'; '.join(moved)} (an earlier failover): failing over now would move it again")
+    if not parts:
+        return None
+    return "; ".join(parts) + "; finish or settle that failover by hand (the earlier run's page says how)"
+
+
+def moved_by_request(member: ReplicaState) -> bool:
+    """Whether a member whose move this run requested changed (or is changing) for good: a promoted or
+    promoting RDS instance, an Aurora secondary that is the writer or the failover's target, a datastore
+    member that is the primary, or whose datastore is modifying (ElastiCache does not say towards which
+    member: counted as changed, and the page says to check it)."""
+    if member.denied or not member.exists:
+        return False  # out of the role's reach: the request was refused by IAM as well
+    if member.source is None:
+        return True
+    if member.kind == "aurora-global":
+        return member.incoming
+    if member.kind == "elasticache-global":
+        return member.status == "modifying"
+    return member.status != "available"
+
+
 def standby_replica_problem(replica: ReplicaState, region: str, primary_region: str, primary_db: str) -> str | None:
     """The replica must exist in its region, still replicate from the plan's primary, be available and
     have a known endpoint (traffic could not reach it otherwise)."""

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from failover.adapters import CloudWatch, aurora_rpo_lag, table_replication_latency
-from failover.errors import PromotionError
+from failover.errors import PromotionError, TransientAwsError
 from failover.members import AuroraGlobal, GlobalDatastore, GlobalTables
 from failover.plan import Plan
 from failover.rules import table_problem
@@ -108,15 +108,23 @@ def arn(region: str, cluster: str) -> str:
 class FakeAurora:
     """DescribeGlobalClusters / DescribeDBClusters / FailoverGlobalCluster over one global cluster."""
 
-    def __init__(self, writer: str = "us-east-1", moving_to: str | None = None, refuse: str | None = None) -> None:
+    def __init__(
+        self,
+        writer: str = "us-east-1",
+        moving_to: str | None = None,
+        refuse: str | None = None,
+        same_name: bool = False,
+    ) -> None:
         self.writer, self.moving_to, self.refuse = writer, moving_to, refuse
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        # Clusters may have one name in every region (an ARN tells them apart).
+        self.name = (lambda region: "ledger") if same_name else (lambda region: f"ledger-{region}")
 
     def describe_global_clusters(self, **params: Any) -> dict[str, Any]:
         self.calls.append(("DescribeGlobalClusters", params))
-        members = [
-            {"DBClusterArn": arn(r, f"ledger-{r}"), "IsWriter": r == self.writer, "Readers": []} for r in REGIONS
-        ]
+        # The writer listed last: no order is promised, and a match by name alone would take the first.
+        order = sorted(REGIONS, key=lambda r: r == self.writer)
+        members = [{"DBClusterArn": arn(r, self.name(r)), "IsWriter": r == self.writer, "Readers": []} for r in order]
         found: dict[str, Any] = {
             "GlobalClusterIdentifier": "ledger-global",
             "Status": "failing-over" if self.moving_to else "available",
@@ -125,8 +133,8 @@ class FakeAurora:
         if self.moving_to:
             found["FailoverState"] = {
                 "Status": "failing-over",
-                "FromDbClusterArn": arn(self.writer, f"ledger-{self.writer}"),
-                "ToDbClusterArn": arn(self.moving_to, f"ledger-{self.moving_to}"),
+                "FromDbClusterArn": arn(self.writer, self.name(self.writer)),
+                "ToDbClusterArn": arn(self.moving_to, self.name(self.moving_to)),
                 "IsDataLossAllowed": True,
             }
         return {"GlobalClusters": [found]}
@@ -148,7 +156,7 @@ class FakeAurora:
         self.calls.append(("FailoverGlobalCluster", params))
         if self.refuse:
             raise client_error(self.refuse, "FailoverGlobalCluster")
-        self.moving_to = params["TargetDbClusterIdentifier"].rsplit(":", 1)[-1].removeprefix("ledger-")
+        self.moving_to = params["TargetDbClusterIdentifier"].split(":")[3]
         return {}
 
 
@@ -172,7 +180,7 @@ def test_a_secondary_follows_the_writer_and_a_failover_under_way_makes_it_busy()
 
 def test_a_failover_names_the_target_by_arn_and_allows_data_loss() -> None:
     fake = FakeAurora()
-    assert AuroraGlobal(fake).fail_over("ledger-global", "ledger-us-west-2") is False
+    assert AuroraGlobal(fake).fail_over("ledger-global", "ledger-us-west-2", "us-west-2") is False
     (call,) = [params for name, params in fake.calls if name == "FailoverGlobalCluster"]
     assert call == {
         "GlobalClusterIdentifier": "ledger-global",
@@ -181,12 +189,24 @@ def test_a_failover_names_the_target_by_arn_and_allows_data_loss() -> None:
     }
 
 
+def test_clusters_named_alike_in_every_region_are_told_apart_by_region() -> None:
+    # Given a global cluster whose members are all called "ledger"; When it is failed over to us-west-2's
+    fake = FakeAurora(same_name=True)
+    assert AuroraGlobal(fake).fail_over("ledger-global", "ledger", "us-west-2") is False
+    # Then the request names us-west-2's cluster, not the first member called "ledger"
+    (call,) = [params for name, params in fake.calls if name == "FailoverGlobalCluster"]
+    assert call["TargetDbClusterIdentifier"] == arn("us-west-2", "ledger")
+    # And a target in no member's region is refused by name
+    with pytest.raises(PromotionError, match="ledger in ap-south-1 is not a member"):
+        AuroraGlobal(FakeAurora(same_name=True)).fail_over("ledger-global", "ledger", "ap-south-1")
+
+
 @pytest.mark.parametrize(("writer", "moving_to"), [("us-west-2", None), ("us-east-1", "us-west-2")])
 def test_a_retried_failover_already_done_or_under_way_is_not_requested_again(
     writer: str, moving_to: str | None
 ) -> None:
     fake = FakeAurora(writer=writer, moving_to=moving_to)
-    assert AuroraGlobal(fake).fail_over("ledger-global", "ledger-us-west-2") is True
+    assert AuroraGlobal(fake).fail_over("ledger-global", "ledger-us-west-2", "us-west-2") is True
     assert "FailoverGlobalCluster" not in [name for name, _ in fake.calls]
 
 
@@ -194,9 +214,11 @@ def test_a_refused_failover_is_a_promotion_error_unless_it_moved_to_the_target()
     # A failover to another region under way: the refusal stands and names it
     fake = FakeAurora(moving_to="eu-west-1", refuse="InvalidGlobalClusterStateFault")
     with pytest.raises(PromotionError, match=r"InvalidGlobalClusterStateFault.*a failover to .*ledger-eu-west-1"):
-        AuroraGlobal(fake).fail_over("ledger-global", "ledger-us-west-2")
+        AuroraGlobal(fake).fail_over("ledger-global", "ledger-us-west-2", "us-west-2")
     with pytest.raises(PromotionError, match="DBClusterNotFoundFault"):
-        AuroraGlobal(FakeAurora(refuse="DBClusterNotFoundFault")).fail_over("ledger-global", "ledger-us-west-2")
+        AuroraGlobal(FakeAurora(refuse="DBClusterNotFoundFault")).fail_over(
+            "ledger-global", "ledger-us-west-2", "us-west-2"
+        )
 
 
 def test_a_missing_global_cluster_is_a_missing_member() -> None:
@@ -265,6 +287,14 @@ def test_a_datastore_member_follows_the_primary_and_fails_over_by_region() -> No
     done = FakeDatastore(primary="us-west-2")
     assert GlobalDatastore(done).fail_over("ldgnf-sessions", "sessions-us-west-2", "us-west-2") is True
     assert "FailoverGlobalReplicationGroup" not in [name for name, _ in done.calls]
+
+
+def test_a_refusal_while_the_datastore_is_modifying_is_asked_again_not_assumed_ours() -> None:
+    # Given a datastore modifying for a reason it does not name (a scale-up, or a failover elsewhere)
+    fake = FakeDatastore(status="modifying", refuse="InvalidGlobalReplicationGroupState")
+    # When its failover to us-west-2 is refused, Then it is asked again later, not counted as requested
+    with pytest.raises(TransientAwsError, match="modifying"):
+        GlobalDatastore(fake).fail_over("ldgnf-sessions", "sessions-us-west-2", "us-west-2")
 
 
 def test_a_datastore_refusal_is_a_promotion_error() -> None:
@@ -423,3 +453,21 @@ def test_check_estimates_recovery_by_the_plans_kinds_and_stages() -> None:
         estate(databases=[copy.deepcopy(LEDGER)], caches=[], zones=PLAN_DOCUMENT["zones"])
     )
     assert rto.moving_seconds(aurora_only) == 60 < rto.moving_seconds(plan)
+
+
+def test_a_run_document_from_before_stages_still_reads() -> None:
+    # Given the document of an execution started before stages existed (flat replicas and promotions:
+    # an execution keeps the definition it started with across a deploy)
+    from failover.models import RunDocument
+
+    replica = {"identifier": "orders-usw2", "database": "orders", "region": "us-west-2", "exists": True}
+    promotion = {**replica, "at": NOW.isoformat(), "alreadyPromoted": False, "available": True}
+    old = {
+        "execution": {"id": "arn:aws:states:us-west-2:1:execution:x:y", "startedAt": NOW.isoformat()},
+        "assess": {"at": NOW.isoformat(), "decision": "PROCEED", "reason": "r", "probe": 3, "replicas": [replica]},
+        "promotions": [promotion],
+    }
+    # When it is read, Then it is one stage
+    doc = RunDocument.model_validate(old)
+    assert doc.assess is not None and [r.identifier for r in doc.assess.replicas] == ["orders-usw2"]
+    assert doc.promotions is not None and [p.identifier for p in doc.promotions] == ["orders-usw2"]

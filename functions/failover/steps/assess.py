@@ -11,7 +11,7 @@ from failover.adapters import Record, table_replication_latency
 from failover.errors import TransientAwsError
 from failover.models import AssessResult, CheckerVotes, ReplicaState, RunDocument, StandbyVerdict, TableState
 from failover.rules import (
-    is_standalone_writer,
+    earlier_writers,
     lag_problem,
     lag_text,
     record_problems,
@@ -116,25 +116,19 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
         for region in plan.standby_regions
         for resource, identifier in plan.replicas(region)
     }
-    writers = [
-        f"{identifier} in {region}" for (region, identifier), state in states.items() if is_standalone_writer(state)
-    ]
+    writers = earlier_writers(list(states.values()))
     if writers:
-        return decide(
-            "REFUSED",
-            f"{', '.join(writers)} already a standalone writer (an earlier promotion): failing over now could "
-            "make a second writer; finish or settle that failover by hand (the earlier run's page says how)",
-            standbys=verdicts(),
-        )
+        return decide("REFUSED", writers, standbys=verdicts())
     override = trigger is not None and trigger.kind == "manual" and doc.intake.flags.accept_data_loss
     passed: dict[str, str] = {}
     looked: list[Candidate] = []
+    unreachable: set[str] = set()  # regions whose CloudWatch did not answer (asked once per run step)
     for region in regions:
         votes = standbys[region]
         if votes.verdict != "HEALTHY":
             passed[region] = f"not healthy ({votes_text(votes)})"
             continue
-        candidate = _examine(Candidate(region, votes), rt, now, current, states)
+        candidate = _examine(Candidate(region, votes), rt, now, current, states, unreachable)
         looked.append(candidate)
         if candidate.problems or candidate.lagging:
             passed[region] = "; ".join(candidate.problems + candidate.lagging)
@@ -168,6 +162,7 @@ def _examine(
     now: datetime,
     current: dict[str, dict[tuple[str, str], Record]],
     states: dict[tuple[str, str], ReplicaState],
+    unreachable: set[str],
 ) -> Candidate:
     """Every replica of the plan in the candidate region, then every record's target there."""
     plan, limit, region = rt.plan, rt.rails.max_replica_lag_seconds, candidate.region
@@ -194,7 +189,7 @@ def _examine(
             candidate.lagging.append(f"{identifier}: {too_far}")
             candidate.lag_notes.append(f"{identifier} lag {lag_text(lag, metric)} exceeds {limit} s")
     for spec in plan.tables:
-        table = _table(rt, spec.name, spec.table, region, now)
+        table = _table(rt, spec.name, spec.table, region, now, unreachable)
         candidate.tables.append(table)
         problem = table_problem(table)
         if problem:
@@ -218,18 +213,21 @@ def _examine(
     return candidate
 
 
-def _table(rt: Runtime, name: str, table: str, region: str, now: datetime) -> TableState:
+def _table(rt: Runtime, name: str, table: str, region: str, now: datetime, unreachable: set[str]) -> TableState:
     """The table's replica in ``region`` and how far behind the primary's replica it is.
 
     DynamoDB publishes ``ReplicationLatency`` in the sending replica's region: in an outage of the
-    primary region it may not answer, and the latency is then unknown (too high, unless accepted).
+    primary region it may not answer, and the latency is then unknown (too high, unless accepted). It
+    is not asked again in the same step, so that a hanging endpoint cannot run Assess out of time.
     """
     state = rt.tables(region).replica(name, table, region, rt.plan.primary_region)
-    if not state.exists or state.denied:
+    primary = rt.plan.primary_region
+    if not state.exists or state.denied or primary in unreachable:
         return state
     try:
-        lag = rt.cloudwatch(rt.plan.primary_region).lag(table_replication_latency(table, region), now)
+        lag = rt.cloudwatch(primary).lag(table_replication_latency(table, region), now)
     except TransientAwsError:
+        unreachable.add(primary)
         lag = None
     return state.model_copy(update={"lag_seconds": lag})
 

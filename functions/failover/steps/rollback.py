@@ -13,6 +13,7 @@ from failover import members
 from failover.models import Outcome, ReplicaState, RunDocument, RunResult
 from failover.notification import error_text
 from failover.plan import Movable
+from failover.rules import moved_by_request
 from failover.runtime import Runtime
 from failover.state import RunFact
 
@@ -29,9 +30,7 @@ def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
             if rt.store.run_fact(run, RunFact.PROMOTION_REQUESTED, key=identifier) is None:
                 continue
             state = members.read(rt, resource, target)
-            # Out of the role's reach (not tagged for the plan): its PromoteReadReplica was refused by
-            # IAM as well, so RDS never acted on it.
-            if not state.denied and state.exists and (state.source is None or state.status != "available"):
+            if moved_by_request(state):
                 changed.append(state)
     if not changed:
         return RunResult(
@@ -53,11 +52,7 @@ def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
             found = current.get((spec.name, spec.type))
             (moved if found is not None and found.value == spec.target(target) else not_moved).append(spec.name)
     promoted = [s.identifier for s in changed]
-    states = ", ".join(
-        f"{s.identifier} is "
-        + ("a standalone writer" if s.source is None and s.status == "available" else f"{s.status}")
-        for s in changed
-    )
+    states = ", ".join(_state_text(s) for s in changed)
     requested = {s.identifier for s in changed}
     untouched = [(r, identifier) for r, identifier in plan.replicas(target) if identifier not in requested]
     # What a person must do comes first and every name in it is kept: the reason is clipped at
@@ -96,6 +91,16 @@ def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
 # Names an action lists; beyond them the rest are counted (every one is in the plan, and the
 # notification lists the records not moved).
 NAMES_SHOWN = 20
+
+
+def _state_text(member: ReplicaState) -> str:
+    if member.source is None and member.status == "available":
+        return f"{member.identifier} is " + ("a standalone writer" if member.kind == "rds-instance" else "the writer")
+    if member.kind == "elasticache-global":
+        return (
+            f"{member.identifier}'s datastore is {member.status} (check that {member.identifier} becomes its primary)"
+        )
+    return f"{member.identifier} is {member.status}"
 
 
 def _moves(left: list[tuple[Movable, str]]) -> str:
