@@ -99,6 +99,10 @@ class AuroraGlobal:
             status = str(found.get("Status") or "failing-over")
         elif view.status != "available":
             status = view.status
+        elif mine.get("SynchronizationStatus") == "pending-resync":
+            # Not caught up with the writer (an old primary rejoining after a failover with data loss):
+            # no failover target until Aurora has resynchronised it ("GlobalClusterMember", RDS API Reference).
+            status = "pending-resync"
         else:
             status = str(cluster.get("Status"))
         writer = view.writer == arn and view.moving_to is None

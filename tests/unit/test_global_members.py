@@ -12,7 +12,7 @@ from failover.adapters import CloudWatch, aurora_rpo_lag, table_replication_late
 from failover.errors import PromotionError, TransientAwsError
 from failover.members import AuroraGlobal, GlobalDatastore, GlobalTables
 from failover.plan import Plan
-from failover.rules import table_problem
+from failover.rules import standby_replica_problem, table_problem
 from regionshift import plans
 from tests.conftest import ACCOUNT, NOW, PLAN_DOCUMENT
 from tests.unit.fakes import client_error
@@ -114,8 +114,9 @@ class FakeAurora:
         moving_to: str | None = None,
         refuse: str | None = None,
         same_name: bool = False,
+        resyncing: str | None = None,
     ) -> None:
-        self.writer, self.moving_to, self.refuse = writer, moving_to, refuse
+        self.writer, self.moving_to, self.refuse, self.resyncing = writer, moving_to, refuse, resyncing
         self.calls: list[tuple[str, dict[str, Any]]] = []
         # Clusters may have one name in every region (an ARN tells them apart).
         self.name = (lambda region: "ledger") if same_name else (lambda region: f"ledger-{region}")
@@ -124,7 +125,15 @@ class FakeAurora:
         self.calls.append(("DescribeGlobalClusters", params))
         # The writer listed last: no order is promised, and a match by name alone would take the first.
         order = sorted(REGIONS, key=lambda r: r == self.writer)
-        members = [{"DBClusterArn": arn(r, self.name(r)), "IsWriter": r == self.writer, "Readers": []} for r in order]
+        members = [
+            {
+                "DBClusterArn": arn(r, self.name(r)),
+                "IsWriter": r == self.writer,
+                "Readers": [],
+                "SynchronizationStatus": "pending-resync" if r == self.resyncing else "connected",
+            }
+            for r in order
+        ]
         found: dict[str, Any] = {
             "GlobalClusterIdentifier": "ledger-global",
             "Status": "failing-over" if self.moving_to else "available",
@@ -176,6 +185,17 @@ def test_a_secondary_follows_the_writer_and_a_failover_under_way_makes_it_busy()
         "ledger-global", "ledger-us-west-2", "ledger", "us-west-2"
     )
     assert writer.source is None
+
+
+def test_a_secondary_pending_resync_is_not_ready() -> None:
+    # Given a secondary that is not caught up with the writer (rejoining after a failover with data loss)
+    state = AuroraGlobal(FakeAurora(resyncing="us-west-2")).describe(
+        "ledger-global", "ledger-us-west-2", "ledger", "us-west-2"
+    )
+    # Then it is not available: a run passes its region over (and may look again later)
+    assert state.status == "pending-resync"
+    problem = standby_replica_problem(state, "us-west-2", "us-east-1", "ledger-us-east-1")
+    assert problem is not None and problem.endswith("is pending-resync, not available")
 
 
 def test_a_failover_names_the_target_by_arn_and_allows_data_loss() -> None:
