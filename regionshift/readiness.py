@@ -60,6 +60,9 @@ class _Readers:
     def datastore(self, region: str) -> members.GlobalDatastore:
         return members.GlobalDatastore(self.t.client("elasticache", region))
 
+    def tables(self, region: str) -> members.GlobalTables:
+        return members.GlobalTables(self.t.client("dynamodb", region))
+
     def cloudwatch(self, region: str) -> CloudWatch:
         return CloudWatch(self.t.client("cloudwatch", region))
 
@@ -200,21 +203,19 @@ class Readiness:
         """Each global table's replica in ``region``, and its replication latency from the primary's."""
         findings = []
         limit = self.plan.rails.max_replica_lag_seconds
+        unreachable: set[str] = set()
         for spec in self.plan.tables:
-            table = members.GlobalTables(self.t.client("dynamodb", region)).replica(
-                spec.name, spec.table, region, self.plan.primary_region
-            )
+            table = members.table_state(self.readers, spec, region, datetime.now(UTC), unreachable)
             problem = table_problem(table)
             if problem:
                 findings.append(Finding("table", BLOCKING, f"{region}: {problem}"))
                 continue
-            metric = table_replication_latency(spec.table, region)
-            lag = self.readers.cloudwatch(self.plan.primary_region).lag(metric, datetime.now(UTC))
-            too_far = lag_problem(lag, limit, "replication latency", metric.name)
+            metric = table_replication_latency(spec.table, region).name
+            too_far = lag_problem(table.lag_seconds, limit, "replication latency", metric)
             findings.append(
                 Finding("table", BLOCKING, f"{region}: table {spec.table}: {too_far}: a run would refuse")
                 if too_far
-                else Finding("table", OK, f"{region}: table {spec.table} ACTIVE, {lag_text(lag, metric.name)}")
+                else Finding("table", OK, f"{region}: table {spec.table} ACTIVE, {lag_text(table.lag_seconds, metric)}")
             )
         return findings
 

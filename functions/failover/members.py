@@ -19,11 +19,11 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from failover.adapters import ACCESS_DENIED, CloudWatch, Rds, aurora_rpo_lag, replica_lag
+from failover.adapters import ACCESS_DENIED, CloudWatch, Rds, aurora_rpo_lag, replica_lag, table_replication_latency
 from failover.clients import CallKind, call, error_code
 from failover.errors import PromotionError, TransientAwsError
 from failover.models import ReplicaState, TableState
-from failover.plan import Movable, Plan
+from failover.plan import GlobalTable, Movable, Plan
 
 
 class Readers(Protocol):
@@ -34,6 +34,7 @@ class Readers(Protocol):
     def rds(self, region: str) -> Rds: ...
     def aurora(self, region: str) -> "AuroraGlobal": ...
     def datastore(self, region: str) -> "GlobalDatastore": ...
+    def tables(self, region: str) -> "GlobalTables": ...
     def cloudwatch(self, region: str) -> CloudWatch: ...
 
 
@@ -64,13 +65,14 @@ class AuroraGlobal:
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def _global(self, global_id: str) -> dict[str, Any]:
+    def _global(self, global_id: str, passthrough: frozenset[str] = AURORA_NOT_FOUND | ACCESS_DENIED) -> dict[str, Any]:
+        """The global cluster; codes not in ``passthrough`` become domain errors (``clients.translate``)."""
         answer = call(
             CallKind.READ,
             PromotionError,
             f"DescribeGlobalClusters {global_id}",
             lambda: self._client.describe_global_clusters(GlobalClusterIdentifier=global_id),
-            passthrough=AURORA_NOT_FOUND | ACCESS_DENIED,
+            passthrough=passthrough,
         )
         return dict(answer["GlobalClusters"][0])
 
@@ -128,7 +130,7 @@ class AuroraGlobal:
         """Make ``identifier`` the writer, accepting the loss of what it has not received (the run's
         data-loss rail was checked before). ``True`` when it already is, or a failover to it is under
         way (a retried call whose first response was lost)."""
-        found = self._global_or_fail(global_id)
+        found = self._global(global_id, frozenset())
         arn = self._arn(found, identifier, region)
         view = self._view(found)
         if view.moving_to == arn or (view.writer == arn and view.moving_to is None):
@@ -145,7 +147,7 @@ class AuroraGlobal:
             )
         except ClientError as exc:
             # Refused because a failover is under way or done: ours (a lost response) counts as done.
-            view = self._view(self._global_or_fail(global_id))
+            view = self._view(self._global(global_id, frozenset()))
             if view.moving_to == arn or view.writer == arn:
                 return True
             moving = f", a failover to {view.moving_to} is under way" if view.moving_to else ""
@@ -153,12 +155,6 @@ class AuroraGlobal:
                 f"FailoverGlobalCluster {global_id} to {identifier}: {error_code(exc)}: {exc}{moving}"
             ) from exc
         return False
-
-    def _global_or_fail(self, global_id: str) -> dict[str, Any]:
-        try:
-            return self._global(global_id)
-        except ClientError as exc:
-            raise PromotionError(f"DescribeGlobalClusters {global_id}: {error_code(exc)}: {exc}") from exc
 
     @staticmethod
     def _arn(found: dict[str, Any], identifier: str, region: str) -> str:
@@ -298,6 +294,26 @@ class GlobalTables:
             status=status,
             global_with_primary=primary_region in replicas,
         )
+
+
+def table_state(rt: Readers, spec: GlobalTable, region: str, now: datetime, unreachable: set[str]) -> TableState:
+    """A global table's replica in ``region`` and how far behind the primary's replica it is.
+
+    DynamoDB publishes ``ReplicationLatency`` in the sending replica's region: in an outage of the
+    primary region it may not answer, and the latency is then unknown (too high, unless accepted). It
+    is not asked again while ``unreachable`` names that region, so a hanging endpoint cannot run a step
+    out of time.
+    """
+    primary = rt.plan.primary_region
+    state = rt.tables(region).replica(spec.name, spec.table, region, primary)
+    if not state.exists or state.denied or primary in unreachable:
+        return state
+    try:
+        lag = rt.cloudwatch(primary).lag(table_replication_latency(spec.table, region), now)
+    except TransientAwsError:
+        unreachable.add(primary)
+        lag = None
+    return state.model_copy(update={"lag_seconds": lag})
 
 
 def read(rt: Readers, resource: Movable, region: str) -> ReplicaState:

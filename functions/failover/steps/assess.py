@@ -7,8 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from failover import members
-from failover.adapters import Record, table_replication_latency
-from failover.errors import TransientAwsError
+from failover.adapters import Record
 from failover.models import AssessResult, CheckerVotes, ReplicaState, RunDocument, StandbyVerdict, TableState
 from failover.rules import (
     earlier_writers,
@@ -189,7 +188,7 @@ def _examine(
             candidate.lagging.append(f"{identifier}: {too_far}")
             candidate.lag_notes.append(f"{identifier} lag {lag_text(lag, metric)} exceeds {limit} s")
     for spec in plan.tables:
-        table = _table(rt, spec.name, spec.table, region, now, unreachable)
+        table = members.table_state(rt, spec, region, now, unreachable)
         candidate.tables.append(table)
         problem = table_problem(table)
         if problem:
@@ -211,25 +210,6 @@ def _examine(
             candidate.transient = False
             candidate.problems.extend(problems)
     return candidate
-
-
-def _table(rt: Runtime, name: str, table: str, region: str, now: datetime, unreachable: set[str]) -> TableState:
-    """The table's replica in ``region`` and how far behind the primary's replica it is.
-
-    DynamoDB publishes ``ReplicationLatency`` in the sending replica's region: in an outage of the
-    primary region it may not answer, and the latency is then unknown (too high, unless accepted). It
-    is not asked again in the same step, so that a hanging endpoint cannot run Assess out of time.
-    """
-    state = rt.tables(region).replica(name, table, region, rt.plan.primary_region)
-    primary = rt.plan.primary_region
-    if not state.exists or state.denied or primary in unreachable:
-        return state
-    try:
-        lag = rt.cloudwatch(primary).lag(table_replication_latency(table, region), now)
-    except TransientAwsError:
-        unreachable.add(primary)
-        lag = None
-    return state.model_copy(update={"lag_seconds": lag})
 
 
 def _proceed(
