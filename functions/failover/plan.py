@@ -94,6 +94,11 @@ class RegionSpec(Strict):
         str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
     ]
 
+    # The application's health URL in this region, probed from the stack region once a minute
+    # (standby-side detection: a signal that needs neither the region probed nor us-east-1). None: the
+    # region is watched by its Route 53 health check only.
+    probe_url: Annotated[str, Field(pattern=r"^https://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s]*)?$", max_length=512)] | None = None
+
     @field_validator("health_check_id")
     @classmethod
     def _lower(cls, value: str) -> str:
@@ -290,6 +295,15 @@ class Zone(Strict):
         return normalise_name(value)
 
 
+class Traffic(Strict):
+    """How a run moves traffic (docs/plan.md, "traffic"): ``upsert`` rewrites each record with Route 53's
+    API (its control plane, served from us-east-1); ``data-plane`` leaves the records alone, as
+    PRIMARY/SECONDARY failover pairs provisioned ahead of time, and moves traffic by changing a metric
+    in the stack region that the pairs' health checks follow."""
+
+    mode: Literal["upsert", "data-plane"] = "upsert"
+
+
 class Rails(Strict):
     """The safety rails and waits (each documented in docs/plan.md)."""
 
@@ -364,6 +378,7 @@ class Plan(Strict):
     caches: Annotated[list[Cache], Field(max_length=MAX_DATABASES)] = []
     tables: Annotated[list[GlobalTable], Field(max_length=MAX_TABLES)] = []
     zones: Annotated[list[Zone], Field(min_length=1)]
+    traffic: Traffic = Traffic()
     rails: Rails = Rails()
 
     @model_validator(mode="after")
@@ -467,6 +482,13 @@ class Plan(Strict):
 
     def _traffic_problems(self) -> Iterator[str]:
         regions = set(self.region_names)
+        if self.traffic.mode == "data-plane" and len(self.regions.standbys) != 1:
+            # Route 53 failover routing has one PRIMARY and one SECONDARY record per name ("Failover
+            # routing", Amazon Route 53 Developer Guide).
+            yield (
+                f"traffic: data-plane mode moves traffic between two regions (a Route 53 failover pair); "
+                f"this plan has {len(self.regions.standbys)} standbys"
+            )
         ids = [z.id for z in self.zones]
         for zone_id in sorted({i for i in ids if ids.count(i) > 1}):
             yield f"zones: hosted zone {zone_id} is listed twice (list its records once)"
@@ -539,6 +561,11 @@ class Plan(Strict):
     @property
     def primary_region(self) -> str:
         return self.regions.primary.region
+
+    @property
+    def probed_regions(self) -> dict[str, str]:
+        """Each region with a ``probeUrl``, and the URL: what the stack region's probe checks."""
+        return {s.region: s.probe_url for s in [self.regions.primary, *self.regions.standbys] if s.probe_url}
 
     @property
     def standby_regions(self) -> list[str]:
