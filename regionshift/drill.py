@@ -86,6 +86,8 @@ class DrillResult:
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # execution ARN -> run report
     denied: list[Authorization] = field(default_factory=list)  # calls the functions' roles did not allow
     transitions: list[Transition] = field(default_factory=list)  # alarm state changes the emulator evaluated
+    # What clients resolve for each plan record at the end (emulator/dns.py), in world["dns"]'s shape.
+    answers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def outcome(self) -> Outcome | None:
@@ -163,6 +165,7 @@ class DrillResult:
             "virtualSeconds": round(self.recorder.elapsed(), 1),
             "audit": [a.wire() for a in self.audit],
             "denied": [{"function": d.function, "action": d.action, "resource": d.resource} for d in self.denied],
+            "answers": self.answers,
             "alarmTransitions": [
                 {"alarm": t.alarm, "region": t.region, "state": t.state, "at": round(t.at, 1)} for t in self.transitions
             ],
@@ -305,6 +308,7 @@ class Session:
             slack=self.stack.estate.slack,
             denied=[d for guard in iam.guards(self.stack.engine.interceptors) for d in guard.denied],
             transitions=list(self.stack.detection.transitions),
+            answers=self.stack.estate.answers(),
         )
 
 

@@ -42,6 +42,7 @@ def check(result: DrillResult) -> list[Invariant]:
         _retries_bounded(result),
         _no_mutation_when_inactive(result),
         _records_follow_the_writer(result),
+        _clients_resolve_the_writer(result),
         _one_writer_per_global_resource(result),
     ]
 
@@ -221,18 +222,32 @@ def _records_follow_the_writer(result: DrillResult) -> Invariant:
     points into the region of the run's promoted writers, except records the run itself reports as not
     moved (a DEGRADED run names them, for a human to move), or all of them when its rollback failed (its
     page says to check DNS by hand)."""
+    return _follow_the_writer(result, "records-follow-the-writer", result.world["dns"], "pointing")
+
+
+def _clients_resolve_the_writer(result: DrillResult) -> Invariant:
+    """The same rule on what clients resolve (Route 53's answers, emulator/dns.py) rather than on what the
+    records hold: with simple records the answer is the record's value; with failover pairs the records
+    never change and the answer follows the health checks."""
+    return _follow_the_writer(result, "clients-resolve-the-writer", result.answers, "resolving to")
+
+
+def _follow_the_writer(result: DrillResult, name: str, entries: list[dict[str, Any]], verb: str) -> Invariant:
+    """Every entry (``{name, type, region}``) is in the region of the run's promoted writers after a
+    promotion, but those the run excuses: the records it reports as not moved, or all when its rollback
+    failed."""
     promoted = {e.get("identifier") for e in result.effects if e["operation"] in MOVES}
     if not promoted:
-        return Invariant("records-follow-the-writer", True, "no promotion")
+        return Invariant(name, True, "no promotion")
     regions = {d["region"] for d in result.world["databases"] if d["id"] in promoted and d["role"] == "primary"}
-    excused = {name for run in result.runs if run.audit for name in run.audit.not_moved}
+    excused = {record for run in result.runs if run.audit for record in run.audit.not_moved}
     if any(run.audit and run.audit.rollback_error for run in result.runs):
-        excused |= {r["name"] for r in result.world["dns"]}
+        excused |= {e["name"] for e in entries}
     wrong = [
-        f"{r['name']} {r['type']} ({r['region']})"
-        for r in result.world["dns"]
-        if r["region"] not in regions and r["name"] not in excused
+        f"{e['name']} {e['type']} ({e['region']})"
+        for e in entries
+        if e["region"] not in regions and e["name"] not in excused
     ]
     where = ", ".join(sorted(regions)) or "no region yet"
-    detail = f"not pointing at the writers' region ({where}): {wrong}" if wrong else ""
-    return Invariant("records-follow-the-writer", not wrong, detail)
+    detail = f"not {verb} the writers' region ({where}): {wrong}" if wrong else ""
+    return Invariant(name, not wrong, detail)

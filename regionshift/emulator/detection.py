@@ -39,6 +39,11 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 }
 
 
+def healthy_share(healthy: int, checkers: int) -> bool:
+    """Route 53's 18% rule: healthy when more than 18% of the checkers say so."""
+    return checkers > 0 and 100.0 * healthy / checkers > HEALTHY_PERCENT
+
+
 def failing_at(points: list[HealthPoint], elapsed: float) -> int:
     """How many checkers fail the endpoint ``elapsed`` seconds into the scenario (its health timeline)."""
     failing = points[0].failing
@@ -105,8 +110,7 @@ class HealthChecks:
         if self.checkers == 0:
             return HealthCheckStatus(False, 0.0)
         healthy = sum(self._checker_healthy(config, i, elapsed) for i in range(self.checkers))
-        percent = 100.0 * healthy / self.checkers
-        return HealthCheckStatus(percent > HEALTHY_PERCENT, percent)
+        return HealthCheckStatus(healthy_share(healthy, self.checkers), 100.0 * healthy / self.checkers)
 
     def unhealthy_since(self, config: CheckConfig, until: float) -> float | None:
         """When the endpoint last turned unhealthy up to ``until`` (a check moment), if it is unhealthy then."""
@@ -191,8 +195,13 @@ class Detection:
     transitions: list[Transition] = field(default_factory=list)
     _next: float = PUBLISH_SECONDS
     _health: HealthChecks | None = None
-    # Other metrics the estate publishes once a minute (RDS's ReplicaLag), called with the datapoint's time.
+    # Other metrics the estate publishes once a minute (RDS's ReplicaLag), called with the datapoint's time;
+    # each publishes nothing into a lost region.
     publishers: list[Callable[[datetime], None]] = field(default_factory=list)
+    # Whether a region is lost now (the scenario's outages, estate.py): its CloudWatch receives no metric
+    # and evaluates no alarm (so its EventBridge gets no state change). Route 53's health checkers are a
+    # global data plane and keep checking; only the metrics they publish into us-east-1 are lost with it.
+    is_down: Callable[[str], bool] = field(default=lambda _region: False)
 
     @property
     def health(self) -> HealthChecks:
@@ -216,15 +225,17 @@ class Detection:
             # Stamped mid-minute: the wall time that passes between ticks (the clock reads wall time
             # plus its offset) then never moves a datapoint into a neighbouring period.
             end = self.at(self.origin + elapsed)
-            self.health.publish(
-                boto3.client("cloudwatch", region_name=METRIC_REGION),
-                end - timedelta(seconds=PUBLISH_SECONDS / 2),
-                elapsed,
-            )
+            if not self.is_down(METRIC_REGION):
+                self.health.publish(
+                    boto3.client("cloudwatch", region_name=METRIC_REGION),
+                    end - timedelta(seconds=PUBLISH_SECONDS / 2),
+                    elapsed,
+                )
             for publish in self.publishers:
                 publish(end - timedelta(seconds=PUBLISH_SECONDS / 2))
             for region in self.alarm_regions:
-                self._evaluate(region, end)
+                if not self.is_down(region):
+                    self._evaluate(region, end)
             self._next += PUBLISH_SECONDS
 
     def _evaluate(self, region: str, end: datetime) -> None:
@@ -253,7 +264,7 @@ class Detection:
         for point in sorted(config.points, key=lambda p: p.at):
             if point.at > unhealthy:
                 break
-            failing = bool(checkers) and 100.0 * (checkers - min(point.failing, checkers)) / checkers <= HEALTHY_PERCENT
+            failing = bool(checkers) and not healthy_share(checkers - min(point.failing, checkers), checkers)
             if failing and not down:
                 began = point.at
             down = failing

@@ -189,6 +189,8 @@ class Engine:
         self.interceptors: list[Interceptor] = []
         self.after_hooks: list[AfterHook] = []
         self.lambda_faults: Callable[[str], Any] = lambda _name: None
+        # Whether a region is lost now (a scenario's outage): its EventBridge delivers nothing.
+        self.region_down: Callable[[str], bool] = lambda _region: False
         # Whether an EventBridge rule's state machine target starts an execution (serve); a drill
         # starts them itself, from the rule's queue target.
         self.state_machine_targets = False
@@ -291,7 +293,7 @@ class Engine:
 
     def api_call(self, client: BaseClient, operation: str, params: dict[str, Any], original: Callable[..., Any]) -> Any:
         """A botocore call: passed through unless a handler makes it (then recorded and intercepted)."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         invocation = _CURRENT.get()
         if invocation is None:
@@ -315,6 +317,10 @@ class Engine:
             return response
         except ClientError as exc:
             call.error = str(exc.response.get("Error", {}).get("Code"))
+            raise
+        except BotoCoreError as exc:
+            # A failure before any answer (a connection that could not be made): no error code, its kind.
+            call.error = type(exc).__name__
             raise
 
 

@@ -4,20 +4,24 @@ faults. It sits in front of moto as the engine's interceptors and after-hooks, a
 truth of what took effect (``effects``) and how late the run noticed a completion (``slack``).
 """
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+import botocore.session
+from botocore.exceptions import ClientError, EndpointConnectionError
 
+from failover.clients import CONNECT_TIMEOUT_SECONDS
 from failover.plan import PLAN_TAG
-from regionshift.emulator import patches
+from regionshift.emulator import dns, patches
 from regionshift.emulator.aurora import AuroraGlobal
 from regionshift.emulator.deploy import PRIMARY_REGION, Deployment, GlobalModels, global_cluster_id, replica_id
-from regionshift.emulator.detection import failing_at
+from regionshift.emulator.detection import HealthChecks, failing_at, healthy_share
 from regionshift.emulator.dynamodb import GlobalTables
 from regionshift.emulator.elasticache import Datastore
 from regionshift.emulator.engine import ESTATE_SERVICES, READ_PREFIXES, Engine, Recorder, untracked
+from regionshift.emulator.healthchecks import metric_check_healthy
 from regionshift.emulator.patches import ACCOUNT
 from regionshift.emulator.scenario import Fault, HealthPoint, Replica, Scenario, Storm, replica_spec
 
@@ -33,6 +37,26 @@ CHECKER_REGIONS = (
     "ap-northeast-1",
     "sa-east-1",
 )
+
+
+# Where a global service's API (its control plane) is served from, whatever region its client names
+# (boto3 gives a Route 53 client the region "aws-global"). "Route 53 ... operates its control plane in
+# the us-east-1 Region" (AWS Fault Isolation Boundaries, "Global services":
+# https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/global-services.html).
+CONTROL_PLANE_REGIONS = {"route53": "us-east-1"}
+
+
+@functools.cache
+def _endpoint_prefix(service: str) -> str:
+    """The service's endpoint host prefix (``monitoring`` for CloudWatch), from botocore's model."""
+    return str(botocore.session.get_session().get_service_model(service).endpoint_prefix)
+
+
+def endpoint_url(service: str, region: str) -> str:
+    """The endpoint a client of ``service`` in ``region`` connects to (Route 53's API is global)."""
+    if service in CONTROL_PLANE_REGIONS:
+        return f"https://{_endpoint_prefix(service)}.amazonaws.com"
+    return f"https://{_endpoint_prefix(service)}.{region}.amazonaws.com"
 
 
 def client_error(code: str, message: str, operation: str, status: int = 400) -> ClientError:
@@ -70,8 +94,17 @@ class EstateModel:
         """Put the scenario's starting state in place and sit in front of moto for the handlers' calls."""
         self._seed()
         models = self._seed_globals()
+        # The outage first: a call to a lost region never reaches anything (stack.py keeps it ahead of IAM).
         engine.interceptors.extend(
-            [self._storms, self._faults, self._model_health, self._model_promotion, self._model_dns, self._model_lag]
+            [
+                self.outages,
+                self._storms,
+                self._faults,
+                self._model_health,
+                self._model_promotion,
+                self._model_dns,
+                self._model_lag,
+            ]
         )
         # After the faults and storms: a faulted call never reaches the models.
         engine.interceptors.extend(
@@ -79,6 +112,7 @@ class EstateModel:
         )
         engine.after_hooks.append(self._after_call)
         engine.lambda_faults = self.lambda_fault
+        engine.region_down = self.is_down
         self.trigger_offset = self.recorder.clock.offset
         for index, storm in enumerate(self.scenario.storms):
             if storm.at is not None:
@@ -164,6 +198,51 @@ class EstateModel:
         self.deployment.models = models
         return models
 
+    # --- DNS answers -------------------------------------------------------------------------------
+
+    def answers(self) -> list[dict[str, Any]]:
+        """What clients resolve now for every plan record present in its zone (``dns.answer``), in
+        ``Deployment.dns()``'s shape: the answered target and the region it is in."""
+        health = EstateHealth(self)
+        found = []
+        for _zone, record in self.deployment.plan.records:
+            got = dns.answer(record.name, record.type, health)
+            if got is None:
+                continue  # absent from its zone: no answer (dns() lists no record either)
+            target = got.values[0].lower().rstrip(".") if got.values else ""
+            found.append(
+                {
+                    "name": got.name,
+                    "type": got.type,
+                    "target": target,
+                    "region": self.deployment.targets.get(target),
+                    "failover": got.failover,
+                }
+            )
+        return sorted(found, key=lambda r: (r["name"], r["type"]))
+
+    # --- region outages ---------------------------------------------------------------------------
+
+    def is_down(self, region: str) -> bool:
+        """Whether ``region`` is lost now (one of the scenario's outages covers this moment)."""
+        elapsed = self.recorder.clock.offset - self.trigger_offset
+        return any(o.region == region and o.covers(elapsed) for o in self.scenario.outages)
+
+    def outages(
+        self, function: str, service: str, operation: str, region: str, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """A call to an endpoint in a lost region: the connection is never made, so nothing takes effect.
+
+        It fails after the client's connect timeout (``failover.clients``), as botocore raises
+        ``EndpointConnectionError`` for a connection that cannot be made; the caller retries it as
+        transient. Route 53's API is us-east-1's (``CONTROL_PLANE_REGIONS``).
+        """
+        served_from = CONTROL_PLANE_REGIONS.get(service, region)
+        if not self.is_down(served_from):
+            return None
+        self.recorder.clock.advance(CONNECT_TIMEOUT_SECONDS)
+        raise EndpointConnectionError(endpoint_url=endpoint_url(service, region))
+
     # --- faults ------------------------------------------------------------------------------------
 
     def _matching(self, service: str, operation: str) -> Fault | None:
@@ -238,21 +317,35 @@ class EstateModel:
             return None
         health = self.scenario.estate.health
         points = self.deployment.health.get(params["HealthCheckId"])
-        if points is None:
-            return None  # not a health check of the plan: moto answers
-        failing = min(self._health_at(points), health.checkers)
+        if points is not None:
+            failing = min(self._health_at(points), health.checkers)
+            return self._observations(
+                [
+                    "Failure: Connection timed out." if i < failing else "Success: HTTP Status Code 200, OK"
+                    for i in range(health.checkers)
+                ]
+            )
+        metric = metric_check_healthy(params["HealthCheckId"], self.is_down)
+        if metric is None:
+            return None  # neither a health check of the plan nor one that follows an alarm: moto answers
+        # Every checker reads the same alarm, so every checker reports the same status (modelling choice:
+        # the wording of the reports is the emulator's).
+        status = "Success: the CloudWatch alarm is OK" if metric else "Failure: the CloudWatch alarm is not OK"
+        return self._observations([status] * health.checkers)
+
+    def _observations(self, statuses: list[str]) -> dict[str, Any]:
+        """GetHealthCheckStatus's answer: one observation per checker, in CHECKER_REGIONS' order."""
         now = self.recorder.clock.now()
-        observations = []
-        for i, checker in enumerate(CHECKER_REGIONS[: health.checkers]):
-            status = "Failure: Connection timed out." if i < failing else "Success: HTTP Status Code 200, OK"
-            observations.append(
+        return {
+            "HealthCheckObservations": [
                 {
                     "Region": checker,
                     "IPAddress": f"198.51.100.{i + 1}",
                     "StatusReport": {"Status": status, "CheckedTime": now},
                 }
-            )
-        return {"HealthCheckObservations": observations}
+                for i, (checker, status) in enumerate(zip(CHECKER_REGIONS, statuses, strict=False))
+            ]
+        }
 
     # --- replica lag -------------------------------------------------------------------------------
 
@@ -274,7 +367,8 @@ class EstateModel:
         """The minute's ReplicaLag datapoint, as RDS publishes it while the replica reports a lag (the
         detection chain calls this each minute, so the replica-lag alarm sees what it would see)."""
         for region, identifier, replica in self._replicas():
-            if replica.lag_seconds is not None:
+            # A lost region's CloudWatch receives nothing.
+            if replica.lag_seconds is not None and not self.is_down(region):
                 self._put_lag(region, identifier, replica.lag_seconds, at)
 
     def _put_lag(self, region: str, identifier: str, seconds: float, at: datetime | None = None) -> None:
@@ -376,6 +470,48 @@ class EstateModel:
         if lost:
             self._lost.remove(lost[0])
             raise client_error(lost[0][0].error or "InternalFailure", lost[0][0].message, operation)
+
+
+class EstateHealth:
+    """Route 53's view of the estate's health now, for DNS answers (``dns.RecordHealth``).
+
+    A plan health check (HTTPS) is healthy as the emulated checkers make it (``detection.HealthChecks``,
+    the status behind HealthCheckStatus); a CLOUDWATCH_METRIC check follows its alarm
+    (``healthchecks.metric_check_healthy``). A load balancer alias target is healthy while its region's
+    application is, by the region's health timeline: Route 53 "checks the health of the resource that
+    the alias record refers to" (Route 53 Developer Guide, "How Amazon Route 53 chooses records when
+    health checking is configured"); for an ALB that is the health of its target groups
+    (**modelling choice**: the same 18% rule over the timeline's checkers at this moment).
+    """
+
+    def __init__(self, estate: "EstateModel") -> None:
+        self.estate = estate
+        deployment = estate.deployment
+        with untracked():
+            self.checks = HealthChecks.deployed(estate.scenario, deployment.health)
+
+    @property
+    def elapsed(self) -> float:
+        return self.estate.recorder.clock.offset - self.estate.trigger_offset
+
+    def check(self, health_check_id: str) -> bool:
+        config = next((c for c in self.checks.configs if c.check_id == health_check_id), None)
+        if config is not None:
+            return self.checks.status(config, self.elapsed).healthy
+        with untracked():
+            metric = metric_check_healthy(health_check_id, self.estate.is_down)
+        if metric is None:
+            raise KeyError(f"health check {health_check_id} is neither a plan region's nor a CLOUDWATCH_METRIC check")
+        return metric
+
+    def target(self, hosted_zone_id: str, dns_name: str) -> bool:
+        deployment = self.estate.deployment
+        region = deployment.targets.get(dns_name)
+        if region is None:
+            raise KeyError(f"alias target {dns_name} (zone {hosted_zone_id}) is not a load balancer of the estate")
+        points = deployment.health[deployment.plan.health_check(region)]
+        checkers = self.estate.scenario.estate.health.checkers
+        return healthy_share(checkers - min(failing_at(points, self.elapsed), checkers), checkers)
 
 
 def alarm_event(alarm_arn: str, alarm_name: str, state: str, at: datetime, event_id: str) -> dict[str, Any]:

@@ -109,6 +109,8 @@ def _routed_stdout(_engine: Engine, original: Any) -> Any:
 
 def _skip_state_machine_targets(engine: Engine, original: Any) -> Any:
     def send_to_targets(rule: Any, event: Any, *args: Any, **kwargs: Any) -> Any:
+        if engine.region_down(rule.region_name):
+            return None  # a lost region's EventBridge routes nothing (a scenario's outage)
         kept = rule.targets
         if not rule.event_pattern.matches_event(event):
             return original(rule, event, *args, **kwargs)
@@ -218,6 +220,18 @@ def _validated_record_changes(_engine: Engine, _original: Any) -> Any:
     from regionshift.emulator.route53 import change_resource_record_sets
 
     return change_resource_record_sets
+
+
+def _metric_health_checks(_engine: Engine, original: Any) -> Any:
+    from regionshift.emulator.healthchecks import create_health_check
+
+    return create_health_check(original)
+
+
+def _metric_health_check_config(_engine: Engine, original: Any) -> Any:
+    from regionshift.emulator.healthchecks import health_check_config
+
+    return health_check_config(original)
 
 
 def _virtual_timestamps(engine: Engine, _original: Any) -> Any:
@@ -448,7 +462,8 @@ PATCHES: tuple[Patch, ...] = (
         "send_to_targets",
         "moto's EventBridge raises for a state machine target: a drill starts the execution from the "
         "rule's other target (a queue), serve starts it as the target would (Engine.state_machine_targets); "
-        "a cross-region event-bus target forwards the event unchanged (moto drops its resources)",
+        "a cross-region event-bus target forwards the event unchanged (moto drops its resources); a rule "
+        "in a region the scenario has lost delivers nothing (Engine.region_down)",
         _skip_state_machine_targets,
     ),
     Patch(
@@ -523,6 +538,20 @@ PATCHES: tuple[Patch, ...] = (
         "EvaluateTargetHealth on a CloudFront alias, a duplicate CREATE, over 32,000 value characters) and "
         "applies a batch change by change: the batch is validated whole (route53.py), then applied, or nothing is",
         _validated_record_changes,
+    ),
+    Patch(
+        "moto.route53.responses:Route53",
+        "create_health_check",
+        "moto drops a CLOUDWATCH_METRIC check's AlarmIdentifier and InsufficientDataHealthStatus and validates "
+        "neither: both are validated as Route 53 does (InvalidInput) and kept on moto's health check "
+        "(healthchecks.py)",
+        _metric_health_checks,
+    ),
+    Patch(
+        "moto.route53.models:HealthCheck",
+        "health_check_config",
+        "GetHealthCheck returns a CLOUDWATCH_METRIC check's AlarmIdentifier and InsufficientDataHealthStatus",
+        _metric_health_check_config,
     ),
 )
 

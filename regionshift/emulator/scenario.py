@@ -306,6 +306,36 @@ class Storm(Strict):
         return self
 
 
+class Outage(Strict):
+    """A whole region lost: from ``at`` seconds after the first trigger, for ``seconds`` (None: to the
+    end), every call a Lambda makes to an endpoint in ``region`` fails to connect, and the region's
+    CloudWatch and EventBridge do nothing (``estate.py``, ``detection.py``). Route 53's health
+    checkers and DNS answers are a global data plane and keep working; its API is us-east-1's."""
+
+    region: str
+    at: Annotated[float, Field(ge=0)] = 0
+    seconds: Annotated[float, Field(gt=0)] | None = None
+
+    @field_validator("region")
+    @classmethod
+    def _drillable(cls, value: str) -> str:
+        # Imported here: deploy.py imports this module.
+        from regionshift.emulator.deploy import STACK_REGION
+
+        if value == STACK_REGION:
+            raise ValueError(
+                f"an outage of {STACK_REGION}, where the orchestrator's stack runs, leaves nothing of "
+                "Regionshift running: that drill is out of scope"
+            )
+        if value not in ESTATE_REGIONS:
+            raise ValueError(f"the emulated estate has no region {value} (it has {', '.join(ESTATE_REGIONS)})")
+        return value
+
+    def covers(self, elapsed: float) -> bool:
+        """Whether the region is down ``elapsed`` seconds after the first trigger."""
+        return self.at <= elapsed and (self.seconds is None or elapsed < self.at + self.seconds)
+
+
 class DeniedCall(Strict):
     """A call the template's roles must deny (a drill of a permission problem): the function's logical
     id in template.yaml and the IAM action, e.g. ``AssessFunction`` and ``rds:DescribeDBInstances``."""
@@ -363,6 +393,7 @@ class Scenario(Strict):
     then: list[Step] = []
     faults: list[Fault] = []
     storms: list[Storm] = []
+    outages: list[Outage] = []
 
 
 class ScenarioError(ValueError):

@@ -59,8 +59,9 @@ def start(scenario: Scenario, moto: AbstractContextManager[dict[str, str]] | Non
         deployment = deploy(scenario, Path(workdir))
         estate = EstateModel(scenario, recorder, deployment)
         estate.attach(engine)
-        # First: AWS authorizes a call against the function's role before anything else happens to it.
-        engine.interceptors.insert(0, deployment.guard)
+        # AWS authorizes a call against the function's role before anything else happens to it; only a
+        # lost region comes first (the request never reaches AWS).
+        engine.interceptors.insert(engine.interceptors.index(estate.outages) + 1, deployment.guard)
         parameters = deployment.parameters
         detection = Detection(
             scenario,
@@ -69,5 +70,6 @@ def start(scenario: Scenario, moto: AbstractContextManager[dict[str, str]] | Non
             alarm_regions=tuple(dict.fromkeys([parameters["AlarmRegion"], STACK_REGION])),
             origin=estate.trigger_offset,
             publishers=[estate.publish_lag],
+            is_down=estate.is_down,
         )
         yield EmulatedStack(scenario, recorder, engine, deployment, estate, environment, detection)
