@@ -187,13 +187,21 @@ class Session:
         self.stack = self._context.enter_context(emulator.start(self.scenario))
         self.recorder = self.stack.recorder
         self.deployment = self.stack.deployment
-        self.before = self.deployment.snapshot()
+        self.before = self.snapshot()
         self.sfn = boto3.client("stepfunctions", region_name=STACK_REGION)
         self.store = self.deployment.store()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._context.close()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The estate's databases and where its traffic goes. A data-plane plan's records never change
+        (failover pairs): where traffic goes is what clients resolve, so that is its ``dns``."""
+        found = self.deployment.snapshot()
+        if self.deployment.plan.traffic.mode == "data-plane":
+            found["dns"] = [{k: v for k, v in a.items() if k != "failover"} for a in self.stack.estate.answers()]
+        return found
 
     def start(self, documents: list[Any], manual: bool = False) -> list[Run]:
         """Start one run per input document at once, and follow them, and any re-evaluation they start,
@@ -297,7 +305,7 @@ class Session:
             reports=reports,
             scenario=self.scenario,
             runs=self.runs,
-            world=self.deployment.snapshot(),
+            world=self.snapshot(),
             before=self.before,
             notifications=self.deployment.notifications(),
             recorder=self.recorder,

@@ -102,6 +102,9 @@ def stack_parameters(plan: Plan, plan_file: str = PACKAGED_PLAN) -> dict[str, An
         "PlanDigest": plan.digest(),
         "PrimaryRegion": plan.primary_region,
         "PrimaryHealthCheckId": plan.regions.primary.health_check_id,
+        "TrafficMode": plan.traffic.mode,
+        # A data-plane plan has exactly one standby (its failover pairs' SECONDARY).
+        "TrafficStandbyRegion": first,
         "HealthCheckArns": [
             f"arn:aws:route53:::healthcheck/{plan.health_check(region)}" for region in plan.region_names
         ],

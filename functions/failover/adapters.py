@@ -1,6 +1,7 @@
 """Thin adapters over the AWS APIs the steps call. Each translates ``ClientError`` into a domain
 error so that the state machine can name it."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -23,6 +24,9 @@ class Record:
     value: str
     ttl: int | None = None
     alias: bool = False
+    # A failover record's role (PRIMARY / SECONDARY) and its health check; None for a simple record.
+    failover: str | None = None
+    health_check_id: str | None = None
 
     @property
     def shown(self) -> str:
@@ -71,11 +75,22 @@ class Route53:
         )
 
     def records(self, zone_id: str, names: set[str]) -> dict[tuple[str, str], Record]:
-        """The zone's records named in ``names``, keyed by (name, type): the whole zone is read, page by
-        page (up to 300 records a page, "ListResourceRecordSets", Amazon Route 53 API Reference), so
-        the calls grow with the zone's size, not with the plan's records. Weighted, latency and other
-        routing-policy records (with a SetIdentifier) are not plan records and are left out."""
-        found: dict[tuple[str, str], Record] = {}
+        """The zone's simple records named in ``names``, keyed by (name, type). Weighted, latency and
+        other routing-policy records (with a SetIdentifier) are not plan records in upsert mode."""
+        return {(r.name, r.type): r for r in self._read(zone_id, names) if r.failover is None}
+
+    def pairs(self, zone_id: str, names: set[str]) -> dict[tuple[str, str], dict[str, Record]]:
+        """The zone's failover records named in ``names``: (name, type) -> {PRIMARY: ..., SECONDARY: ...}."""
+        found: dict[tuple[str, str], dict[str, Record]] = {}
+        for record in self._read(zone_id, names):
+            if record.failover is not None:
+                found.setdefault((record.name, record.type), {})[record.failover] = record
+        return found
+
+    def _read(self, zone_id: str, names: set[str]) -> Iterator[Record]:
+        """Every record of the zone named in ``names``: the whole zone is read, page by page (up to 300
+        records a page, "ListResourceRecordSets", Amazon Route 53 API Reference), so the calls grow with
+        the zone's size, not with the plan's records. Other routing policies than failover are skipped."""
         start: dict[str, str] = {}
         while True:
             page = call(
@@ -86,18 +101,17 @@ class Route53:
             )
             for rrset in page.get("ResourceRecordSets", []):
                 bare = _bare(rrset["Name"])
-                if bare not in names or "SetIdentifier" in rrset:
+                if bare not in names or ("SetIdentifier" in rrset and "Failover" not in rrset):
                     continue
+                role, check = rrset.get("Failover"), rrset.get("HealthCheckId")
                 alias = rrset.get("AliasTarget")
                 if alias:
-                    record = Record(bare, rrset["Type"], _bare(alias["DNSName"]), alias=True)
+                    yield Record(bare, rrset["Type"], _bare(alias["DNSName"]), None, True, role, check)
                 elif rrset.get("ResourceRecords"):
-                    record = Record(bare, rrset["Type"], _bare(rrset["ResourceRecords"][0]["Value"]), int(rrset["TTL"]))
-                else:
-                    continue
-                found[(bare, record.type)] = record
+                    value = _bare(rrset["ResourceRecords"][0]["Value"])
+                    yield Record(bare, rrset["Type"], value, int(rrset["TTL"]), False, role, check)
             if not page.get("IsTruncated"):
-                return found
+                return
             start = {"StartRecordName": page["NextRecordName"], "StartRecordType": page["NextRecordType"]}
             if "NextRecordIdentifier" in page:
                 start["StartRecordIdentifier"] = page["NextRecordIdentifier"]
@@ -247,6 +261,35 @@ class CloudWatch:
 
     def replica_lag(self, identifier: str, now: datetime, window_seconds: int = 300) -> float | None:
         return self.lag(replica_lag(identifier), now, window_seconds)
+
+    def publish(self, namespace: str, metrics: list[tuple[str, list[tuple[str, str]], float]], now: datetime) -> None:
+        """One PutMetricData of ``(name, dimensions, value)`` datapoints stamped ``now`` (a regional
+        data-plane call; up to 1,000 metrics a request, "PutMetricData", Amazon CloudWatch API Reference)."""
+        data = [
+            {
+                "MetricName": name,
+                "Dimensions": [{"Name": n, "Value": v} for n, v in dims],
+                "Timestamp": now,
+                "Value": value,
+            }
+            for name, dims, value in metrics
+        ]
+        call(
+            CallKind.WRITE,
+            TransientAwsError,
+            f"PutMetricData {namespace}",
+            lambda: self._client.put_metric_data(Namespace=namespace, MetricData=data),
+        )
+
+    def alarm_states(self, names: list[str]) -> dict[str, str]:
+        """The state of each named metric alarm that exists (a missing one is left out)."""
+        answer = call(
+            CallKind.READ,
+            TransientAwsError,
+            f"DescribeAlarms {', '.join(names)}",
+            lambda: self._client.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"]),
+        )
+        return {str(a["AlarmName"]): str(a["StateValue"]) for a in answer.get("MetricAlarms", [])}
 
 
 class Sns:

@@ -297,12 +297,24 @@ class ZoneChange(Model):
     records: int
 
 
+class Switch(Model):
+    """Data-plane mode: one region's serving alarm, the state the run wants it in (OK: the region
+    serves; ALARM: it does not) and the state last read."""
+
+    region: str
+    alarm: str
+    wanted: Literal["OK", "ALARM"]
+    state: str | None = None
+
+
 class DnsState(Model):
     at: datetime
     changes: list[RecordChange]
     zones: list[ZoneChange]
     status: str
     polls: int = 0
+    mode: Literal["upsert", "data-plane"] = "upsert"
+    switch: list[Switch] = []
 
 
 class StepError(Model):

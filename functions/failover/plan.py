@@ -86,6 +86,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
+ProbeUrl = Annotated[str, Field(pattern=r"^https://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s]*)?$", max_length=512)]
+
+
 class RegionSpec(Strict):
     region: Region
     # The Route 53 health check of the region's application endpoint: a UUID ("HealthCheck", Amazon
@@ -97,7 +100,7 @@ class RegionSpec(Strict):
     # The application's health URL in this region, probed from the stack region once a minute
     # (standby-side detection: a signal that needs neither the region probed nor us-east-1). None: the
     # region is watched by its Route 53 health check only.
-    probe_url: Annotated[str, Field(pattern=r"^https://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s]*)?$", max_length=512)] | None = None
+    probe_url: ProbeUrl | None = None
 
     @field_validator("health_check_id")
     @classmethod

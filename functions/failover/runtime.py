@@ -46,6 +46,8 @@ class Runtime:
         self._tables: dict[str, GlobalTables] = dict(tables or {})
         self._cloudwatch: dict[str, CloudWatch] = dict(cloudwatch or {})
         self._stepfunctions, self._s3 = stepfunctions, s3
+        # Why Route 53's API failed in this invocation (failover.health): not asked again after that.
+        self.route53_unreachable: str | None = None
 
     @property
     def plan(self) -> Plan:

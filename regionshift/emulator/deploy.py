@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 
+from failover import traffic
 from failover.plan import PLAN_TAG, Plan
 from regionshift import plans
 from regionshift import template as cfn
@@ -98,6 +99,8 @@ class Deployment:
     # Health check id -> the scenario's timeline of failing checkers for that region's endpoint.
     health: dict[str, list[HealthPoint]] = field(default_factory=dict)
     models: GlobalModels | None = None
+    # Data-plane mode: region -> the health check of its failover records (on its serving alarm).
+    serving_checks: dict[str, str] = field(default_factory=dict)
 
     def report(self, execution_arn: str) -> dict[str, str] | None:
         """The report files Finalize wrote for the execution, or None."""
@@ -326,7 +329,7 @@ def deploy(scenario: Scenario, workdir: Path | None = None) -> Deployment:
         for table in estate.tables:
             _create_table(table.name)
     plan = plans.parse(_merged(document, scenario.plan), f"scenario {scenario.name}")
-    for zone in plan.zones:
+    for zone in plan.zones if plan.traffic.mode == "upsert" else []:
         starting = [
             {"Action": "CREATE", "ResourceRecordSet": spec.record_set(estate.records.get(spec.name, PRIMARY_REGION))}
             for spec in zone.records
@@ -349,9 +352,47 @@ def deploy(scenario: Scenario, workdir: Path | None = None) -> Deployment:
     timelines = {checks[PRIMARY_REGION]: health.primary}
     timelines.update({checks[r]: health.regions.get(r, health.standby) for r in estate.standbys})
     deployment = _deploy_stack(template, parameters, role, targets, estate.alarm, plan, timelines)
+    if plan.traffic.mode == "data-plane":
+        _provision_pairs(plan, deployment, estate)
     if parameters["AlarmRegion"] != STACK_REGION:
         _deploy_detector(parameters, role, estate.alarm)
     return deployment
+
+
+def _provision_pairs(plan: Plan, deployment: Deployment, estate: Any) -> None:
+    """Data-plane mode: the plan's records as failover pairs on the serving health checks, and the
+    serving metric as a deployment leaves it (each region serving where the scenario's records point)."""
+    route53 = _client("route53", "us-east-1")
+    for zone in plan.zones:
+        changes = [
+            {"Action": "CREATE", "ResourceRecordSet": rrset}
+            for spec in zone.records
+            if spec.name not in estate.absent_records
+            for rrset in traffic.pair_record_sets(spec, plan, deployment.serving_checks)
+        ]
+        if changes:
+            route53.change_resource_record_sets(HostedZoneId=zone.id, ChangeBatch={"Changes": changes})
+    # What `regionshift plan deploy` publishes on a first deployment, once CloudWatch has evaluated it:
+    # the region the scenario's records start in serves, the other does not.
+    serving = estate.records.get(plan.records[0][1].name, PRIMARY_REGION) if plan.records else PRIMARY_REGION
+    cloudwatch = _client("cloudwatch", STACK_REGION)
+    for region in plan.region_names:
+        value = 1.0 if region == serving else 0.0
+        cloudwatch.put_metric_data(
+            Namespace=traffic.SERVING_NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": traffic.SERVING_METRIC,
+                    "Dimensions": [{"Name": n, "Value": v} for n, v in traffic.serving_dimensions(plan.name, region)],
+                    "Value": value,
+                }
+            ],
+        )
+        cloudwatch.set_alarm_state(
+            AlarmName=traffic.serving_alarm(plan.name, region),
+            StateValue="OK" if value else "ALARM",
+            StateReason="the deployment's first Serving datapoint",
+        )
 
 
 def _merged(base: Any, overrides: Any) -> Any:
@@ -473,8 +514,14 @@ def _deploy_stack(
         ],
     )
     _queue(ctx, "RuleDeadLetterQueue", "regionshift-rule-dead-letters")
-    local = {"AlarmIsLocal": parameters["AlarmRegion"] == region}
+    local = {"AlarmIsLocal": parameters["AlarmRegion"] == region, "DataPlane": plan.traffic.mode == "data-plane"}
     _create_alarms(document, ctx, local, alarm_overrides)
+    checks = _create_health_checks(document, ctx, local)
+    serving = (
+        {plan.primary_region: checks["PrimaryServingCheck"], plan.standby_regions[0]: checks["StandbyServingCheck"]}
+        if checks
+        else {}
+    )
     return Deployment(
         plan=plan,
         parameters=parameters,
@@ -489,6 +536,7 @@ def _deploy_stack(
         guard=iam.Guard.from_template(document, ctx, functions),
         report_bucket=report_bucket,
         health=health,
+        serving_checks=serving,
     )
 
 
@@ -585,3 +633,19 @@ def _create_alarms(
         if logical_id == "PrimaryUnhealthyAlarm":
             props.update(overrides)
         cloudwatch.put_metric_alarm(**props)
+        ctx.refs[logical_id] = props["AlarmName"]  # Ref of an AWS::CloudWatch::Alarm is its name
+
+
+def _create_health_checks(document: dict[str, Any], ctx: cfn.Context, conditions: dict[str, bool]) -> dict[str, str]:
+    """Every ``AWS::Route53::HealthCheck`` the document declares (whose condition holds): logical id -> id."""
+    route53 = _client("route53", "us-east-1")
+    created = {}
+    for logical_id, resource in document["Resources"].items():
+        if resource["Type"] != "AWS::Route53::HealthCheck" or not conditions.get(resource.get("Condition", ""), True):
+            continue
+        props = cfn.resolve(resource["Properties"], ctx)
+        created[logical_id] = route53.create_health_check(
+            CallerReference=f"regionshift-{logical_id}", HealthCheckConfig=props["HealthCheckConfig"]
+        )["HealthCheck"]["Id"]
+        ctx.refs[logical_id] = created[logical_id]
+    return created

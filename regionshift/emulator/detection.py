@@ -175,6 +175,43 @@ def alarm_state(alarm: dict[str, Any], values: list[float | None]) -> str | None
     return "ALARM" if breaching >= needed else "OK"
 
 
+def evaluate_alarms(cloudwatch: Any, end: datetime, names: list[str] | None = None) -> list[tuple[str, str]]:
+    """Evaluate the region's metric alarms (or those named) for the periods that ended at ``end``, as
+    CloudWatch does once a minute, and set each state that changed: (alarm, new state) for each."""
+    found = cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm"], **({"AlarmNames": names} if names else {}))
+    changed = []
+    for alarm in found.get("MetricAlarms", []):
+        values = _datapoints(cloudwatch, alarm, end) if "MetricName" in alarm else _math(cloudwatch, alarm, end)
+        state = alarm_state(alarm, values)
+        if state is not None and state != alarm["StateValue"]:
+            changed.append((alarm["AlarmName"], state))
+            cloudwatch.set_alarm_state(
+                AlarmName=alarm["AlarmName"],
+                StateValue=state,
+                StateReason=f"Threshold Crossed: evaluated at {end.isoformat()}",
+            )
+    return changed
+
+
+def evaluated_on_read(clock: VirtualClock) -> Callable[..., None]:
+    """An interceptor for the handlers' ``DescribeAlarms``: the named alarms as CloudWatch holds them
+    by then. A drill's runs advance the clock without the minute ticks (``Detection.tick`` runs between
+    runs), so the alarms a step reads are evaluated when read, for the last whole minute, as CloudWatch
+    evaluates a 60 s period once it ends ("Evaluating an alarm", Amazon CloudWatch User Guide)."""
+    from regionshift.emulator.engine import untracked
+
+    def intercept(function: str, service: str, operation: str, region: str, params: dict[str, Any]) -> None:
+        if service != "cloudwatch" or operation != "DescribeAlarms" or not params.get("AlarmNames"):
+            return None
+        now = clock.now()
+        end = now.replace(second=0, microsecond=0)
+        with untracked():
+            evaluate_alarms(boto3.client("cloudwatch", region_name=region), end, list(params["AlarmNames"]))
+        return None
+
+    return intercept
+
+
 @dataclass
 class Transition:
     alarm: str
@@ -239,17 +276,8 @@ class Detection:
             self._next += PUBLISH_SECONDS
 
     def _evaluate(self, region: str, end: datetime) -> None:
-        cloudwatch = boto3.client("cloudwatch", region_name=region)
-        for alarm in cloudwatch.describe_alarms(AlarmTypes=["MetricAlarm"]).get("MetricAlarms", []):
-            values = _datapoints(cloudwatch, alarm, end) if "MetricName" in alarm else _math(cloudwatch, alarm, end)
-            state = alarm_state(alarm, values)
-            if state is not None and state != alarm["StateValue"]:
-                self.transitions.append(Transition(alarm["AlarmName"], region, state, self.clock.offset))
-                cloudwatch.set_alarm_state(
-                    AlarmName=alarm["AlarmName"],
-                    StateValue=state,
-                    StateReason=f"Threshold Crossed: evaluated at {end.isoformat()}",
-                )
+        for name, state in evaluate_alarms(boto3.client("cloudwatch", region_name=region), end):
+            self.transitions.append(Transition(name, region, state, self.clock.offset))
 
     def chain(self, check_id: str) -> dict[str, datetime | None]:
         """When ``check_id``'s endpoint turned unhealthy (if it is unhealthy now), and when the outage

@@ -163,6 +163,7 @@ CONTEXT_KEYS = frozenset(
         "route53:ChangeResourceRecordSetsNormalizedRecordNames",
         "route53:ChangeResourceRecordSetsRecordTypes",
         "route53:ChangeResourceRecordSetsActions",
+        "cloudwatch:namespace",
     }
 )
 
@@ -329,9 +330,20 @@ def requests(
     if service == "stepfunctions" and operation == "GetExecutionHistory":
         # list_awsstepfunctions.html: GetExecutionHistory acts on the execution resource.
         return one(str(params["executionArn"]))
-    if service == "cloudwatch" and operation in ("GetMetricStatistics", "GetMetricData", "PutMetricData"):
+    if service == "cloudwatch" and operation in ("GetMetricStatistics", "GetMetricData"):
         # list_amazoncloudwatch.html: these actions support no resource type, so the resource is "*".
         return one("*")
+    if service == "cloudwatch" and operation == "PutMetricData":
+        # list_amazoncloudwatch.html: no resource type; the cloudwatch:namespace condition key names the
+        # namespace the data goes to.
+        return one("*", {"cloudwatch:namespace": (str(params["Namespace"]),)})
+    if service == "cloudwatch" and operation == "DescribeAlarms":
+        # list_amazoncloudwatch.html: DescribeAlarms acts on the alarm resource type; by name, each alarm's
+        # ARN (a call without names would need "*": the steps always name theirs).
+        names = params.get("AlarmNames") or []
+        if not names:
+            raise IamModelError("cloudwatch:DescribeAlarms without AlarmNames is not modelled")
+        return [r for name in names for r in one(f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}")]
     if service == "sns" and operation == "Publish":
         if "TopicArn" not in params:
             raise IamModelError("sns:Publish to a target or phone number is not modelled")

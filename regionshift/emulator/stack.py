@@ -12,7 +12,7 @@ from typing import Any
 
 from regionshift.emulator import patches
 from regionshift.emulator.deploy import STACK_REGION, Deployment, deploy
-from regionshift.emulator.detection import Detection
+from regionshift.emulator.detection import Detection, evaluated_on_read
 from regionshift.emulator.engine import Engine, Recorder, VirtualClock
 from regionshift.emulator.estate import EstateModel
 from regionshift.emulator.scenario import Scenario
@@ -59,6 +59,7 @@ def start(scenario: Scenario, moto: AbstractContextManager[dict[str, str]] | Non
         deployment = deploy(scenario, Path(workdir))
         estate = EstateModel(scenario, recorder, deployment)
         estate.attach(engine)
+        engine.interceptors.append(evaluated_on_read(recorder.clock))
         # AWS authorizes a call against the function's role before anything else happens to it; only a
         # lost region comes first (the request never reaches AWS).
         engine.interceptors.insert(engine.interceptors.index(estate.outages) + 1, deployment.guard)

@@ -31,6 +31,7 @@ NEEDED = {
         "cloudwatch:GetMetricStatistics",
         *GLOBAL_READS,
         "dynamodb:DescribeTable",
+        "cloudwatch:DescribeAlarms",  # data-plane mode: the serving alarms
     },
     # Describes a replica only when a retried promotion is refused (the lost response); reads a global
     # resource before moving it (already moved, or moving: not requested twice).
@@ -50,12 +51,14 @@ NEEDED = {
         "route53:ChangeResourceRecordSets",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
+        "cloudwatch:PutMetricData",  # data-plane mode: the Serving metric
     },
-    "DnsStatusFunction": {"route53:GetChange"},
+    "DnsStatusFunction": {"route53:GetChange", "cloudwatch:DescribeAlarms"},
     "RollbackFunction": {
         "route53:ListResourceRecordSets",
         "rds:DescribeDBInstances",
         "dynamodb:GetItem",
+        "cloudwatch:DescribeAlarms",
         *GLOBAL_READS,
     },
     # SNS encrypts with the topic's customer managed key on the publisher's behalf.
@@ -66,7 +69,8 @@ NEEDED = {
 # Between them these take every step path: failover, DNS rollback, a promotion whose response is lost,
 # a failover to the second standby (the first one down), so that every region's health check is
 # read, the whole estate's failover (an Aurora global database, a global datastore after it, a global
-# table) and a cache that fails after the databases moved (Rollback reads every kind). Between them they
+# table), a cache that fails after the databases moved (Rollback reads every kind) and a data-plane plan's
+# failover and partial promotion (the serving alarms and metric). Between them they
 # call every API each function may call (the synthetic alarm: no minutes of detection).
 INLINE = {
     "first-standby-down": {
@@ -75,7 +79,18 @@ INLINE = {
         "expect": {"outcome": "FAILED_OVER", "runs": 1},
         "estate": {"health": {"regions": {"us-west-2": [{"failing": 8}]}}},
         "trigger": {"alarm": {"state": "ALARM", "ageSeconds": 5}},
-    }
+    },
+    "data-plane-second-promotion-fails": {
+        "name": "data-plane-second-promotion-fails",
+        "description": "a data-plane plan whose second promotion is refused: Rollback reads the serving alarms",
+        "expect": {"outcome": "DEGRADED", "runs": 1},
+        "plan": {"traffic": {"mode": "data-plane"}},
+        "estate": {"standbys": ["us-west-2"]},
+        "trigger": {"alarm": {"state": "ALARM"}},
+        "faults": [
+            {"service": "rds", "operation": "PromoteReadReplica", "error": "InvalidDBInstanceState", "after": 1}
+        ],
+    },
 }
 COVERING = (
     "primary-outage-synthetic",
@@ -84,6 +99,8 @@ COVERING = (
     "first-standby-down",
     "global-estate",
     "cache-fails-after-databases",
+    "data-plane-failover",
+    "data-plane-second-promotion-fails",
 )
 
 

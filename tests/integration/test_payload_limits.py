@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from failover.models import REASON_LIMIT
 from failover.plan import MAX_RECORDS
-from failover.steps.update_dns import CHANGES_SHOWN
+from failover.traffic import CHANGES_SHOWN
 from regionshift import drill, invariants
 from regionshift.emulator import patches
 from regionshift.emulator import scenario as scenarios

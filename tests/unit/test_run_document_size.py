@@ -18,7 +18,7 @@ from typing import Any
 from failover import models as m
 from failover.plan import MAX_DATABASES, MAX_RECORDS, MAX_TABLES, Plan
 from failover.steps.finalize import REPORT_ERROR_CHARS
-from failover.steps.update_dns import CHANGES_SHOWN
+from failover.traffic import CHANGES_SHOWN
 from regionshift.emulator.patches import PAYLOAD_LIMIT_BYTES, payload_bytes
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from failover import members
+from failover import members, traffic
 from failover.adapters import Record
+from failover.errors import TransientAwsError
+from failover.health import votes, votes_text
 from failover.models import AssessResult, CheckerVotes, ReplicaState, RunDocument, StandbyVerdict, TableState
 from failover.rules import (
     earlier_writers,
@@ -19,10 +21,6 @@ from failover.rules import (
     table_problem,
 )
 from failover.runtime import Runtime
-
-
-def votes_text(v: CheckerVotes) -> str:
-    return f"{v.healthy}/{v.healthy + v.failing} checkers healthy"
 
 
 @dataclass
@@ -54,11 +52,11 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     assert doc.intake is not None
     plan, rails, trigger = rt.plan, rt.rails, doc.intake.trigger
     probe = (doc.assess.probe if doc.assess else 0) + 1
-    primary = rt.route53.checker_votes(plan.health_check(plan.primary_region), rails.healthy_checker_percent)
+    primary = votes(rt, plan.primary_region, now)
     # A manual run may name the target; otherwise every standby, in plan order.
     named = trigger.target_region if trigger is not None else None
     regions = [named] if named else plan.standby_regions
-    standbys = {r: rt.route53.checker_votes(plan.health_check(r), rails.healthy_checker_percent) for r in regions}
+    standbys = {r: votes(rt, r, now) for r in regions}
 
     def decide(decision: str, reason: str, **fields: object) -> AssessResult:
         return AssessResult(at=now, decision=decision, reason=reason, probe=probe, primary=primary, **fields)  # type: ignore[arg-type]
@@ -103,10 +101,17 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
             standbys=verdicts(),
         )
     # The point of no return comes after this step: the records are read now, once per zone.
-    current = {zone.id: rt.route53.records(zone.id, {r.name for r in zone.records}) for zone in plan.zones}
-    missing = [p for zone in plan.zones for p in record_problems(zone, current[zone.id])]
-    if missing:
-        return decide("REFUSED", "not safe to promote: " + "; ".join(missing), standbys=verdicts())
+    look = _traffic(rt)
+    if look.problems:
+        return decide("REFUSED", "not safe to promote: " + "; ".join(look.problems), standbys=verdicts())
+    if not look.verified and plan.traffic.mode == "upsert":
+        return decide(
+            "REFUSED",
+            f"Route 53's API does not answer ({rt.route53_unreachable}): upsert mode needs it to move the records, so "
+            "nothing is promoted; a data-plane plan (traffic.mode: data-plane) moves traffic without it",
+            transient=True,
+            standbys=verdicts(),
+        )
     # Every replica of every standby, whichever region is chosen: one already a standalone writer means
     # an earlier failover promoted it (a DEGRADED run, or a person). Promoting another region now would
     # make a second writer of that database, so the run refuses until a person settles the estate.
@@ -123,17 +128,17 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     looked: list[Candidate] = []
     unreachable: set[str] = set()  # regions whose CloudWatch did not answer (asked once per run step)
     for region in regions:
-        votes = standbys[region]
-        if votes.verdict != "HEALTHY":
-            passed[region] = f"not healthy ({votes_text(votes)})"
+        seen = standbys[region]
+        if seen.verdict != "HEALTHY":
+            passed[region] = f"not healthy ({votes_text(seen)})"
             continue
-        candidate = _examine(Candidate(region, votes), rt, now, current, states, unreachable)
+        candidate = _examine(Candidate(region, seen), rt, now, look.current, states, unreachable)
         looked.append(candidate)
         if candidate.problems or candidate.lagging:
             passed[region] = "; ".join(candidate.problems + candidate.lagging)
             continue
         why = "named by the operator" if named else "the first ready standby in plan order"
-        return _proceed(candidate, primary, probe, rt, current, decide, verdicts(region, passed), why)
+        return _proceed(candidate, primary, probe, rt, look, decide, verdicts(region, passed), why)
     # An operator's data-loss override applies only when no region is within the bound, and then to
     # the region that loses the least: the smallest worst lag (unknown counts as the worst), ties in
     # plan order.
@@ -146,7 +151,7 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
             if named
             else "no standby is within the lag bound: the one with the least replica lag, its lag accepted"
         )
-        return _proceed(chosen, primary, probe, rt, current, decide, verdicts(chosen.region, others), why)
+        return _proceed(chosen, primary, probe, rt, look, decide, verdicts(chosen.region, others), why)
     return decide(
         "REFUSED",
         "no standby region is ready: " + "; ".join(f"{r}: {why}" for r, why in passed.items()),
@@ -155,11 +160,59 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     )
 
 
+Current = dict[str, dict[tuple[str, str], Record]] | None
+
+
+@dataclass
+class TrafficLook:
+    """The plan's records as they stand (None when the mode does not rewrite them, or Route 53's API
+    does not answer), what the run verified of the traffic path, and what makes the move unsafe."""
+
+    current: Current
+    note: str
+    verified: bool
+    problems: list[str]
+
+
+def _traffic(rt: Runtime) -> TrafficLook:
+    plan = rt.plan
+    shape = f"{len(plan.records)} record(s) in {len(plan.zones)} zone(s)"
+    problems: list[str] = []
+    if plan.traffic.mode == "data-plane":
+        # In the stack region: what the move itself will use.
+        names = [traffic.serving_alarm(plan.name, r) for r in plan.region_names]
+        problems += traffic.serving_problems(rt.cloudwatch(rt.stack_region).alarm_states(names), plan)
+    try:
+        if rt.route53_unreachable is None and plan.traffic.mode == "data-plane":
+            for zone in plan.zones:
+                pairs = rt.route53.pairs(zone.id, {r.name for r in zone.records})
+                problems += traffic.pair_problems(zone, pairs, plan)
+            pairs_note = (
+                f"{shape} are failover pairs of their {plan.primary_region} and {plan.standby_regions[0]} targets"
+            )
+            return TrafficLook(None, pairs_note, True, problems)
+        if rt.route53_unreachable is None:
+            current = {zone.id: rt.route53.records(zone.id, {r.name for r in zone.records}) for zone in plan.zones}
+            problems += [p for zone in plan.zones for p in record_problems(zone, current[zone.id])]
+            return TrafficLook(
+                current, f"{shape} exist and point at their {plan.primary_region} targets", True, problems
+            )
+    except TransientAwsError as exc:
+        rt.route53_unreachable = str(exc)
+    # Data-plane mode changes no record: an outage of Route 53's API leaves the pairs as deployed.
+    return TrafficLook(
+        None,
+        f"{shape} not verified: Route 53's API does not answer; data-plane mode changes no record",
+        False,
+        problems,
+    )
+
+
 def _examine(
     candidate: Candidate,
     rt: Runtime,
     now: datetime,
-    current: dict[str, dict[tuple[str, str], Record]],
+    current: Current,
     states: dict[tuple[str, str], ReplicaState],
     unreachable: set[str],
 ) -> Candidate:
@@ -202,7 +255,7 @@ def _examine(
             candidate.lag_notes.append(
                 f"table {spec.table} latency {lag_text(table.lag_seconds, 'ReplicationLatency')} exceeds {limit} s"
             )
-    if candidate.problems:
+    if candidate.problems or current is None:
         return candidate
     for zone in plan.zones:
         problems = record_target_problems(zone, current[zone.id], plan.primary_region, region, candidate.replicas)
@@ -217,7 +270,7 @@ def _proceed(
     primary: CheckerVotes,
     probe: int,
     rt: Runtime,
-    current: dict[str, dict[tuple[str, str], Record]],
+    look: TrafficLook,
     decide: Callable[..., AssessResult],
     standbys: list[StandbyVerdict],
     why_chosen: str,
@@ -237,7 +290,9 @@ def _proceed(
         1
         for zone in plan.zones
         for spec in zone.records
-        if (found := current[zone.id].get((spec.name, spec.type))) and found.value == spec.target(chosen.region)
+        if look.current is not None
+        and (found := look.current[zone.id].get((spec.name, spec.type)))
+        and found.value == spec.target(chosen.region)
     )
     passed = [v for v in standbys if v.passed_over]
     why = "; ".join(f"{v.region} passed over: {v.passed_over}" for v in passed)
@@ -247,14 +302,13 @@ def _proceed(
         *([f"{len(chosen.tables)} global table(s) have an ACTIVE replica in {chosen.region}"] if chosen.tables else []),
         lag_note,
         # One line for all records, not one each: the document stays small for the largest plan.
-        f"{records} record(s) in {len(plan.zones)} zone(s) exist and point at their {plan.primary_region} targets"
-        + (f" or already at their {chosen.region} targets ({already})" if already else ""),
+        look.note + (f" or already at their {chosen.region} targets ({already})" if already else ""),
     ]
     return decide(
         "PROCEED",
         f"primary down ({votes_text(primary)}) after {probe} probe(s); moving to {chosen.region}"
         + (f" ({why})" if why else "")
-        + f"; {lag_note}; {records} record(s) verified",
+        + f"; {lag_note}; {records} record(s) {'verified' if look.verified else 'not verified'}",
         standbys=standbys,
         target=chosen.region,
         why_chosen=why_chosen,

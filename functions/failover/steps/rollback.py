@@ -9,7 +9,7 @@ records moved, which did not, and what to do.
 
 from datetime import datetime
 
-from failover import members
+from failover import members, traffic
 from failover.models import Outcome, ReplicaState, RunDocument, RunResult
 from failover.notification import error_text
 from failover.plan import Movable
@@ -44,13 +44,7 @@ def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
             transient=True,
         )
     assert target is not None
-    moved: list[str] = []
-    not_moved: list[str] = []
-    for zone in plan.zones:
-        current = rt.route53.records(zone.id, {r.name for r in zone.records})
-        for spec in zone.records:
-            found = current.get((spec.name, spec.type))
-            (moved if found is not None and found.value == spec.target(target) else not_moved).append(spec.name)
+    moved, not_moved = traffic.placement(rt, target)
     promoted = [s.identifier for s in changed]
     states = ", ".join(_state_text(s) for s in changed)
     requested = {s.identifier for s in changed}

@@ -10,22 +10,22 @@ must be repaired.
 
 from datetime import datetime
 
+from failover.health import votes, votes_text
 from failover.models import RunDocument, TargetLook
 from failover.runtime import Runtime
-from failover.steps.assess import votes_text
 
 
 def target_health(doc: RunDocument, rt: Runtime, now: datetime) -> TargetLook:
     assert doc.assess is not None and doc.assess.target is not None
     region, rails = doc.assess.target, rt.rails
-    votes = rt.route53.checker_votes(rt.plan.health_check(region), rails.healthy_checker_percent)
+    seen = votes(rt, region, now)
     probes = (doc.target.probes if doc.target else 0) + 1
-    healthy = votes.verdict == "HEALTHY"
+    healthy = seen.verdict == "HEALTHY"
     return TargetLook(
         at=now,
         region=region,
         healthy=healthy,
         probes=probes,
-        votes=f"{votes_text(votes)} on probe {probes}",
+        votes=f"{votes_text(seen)} on probe {probes}",
         gave_up=not healthy and probes > rails.confirm_probes,
     )

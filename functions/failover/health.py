@@ -1,0 +1,34 @@
+"""A region's health as a run reads it: Route 53's checker votes while its API answers, the stack
+region's own probes when it does not.
+
+``GetHealthCheckStatus`` is a call to Route 53's API, served from us-east-1: in an outage of that
+region it fails, and a run that needs it cannot decide. The probes (``steps/probe.py``) run in the
+stack region and publish there, so a plan with ``probeUrl`` on its regions is still decided, by the
+same rule (more than ``healthyCheckerPercent`` of the results healthy). Once Route 53 has failed in
+an invocation it is not asked again in that invocation: each failure costs the call's retries.
+"""
+
+from datetime import datetime
+
+from failover.errors import TransientAwsError
+from failover.models import CheckerVotes
+from failover.runtime import Runtime
+
+
+def votes(rt: Runtime, region: str, now: datetime) -> CheckerVotes:
+    percent = rt.rails.healthy_checker_percent
+    if rt.route53_unreachable is None:
+        try:
+            return rt.route53.checker_votes(rt.plan.health_check(region), percent)
+        except TransientAwsError as exc:
+            rt.route53_unreachable = str(exc)
+    if region not in rt.plan.probed_regions:
+        raise TransientAwsError(
+            f"Route 53's API does not answer ({rt.route53_unreachable}) and {region} has no probeUrl in the plan"
+        )
+    return rt.probes.votes(region, now, percent)
+
+
+def votes_text(v: CheckerVotes) -> str:
+    what = "probes" if v.health_check_id.startswith("probe:") else "checkers"
+    return f"{v.healthy}/{v.healthy + v.failing} {what} healthy"
