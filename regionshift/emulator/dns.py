@@ -12,10 +12,11 @@ is healthy, else the SECONDARY if it is healthy, else, every record of the group
 all were healthy: the PRIMARY. Route 53 Developer Guide, "How Amazon Route 53 chooses records when
 health checking is configured"
 (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-how-route-53-chooses-records.html):
-"Records without health checks are always healthy"; "If no record is healthy, all records are
-healthy ... Route 53 considers all the records in the group to be healthy and selects one based on the
-routing policy"; an alias record with "Evaluate target health" set to Yes is healthy when the resource
-it refers to is.
+"Records without health checks are always healthy", "If no record is healthy, all records are healthy";
+for an "Alias record with Evaluate Target Health set to Yes", "Route 53 checks the health status of the
+resource that the alias record references". And "If the health check status for all resource record
+sets in the group is unhealthy, Route 53 considers all resource record sets in the group healthy and
+responds to DNS queries accordingly" (API Reference, ResourceRecordSet, HealthCheckId).
 """
 
 from typing import Any, Literal, Protocol

@@ -478,10 +478,11 @@ class EstateHealth:
     A plan health check (HTTPS) is healthy as the emulated checkers make it (``detection.HealthChecks``,
     the status behind HealthCheckStatus); a CLOUDWATCH_METRIC check follows its alarm
     (``healthchecks.metric_check_healthy``). A load balancer alias target is healthy while its region's
-    application is, by the region's health timeline: Route 53 "checks the health of the resource that
-    the alias record refers to" (Route 53 Developer Guide, "How Amazon Route 53 chooses records when
-    health checking is configured"); for an ALB that is the health of its target groups
-    (**modelling choice**: the same 18% rule over the timeline's checkers at this moment).
+    application is, by the region's health timeline: Route 53 "checks the health status of the resource
+    that the alias record references" (Route 53 Developer Guide, "How Amazon Route 53 chooses records
+    when health checking is configured"); for an Application Load Balancer, "based on the health of the
+    target groups" (API Reference, AliasTarget, EvaluateTargetHealth). **Modelling choice**: the same
+    18% rule over the timeline's checkers at this moment.
     """
 
     def __init__(self, estate: "EstateModel") -> None:
