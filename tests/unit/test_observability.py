@@ -80,6 +80,11 @@ def test_every_alarm_has_an_action(logical_id: str) -> None:
         # The trigger's action is the EventBridge rule that starts a run; the run notifies.
         assert props["AlarmName"] == {"Ref": "AlarmName"}
         assert "${AlarmName}" in PATTERN["resources"][0]["Fn::Sub"]
+    elif logical_id.endswith("ServingAlarm"):
+        # A serving alarm's reader is the Route 53 health check on it (data-plane mode, docs/traffic.md)
+        checks = [r for r in DOCUMENT["Resources"].values() if r["Type"] == "AWS::Route53::HealthCheck"]
+        named = [c["Properties"]["HealthCheckConfig"]["AlarmIdentifier"]["Name"] for c in checks]
+        assert {"Ref": logical_id} in named
     else:
         assert props["AlarmActions"], logical_id
 

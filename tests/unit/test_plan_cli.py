@@ -144,6 +144,8 @@ def expected_overrides(digest: str) -> list[str]:
         f"PlanDigest={digest}",
         "PrimaryRegion=us-east-1",
         "PrimaryHealthCheckId=11111111-1111-1111-1111-111111111111",
+        "TrafficMode=upsert",
+        "TrafficStandbyRegion=us-west-2",
         "HealthCheckArns=arn:aws:route53:::healthcheck/11111111-1111-1111-1111-111111111111,"
         "arn:aws:route53:::healthcheck/22222222-2222-2222-2222-222222222222,"
         "arn:aws:route53:::healthcheck/33333333-3333-3333-3333-333333333333",
