@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 # The checks read the estate through the same adapters and rules as the steps.
-from failover import members
+from failover import members, traffic
 from failover.adapters import CloudWatch, Rds, Record, Route53, table_replication_latency
 from failover.errors import RegionshiftError
 from failover.models import ReplicaState
@@ -28,7 +28,7 @@ from failover.rules import (
     standby_replica_problem,
     table_problem,
 )
-from regionshift import rto
+from regionshift import rto, survival
 from regionshift.target import Target, is_unreachable
 
 OK, WARN, BLOCKING = "OK", "WARN", "BLOCKING"
@@ -88,7 +88,9 @@ class Readiness:
             self.health_checks,
             self.alarm,
             self.records,
+            self.traffic,
             self.topic,
+            self.region_losses,
         ]
         findings: list[Finding] = []
         for check in checks:
@@ -276,6 +278,8 @@ class Readiness:
         return {zone.id: route53.records(zone.id, {r.name for r in zone.records}) for zone in self.plan.zones}
 
     def records(self) -> list[Finding]:
+        if self.plan.traffic.mode == "data-plane":
+            return []  # failover pairs: traffic() checks them
         findings = []
         for zone in self.plan.zones:
             current = self._current[zone.id]
@@ -297,6 +301,48 @@ class Readiness:
                     findings.append(Finding("records", OK, f"{zone.id}: {len(names)} record(s) point into {region}"))
         return findings
 
+    def traffic(self) -> list[Finding]:
+        """Data-plane mode: the serving alarms in the stack region, and every record a failover pair
+        whose two health checks are the stack's serving checks (docs/traffic.md)."""
+        plan = self.plan
+        if plan.traffic.mode != "data-plane":
+            return []
+        stack_region = self.t.session.region_name
+        names = {r: traffic.serving_alarm(plan.name, r) for r in plan.region_names}
+        states = CloudWatch(self.t.client("cloudwatch", stack_region)).alarm_states(list(names.values()))
+        findings = [Finding("serving-alarms", BLOCKING, p) for p in traffic.serving_problems(states, plan)]
+        serving = [r for r, name in names.items() if states.get(name) == "OK"]
+        if not findings:
+            findings.append(_serving_finding(plan, serving, states))
+        outputs = self.t.outputs or {}
+        checks = {
+            plan.primary_region: outputs.get("PrimaryServingCheckId"),
+            plan.standby_regions[0]: outputs.get("StandbyServingCheckId"),
+        }
+        route53 = Route53(self.t.client("route53", "us-east-1"))
+        for zone in plan.zones:
+            pairs = route53.pairs(zone.id, {r.name for r in zone.records})
+            problems = traffic.pair_problems(zone, pairs, plan)
+            for (name, kind), pair in sorted(pairs.items()):
+                for role, record in sorted(pair.items()):
+                    region = plan.primary_region if role == "PRIMARY" else plan.standby_regions[0]
+                    if record.health_check_id is not None and record.health_check_id != checks[region]:
+                        problems.append(
+                            f"{kind} {name} ({role}) is guarded by health check {record.health_check_id}, "
+                            f"not the stack's serving check of {region} ({checks[region]})"
+                        )
+            findings += [Finding("failover-pairs", BLOCKING, p) for p in problems]
+            if not problems:
+                findings.append(Finding("failover-pairs", OK, f"{zone.id}: {len(zone.records)} failover pair(s)"))
+        return findings
+
+    def region_losses(self) -> list[Finding]:
+        """Which region losses the plan survives, as deployed (regionshift/survival.py)."""
+        return [
+            Finding("region-loss", OK if loss.survived else WARN, f"{loss.region}: {loss.why}")
+            for loss in survival.losses(self.plan, self.t.session.region_name)
+        ]
+
     def topic(self) -> list[Finding]:
         sns = self.t.client("sns")
         subscriptions = sns.list_subscriptions_by_topic(TopicArn=self.t.topic_arn).get("Subscriptions", [])
@@ -309,6 +355,19 @@ class Readiness:
 
     def estimate(self) -> dict[str, float]:
         return rto.estimate(self.plan.rails, int(self.p["AlarmEvaluationPeriods"]), plan=self.plan)
+
+
+def _serving_finding(plan: Plan, serving: list[str], states: dict[str, str]) -> Finding:
+    """Where the serving alarms send traffic (Route 53 answers a pair's PRIMARY while both records are
+    healthy, or both unhealthy: docs/traffic.md)."""
+    if len(serving) == 1:
+        return Finding("serving-alarms", OK, f"traffic goes to {serving[0]} (its serving alarm is OK)")
+    if all(state == "INSUFFICIENT_DATA" for state in states.values()):
+        return Finding(
+            "serving-alarms", OK, f"no Serving datapoint yet: the pairs answer their PRIMARY ({plan.primary_region})"
+        )
+    shown = ", ".join(f"{alarm} {state}" for alarm, state in sorted(states.items()))
+    return Finding("serving-alarms", WARN, f"not one region serves ({shown}): Route 53 answers the PRIMARY records")
 
 
 # HealthCheckStatus is 1 while Route 53 considers the endpoint healthy and 0 otherwise; it exists only in

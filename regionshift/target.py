@@ -34,6 +34,7 @@ class Target:
     endpoint_url: str | None = None
     parameters: dict[str, str] | None = None  # the stack's parameters: the plan
     report_bucket: str | None = None  # where Finalize writes run reports (stacks that have one)
+    outputs: dict[str, str] | None = None  # the stack's outputs (data-plane mode: its serving checks)
 
     def client(self, service: str, region: str | None = None) -> Any:
         return self.session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=OPERATOR_CONFIG)
@@ -91,6 +92,7 @@ def resolve(
         report_bucket=values.get("ReportBucketName"),
         endpoint_url=endpoint_url,
         parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])},
+        outputs=values,
     )
 
 

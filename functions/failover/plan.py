@@ -485,6 +485,15 @@ class Plan(Strict):
 
     def _traffic_problems(self) -> Iterator[str]:
         regions = set(self.region_names)
+        if self.traffic.mode == "data-plane":
+            # "For failover alias resource record sets, you must also include the EvaluateTargetHealth
+            # element and set the value to true" ("ResourceRecordSet", Amazon Route 53 API Reference).
+            for zone, record in self.records:
+                if record.alias and record.evaluate_target_health is False:
+                    yield (
+                        f"zones.{zone.id}.{record.name}: in data-plane mode an alias record is a failover alias, "
+                        "which must evaluate target health (evaluateTargetHealth: true)"
+                    )
         if self.traffic.mode == "data-plane" and len(self.regions.standbys) != 1:
             # Route 53 failover routing has one PRIMARY and one SECONDARY record per name ("Failover
             # routing", Amazon Route 53 Developer Guide).

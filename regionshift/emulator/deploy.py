@@ -372,26 +372,25 @@ def _provision_pairs(plan: Plan, deployment: Deployment, estate: Any) -> None:
         ]
         if changes:
             route53.change_resource_record_sets(HostedZoneId=zone.id, ChangeBatch={"Changes": changes})
-    # What `regionshift plan deploy` publishes on a first deployment, once CloudWatch has evaluated it:
-    # the region the scenario's records start in serves, the other does not.
+    # A deployment publishes no Serving datapoint: the alarms have no data (CloudWatch starts a new alarm
+    # in INSUFFICIENT_DATA, "PutMetricAlarm"; moto starts it in OK) and the new health checks are healthy,
+    # so the PRIMARY answers. A scenario whose records start in a standby had a failover before: its
+    # run published the switch.
     serving = estate.records.get(plan.records[0][1].name, PRIMARY_REGION) if plan.records else PRIMARY_REGION
     cloudwatch = _client("cloudwatch", STACK_REGION)
     for region in plan.region_names:
+        name = traffic.serving_alarm(plan.name, region)
+        if serving == PRIMARY_REGION:
+            cloudwatch.set_alarm_state(AlarmName=name, StateValue="INSUFFICIENT_DATA", StateReason="created")
+            continue
         value = 1.0 if region == serving else 0.0
+        dimensions = [{"Name": n, "Value": v} for n, v in traffic.serving_dimensions(plan.name, region)]
         cloudwatch.put_metric_data(
             Namespace=traffic.SERVING_NAMESPACE,
-            MetricData=[
-                {
-                    "MetricName": traffic.SERVING_METRIC,
-                    "Dimensions": [{"Name": n, "Value": v} for n, v in traffic.serving_dimensions(plan.name, region)],
-                    "Value": value,
-                }
-            ],
+            MetricData=[{"MetricName": traffic.SERVING_METRIC, "Dimensions": dimensions, "Value": value}],
         )
         cloudwatch.set_alarm_state(
-            AlarmName=traffic.serving_alarm(plan.name, region),
-            StateValue="OK" if value else "ALARM",
-            StateReason="the deployment's first Serving datapoint",
+            AlarmName=name, StateValue="OK" if value else "ALARM", StateReason="an earlier run's switch"
         )
 
 
