@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -57,22 +57,7 @@ class Route53:
         )
         reports = [o.get("StatusReport", {}).get("Status", "") for o in answer.get("HealthCheckObservations", [])]
         healthy = sum(1 for status in reports if status.startswith("Success"))
-        failing = len(reports) - healthy
-        if not reports:
-            return CheckerVotes(
-                health_check_id=health_check_id, healthy=0, failing=0, healthy_percent=None, verdict="UNKNOWN"
-            )
-        percent = round(100.0 * healthy / len(reports), 1)
-        # Compared exactly (no rounding): 9 of 50 checkers is 18%, which is not more than 18%.
-        above = 100 * healthy > healthy_percent_needed * len(reports)
-        verdict: Literal["HEALTHY", "UNHEALTHY"] = "HEALTHY" if above else "UNHEALTHY"
-        return CheckerVotes(
-            health_check_id=health_check_id,
-            healthy=healthy,
-            failing=failing,
-            healthy_percent=percent,
-            verdict=verdict,
-        )
+        return CheckerVotes.tally(health_check_id, healthy, len(reports) - healthy, healthy_percent_needed)
 
     def records(self, zone_id: str, names: set[str]) -> dict[tuple[str, str], Record]:
         """The zone's simple records named in ``names``, keyed by (name, type). Weighted, latency and

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 # Step Functions fails a state whose input or output exceeds 256 KiB (States.DataLimitExceeded, which
@@ -157,6 +157,22 @@ class CheckerVotes(Model):
     failing: int
     healthy_percent: float | None
     verdict: Literal["HEALTHY", "UNHEALTHY", "UNKNOWN"]
+
+    @classmethod
+    def tally(cls, health_check_id: str, healthy: int, failing: int, healthy_percent_needed: int) -> "CheckerVotes":
+        """Votes counted by Route 53's rule: healthy while strictly more than ``healthy_percent_needed``
+        % say so, compared exactly (9 of 50 is 18 %, not more than 18 %); no vote at all is UNKNOWN."""
+        total = healthy + failing
+        if total == 0:
+            return cls(health_check_id=health_check_id, healthy=0, failing=0, healthy_percent=None, verdict="UNKNOWN")
+        above = 100 * healthy > healthy_percent_needed * total
+        return cls(
+            health_check_id=health_check_id,
+            healthy=healthy,
+            failing=failing,
+            healthy_percent=round(100.0 * healthy / total, 1),
+            verdict="HEALTHY" if above else "UNHEALTHY",
+        )
 
 
 ResourceKind = Literal["rds-instance", "aurora-global", "elasticache-global"]
@@ -391,3 +407,28 @@ class FinalizeResult(Model):
     cooldown_until: datetime | None = None
     reevaluate: Reevaluation | None = None
     report_error: str | None = None  # the run's report could not be written (the run went on)
+
+
+# --- the probe (standby-side detection, outside any run) ---------------------------------------------
+
+
+class ProbeInput(Model):
+    """What the schedule sends the probe: its scheduled time (EventBridge Scheduler's
+    ``<aws.scheduler.scheduled-time>``), which stamps the round's datapoints; absent, the clock does."""
+
+    scheduled_time: AwareDatetime | None = None
+
+
+class ProbeAnswer(Model):
+    """One region's probe: healthy, the HTTP status it answered, or why it did not answer in time."""
+
+    region: str
+    healthy: bool
+    status: int | None = None
+    error: Excerpt | None = None
+
+
+class ProbeOutput(Model):
+    at: datetime
+    vantage: str  # the region the probe ran in
+    answers: list[ProbeAnswer]

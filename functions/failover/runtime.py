@@ -8,6 +8,8 @@ from failover.adapters import S3, CloudWatch, Rds, Route53, Sns, StepFunctions
 from failover.clients import Clients
 from failover.members import AuroraGlobal, GlobalDatastore, GlobalTables
 from failover.plan import Plan, Rails
+from failover.probes import ProbeVotes, Transport
+from failover.probes import transport as default_transport
 from failover.settings import Settings
 from failover.store import StateStore
 
@@ -35,6 +37,8 @@ class Runtime:
         store: StateStore | None = None,
         stepfunctions: StepFunctions | None = None,
         s3: S3 | None = None,
+        probes: ProbeVotes | None = None,
+        http: Transport | None = None,
     ) -> None:
         self.settings = settings
         self._clients = clients
@@ -48,6 +52,7 @@ class Runtime:
         self._stepfunctions, self._s3 = stepfunctions, s3
         # Why Route 53's API failed in this invocation (failover.health): not asked again after that.
         self.route53_unreachable: str | None = None
+        self._probes, self._http = probes, http
 
     @property
     def plan(self) -> Plan:
@@ -119,6 +124,19 @@ class Runtime:
         if self._s3 is None:
             self._s3 = S3(self._clients.get("s3", self.stack_region))
         return self._s3
+
+    @property
+    def probes(self) -> ProbeVotes:
+        """The probe results in the stack region's CloudWatch, where the stack's probe records them."""
+        if self._probes is None:
+            cloudwatch = self._clients.get("cloudwatch", self.stack_region)
+            self._probes = ProbeVotes(cloudwatch, self.plan.name, (self.stack_region,))
+        return self._probes
+
+    @property
+    def http(self) -> Transport:
+        """How the probe GETs an endpoint (``failover.probes.use`` replaces it in the emulator)."""
+        return self._http or default_transport()
 
 
 _clients = Clients()

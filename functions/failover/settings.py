@@ -29,6 +29,9 @@ class Settings(BaseModel):
 
     plan: Plan
     alarm_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:cloudwatch:")]
+    # The stack region's alarm on the primary's probe results (standby-side detection); empty (set
+    # explicitly by the template, not a default) when the plan gives the primary no probeUrl.
+    probe_alarm_arn: Annotated[str, Field(pattern=r"^$|^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:.+$")]
     topic_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:")]
     table_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]{3,255}$")]
     # The stack's bucket, where Finalize writes each run's report (S3 bucket naming rules, "General

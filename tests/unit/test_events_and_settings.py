@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from failover.errors import ConfigurationError
-from failover.models import IntakeInput, PromotionItem, RunDocument
+from failover.models import IntakeInput, ProbeInput, PromotionItem, RunDocument
 from failover.plan import EXECUTION_TIMEOUT_SECONDS, Rails, digest_of
 from failover.settings import Settings
 from regionshift import template as cfn
@@ -27,10 +27,12 @@ HANDLER_OF = {
     "rollback": "rollback",
     "notify": "notify",
     "finalize": "finalize",
+    "probe": "probe",
 }
 # The promotion Map's iterations take one replica each; Intake the raw trigger; the rest the document.
-MODEL_OF: dict[str, type[IntakeInput | PromotionItem | RunDocument]] = {
+MODEL_OF: dict[str, type[IntakeInput | PromotionItem | RunDocument | ProbeInput]] = {
     "intake": IntakeInput,
+    "probe": ProbeInput,
     "promote": PromotionItem,
     "promotion_status": PromotionItem,
 }
@@ -61,6 +63,10 @@ def test_sample_event_parses_into_its_model(path: Path) -> None:
     event = json.loads(path.read_text())
     model = MODEL_OF.get(HANDLER_OF[path.stem], RunDocument)
     parsed = model.model_validate(event)
+    if isinstance(parsed, ProbeInput):
+        # The schedule's input: no run, only the round's scheduled time
+        assert parsed.scheduled_time is not None
+        return
     assert parsed.execution.id.startswith("arn:aws:states:")
     if isinstance(parsed, RunDocument):
         assert parsed.intake is not None and parsed.intake.decision == "PROCEED"

@@ -125,7 +125,10 @@ def _alarm_intake(raw: dict[str, Any], settings: Settings, now: datetime, result
     except ValidationError as exc:
         return result("REFUSED", f"bad input: not a CloudWatch alarm event: {describe_validation(exc)}")
     trigger = TriggerInfo(kind="alarm", event_id=event.id, event_time=event.time, alarm_name=event.detail.alarm_name)
-    if settings.alarm_arn not in event.resources:
+    # The Route 53 health-check alarm, or the stack region's probe alarm (when the primary is probed):
+    # either may start a run; the Gate makes one outage one failover when both fire.
+    alarms = {settings.alarm_arn, settings.probe_alarm_arn} - {""}
+    if not alarms & set(event.resources):
         return result("REFUSED", f"bad input: alarm {event.resources} is not this plan's alarm", trigger)
     if event.detail.state.value != "ALARM":
         return result("REFUSED", f"alarm state is {event.detail.state.value}, not ALARM", trigger)
