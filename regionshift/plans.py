@@ -148,6 +148,10 @@ def stack_parameters(plan: Plan, plan_file: str = PACKAGED_PLAN) -> dict[str, An
         "MaxReplicaLagSeconds": plan.rails.max_replica_lag_seconds,
         "MaxEventAgeSeconds": plan.rails.max_event_age_seconds,
         "StandbyHealthCheckId": plan.health_check(first),
+        # Standby-side detection: the probe runs when any region has a probeUrl, and its alarm starts
+        # runs when the primary has one.
+        "ProbedRegions": ",".join(plan.probed_regions) or "none",
+        "PrimaryProbed": "true" if plan.primary_region in plan.probed_regions else "false",
     }
 
 

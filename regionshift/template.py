@@ -91,6 +91,13 @@ class Context:
     account: str = "123456789012"
     refs: dict[str, Any] = field(default_factory=dict)
     attrs: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # The template's Conditions, evaluated (``evaluate_conditions``) for Fn::If and resources' Condition.
+    conditions: dict[str, bool] = field(default_factory=dict)
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise ResolveError(f"unevaluated condition {name}")
+        return self.conditions[name]
 
     def ref(self, name: str) -> Any:
         pseudo = {
@@ -112,15 +119,27 @@ class Context:
 _SUB = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
+class _NoValue:
+    """``Ref AWS::NoValue``: the list item or property it stands for is left out."""
+
+
+NO_VALUE = _NoValue()
+
+
 def resolve(value: Any, ctx: Context) -> Any:
     if isinstance(value, list):
-        return [resolve(v, ctx) for v in value]
+        return [item for item in (resolve(v, ctx) for v in value) if item is not NO_VALUE]
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
         ((key, arg),) = value.items()
+        if key == "Ref" and arg == "AWS::NoValue":
+            return NO_VALUE
         if key == "Ref":
             return ctx.ref(arg)
+        if key == "Fn::If":
+            name, when_true, when_false = arg
+            return resolve(when_true if ctx.condition(name) else when_false, ctx)
         if key == "Fn::GetAtt":
             resource, attribute = arg
             if (resource, attribute) not in ctx.attrs:
@@ -145,7 +164,39 @@ def resolve(value: Any, ctx: Context) -> Any:
             return _SUB.sub(substitute, text)
         if key.startswith("Fn::"):
             raise ResolveError(f"the emulator does not resolve {key}")
-    return {k: resolve(v, ctx) for k, v in value.items()}
+    resolved = {k: resolve(v, ctx) for k, v in value.items()}
+    return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+
+
+def evaluate_conditions(document: dict[str, Any], ctx: Context) -> dict[str, bool]:
+    """The template's Conditions as CloudFormation evaluates them for ``ctx``'s parameters and region
+    (Fn::Equals, Fn::Not, Fn::And, Fn::Or and Condition; "Condition functions", CloudFormation User Guide)."""
+    definitions = document.get("Conditions", {})
+    found: dict[str, bool] = {}
+
+    def holds(node: Any) -> bool:
+        ((key, arg),) = node.items()
+        if key == "Condition":
+            return named(arg)
+        if key == "Fn::Equals":
+            left, right = (str(resolve(v, ctx)) for v in arg)
+            return left == right
+        if key == "Fn::Not":
+            return not holds(arg[0])
+        if key == "Fn::And":
+            return all(holds(v) for v in arg)
+        if key == "Fn::Or":
+            return any(holds(v) for v in arg)
+        raise ResolveError(f"the emulator does not evaluate the condition function {key}")
+
+    def named(name: str) -> bool:
+        if name not in found:
+            found[name] = holds(definitions[name])
+        return found[name]
+
+    for name in definitions:
+        named(name)
+    return found
 
 
 def parameter_defaults(document: dict[str, Any]) -> dict[str, Any]:
@@ -174,6 +225,8 @@ def functions(document: dict[str, Any], ctx: Context) -> list[FunctionSpec]:
     for logical_id, resource in document["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
+        if "Condition" in resource and not ctx.condition(resource["Condition"]):
+            continue  # not created for this stack's parameters
         props = resource["Properties"]
         env = {**base_env, **props.get("Environment", {}).get("Variables", {})}
         specs.append(

@@ -163,6 +163,8 @@ def expected_overrides(digest: str) -> list[str]:
         "MaxReplicaLagSeconds=60",
         "MaxEventAgeSeconds=900",
         "StandbyHealthCheckId=22222222-2222-2222-2222-222222222222",
+        "ProbedRegions=none",
+        "PrimaryProbed=false",
     ]
 
 

@@ -17,6 +17,15 @@ ASL = json.loads(Path("statemachine/failover.asl.json").read_text())
 RESOURCES = DOCUMENT["Resources"]
 FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 READ_ONLY = re.compile(r"^[a-z0-9-]+:(Get|Describe|List|Query)")
+# Functions run by a schedule rather than by the state machine.
+SCHEDULED = {
+    k: v
+    for k, v in FUNCTIONS.items()
+    if any(e["Type"] == "ScheduleV2" for e in v["Properties"].get("Events", {}).values())
+}
+# Writes that have no resource types (Service Authorization Reference), each with the condition key that
+# scopes it instead: "*" is the only resource they can name.
+SCOPED_BY_CONDITION = {"cloudwatch:PutMetricData": "cloudwatch:namespace"}
 
 
 def _states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -42,7 +51,8 @@ def test_each_task_invokes_a_function_of_the_template() -> None:
     substitutions = props["DefinitionSubstitutions"]
     used = {s["Resource"].strip("${}") for s in STATES.values() if s["Type"] == "Task" and s["Resource"][0] == "$"}
     assert used == set(substitutions)
-    assert {v["Fn::GetAtt"][0] for v in substitutions.values()} == set(FUNCTIONS)
+    # Every function but the scheduled probe (standby-side detection, outside any run)
+    assert {v["Fn::GetAtt"][0] for v in substitutions.values()} == set(FUNCTIONS) - set(SCHEDULED)
     # The promotion Map's steps and TargetHealth are among them
     assert {"PromoteFunctionArn", "PromotionStatusFunctionArn", "TargetHealthFunctionArn"} <= used
 
@@ -134,7 +144,10 @@ def test_no_mutating_action_has_a_wildcard_resource() -> None:
     for logical_id, statement in _statements():
         resources = _listed(statement["Resource"])
         mutating = [a for a in _listed(statement["Action"]) if not READ_ONLY.match(a) and a not in LOG_DELIVERY]
-        if mutating:
+        if mutating and set(mutating) <= set(SCOPED_BY_CONDITION):
+            keys = {k for block in statement.get("Condition", {}).values() for k in block}
+            assert {SCOPED_BY_CONDITION[a] for a in mutating} <= keys, (logical_id, mutating)
+        elif mutating:
             checked += 1
             assert "*" not in resources, (logical_id, mutating)
     assert checked >= 5
@@ -206,3 +219,87 @@ def test_lambda_timeouts_fit_inside_their_task_timeouts() -> None:
         if state["Type"] == "Task" and state["Resource"].startswith("${"):
             function = FUNCTIONS[by_sub[state["Resource"].strip("${}")]]
             assert function["Properties"].get("Timeout", glob) < state["TimeoutSeconds"], name
+
+
+# --- standby-side detection -------------------------------------------------------------------------
+
+
+def test_the_probe_runs_every_minute_with_its_scheduled_time_and_publishes_only_in_its_namespace() -> None:
+    from failover.observability import NAMESPACE
+    from failover.probes import METRIC
+
+    probe = RESOURCES["ProbeFunction"]
+    assert probe["Condition"] == "HasProbes"
+    (event,) = probe["Properties"]["Events"].values()
+    assert event["Type"] == "ScheduleV2"
+    assert event["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    assert json.loads(event["Properties"]["Input"]) == {"scheduledTime": "<aws.scheduler.scheduled-time>"}
+    (statement,) = probe["Properties"]["Policies"][0]["Statement"]
+    assert statement["Action"] == "cloudwatch:PutMetricData"
+    assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": NAMESPACE}}
+    # The alarm watches what the probe writes: the primary, seen from the stack's own region
+    alarm = RESOURCES["ProbeAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (NAMESPACE, METRIC)
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+        "Plan": {"Ref": "PlanName"},
+        "Region": {"Ref": "PrimaryRegion"},
+        "Vantage": {"Ref": "AWS::Region"},
+    }
+
+
+def test_the_probe_alarm_fires_as_route53_judges_and_never_on_missing_data() -> None:
+    alarm = RESOURCES["ProbeAlarm"]["Properties"]
+    primary = RESOURCES["PrimaryUnhealthyAlarm"]["Properties"]
+    # No more than 18% of the minute's probe results healthy, for as long as the Route 53 alarm waits
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Average", 60, 0.18)
+    assert alarm["ComparisonOperator"] == "LessThanOrEqualToThreshold"
+    assert alarm["EvaluationPeriods"] == primary["EvaluationPeriods"] == {"Ref": "AlarmEvaluationPeriods"}
+    # A probe that stops recording says nothing about the primary: no run, but a page
+    assert alarm["TreatMissingData"] == "missing"
+    # And the rule starts a run on either alarm, the probe's only when the primary is probed
+    _, _, pattern = cfn.state_machine(DOCUMENT)
+    probe_arn = pattern["resources"][1]["Fn::If"]
+    assert probe_arn[0] == "ProbesPrimary" and probe_arn[2] == {"Ref": "AWS::NoValue"}
+    assert alarm["AlarmName"]["Fn::Sub"] in probe_arn[1]["Fn::Sub"]
+    assert RESOURCES["ProbeAlarm"]["Condition"] == "ProbesPrimary"
+
+
+@pytest.mark.parametrize(
+    ("probed", "functions", "resources"),
+    [
+        ({}, False, 1),
+        ({"standbys": [{"probeUrl": "https://app.us-west-2.example.com/health"}, {}]}, True, 1),
+        ({"primary": {"probeUrl": "https://app.us-east-1.example.com/health"}}, True, 2),
+    ],
+)
+def test_probe_resources_exist_only_when_the_plan_probes(
+    probed: dict[str, Any], functions: bool, resources: int
+) -> None:
+    from regionshift import plans
+    from tests.conftest import PLAN_DOCUMENT
+
+    regions = PLAN_DOCUMENT["regions"]
+    document = {
+        **PLAN_DOCUMENT,
+        "regions": {
+            "primary": {**regions["primary"], **probed.get("primary", {})},
+            "standbys": [
+                {**s, **o} for s, o in zip(regions["standbys"], probed.get("standbys", [{}, {}]), strict=True)
+            ],
+        },
+    }
+    from failover.plan import Plan
+
+    parameters = {**cfn.parameter_defaults(DOCUMENT), **plans.stack_parameters(Plan.model_validate(document))}
+    ctx = cfn.Context(parameters=parameters, region="us-west-2")
+    ctx.conditions = cfn.evaluate_conditions(DOCUMENT, ctx)
+    ctx.refs["NotificationTopic"] = "arn:aws:sns:us-west-2:123456789012:topic"
+    ctx.attrs[("RunTable", "Arn")] = "arn:aws:dynamodb:us-west-2:123456789012:table/runs"
+    ctx.refs["ReportBucket"] = "reports"
+    assert ctx.condition("HasProbes") is functions
+    assert ("ProbeFunction" in {f.logical_id for f in cfn.functions(DOCUMENT, ctx)}) is functions
+    _, _, pattern = cfn.state_machine(DOCUMENT)
+    assert len(cfn.resolve(pattern, ctx)["resources"]) == resources
+    env = cfn.resolve(DOCUMENT["Globals"]["Function"]["Environment"]["Variables"], ctx)
+    expected = "arn:aws:cloudwatch:us-west-2:123456789012:alarm:regionshift-orders-probe-unhealthy"
+    assert env["PROBE_ALARM_ARN"] == (expected if resources == 2 else "")
