@@ -395,12 +395,21 @@ def _provision_pairs(plan: Plan, deployment: Deployment, estate: Any) -> None:
 
 
 def _merged(base: Any, overrides: Any) -> Any:
-    """``overrides`` merged into ``base``, mappings key by key (a scenario changes one rail, not all)."""
+    """``overrides`` merged into ``base``, mappings key by key (a scenario changes one rail, not all);
+    a list of mappings as long as the one it overrides item by item (a key added to each standby, such
+    as its ``probeUrl``); any other value replaces what it overrides."""
     if isinstance(base, dict) and isinstance(overrides, dict):
         merged = copy.deepcopy(base)
         for key, value in overrides.items():
             merged[key] = _merged(base.get(key), value) if key in base else value
         return merged
+    if (
+        isinstance(base, list)
+        and isinstance(overrides, list)
+        and len(base) == len(overrides)
+        and all(isinstance(item, dict) for item in [*base, *overrides])
+    ):
+        return [_merged(b, o) for b, o in zip(base, overrides, strict=True)]
     return overrides
 
 
@@ -438,6 +447,7 @@ def _deploy_stack(
     """template.yaml's resources, as CloudFormation would create them in the stack's region."""
     region = STACK_REGION
     ctx = cfn.Context(parameters=parameters, region=region, account=ACCOUNT)
+    ctx.conditions = cfn.evaluate_conditions(document, ctx)
     sns = _client("sns", region)
     sqs = _client("sqs", region)
     topic_arn = sns.create_topic(Name="regionshift-notifications")["TopicArn"]
@@ -513,9 +523,8 @@ def _deploy_stack(
         ],
     )
     _queue(ctx, "RuleDeadLetterQueue", "regionshift-rule-dead-letters")
-    local = {"AlarmIsLocal": parameters["AlarmRegion"] == region, "DataPlane": plan.traffic.mode == "data-plane"}
-    _create_alarms(document, ctx, local, alarm_overrides)
-    checks = _create_health_checks(document, ctx, local)
+    _create_alarms(document, ctx, ctx.conditions, alarm_overrides)
+    checks = _create_health_checks(document, ctx, ctx.conditions)
     serving = (
         {plan.primary_region: checks["PrimaryServingCheck"], plan.standby_regions[0]: checks["StandbyServingCheck"]}
         if checks

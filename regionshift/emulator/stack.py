@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regionshift.emulator import patches
+from regionshift.emulator import patches, probes
 from regionshift.emulator.deploy import STACK_REGION, Deployment, deploy
 from regionshift.emulator.detection import Detection, evaluated_on_read
 from regionshift.emulator.engine import Engine, Recorder, VirtualClock
@@ -73,4 +73,11 @@ def start(scenario: Scenario, moto: AbstractContextManager[dict[str, str]] | Non
             publishers=[estate.publish_lag],
             is_down=estate.is_down,
         )
+        if probes.deployed(deployment):
+            # Standby-side detection: the probe's schedule runs with the chain, its GETs answered from
+            # the scenario's health timelines.
+            context.enter_context(
+                probes.answering(probes.Endpoints(scenario, deployment, recorder.clock, estate.trigger_offset))
+            )
+            detection.publishers.append(probes.Schedule(deployment))
         yield EmulatedStack(scenario, recorder, engine, deployment, estate, environment, detection)

@@ -65,13 +65,16 @@ NEEDED = {
     "NotifyFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
     # Its own execution's history and the report bucket, for the run's report.
     "FinalizeFunction": {"dynamodb:PutItem", "dynamodb:DeleteItem", "states:GetExecutionHistory", "s3:PutObject"},
+    # Standby-side detection: each round's results, in the Regionshift namespace only.
+    "ProbeFunction": {"cloudwatch:PutMetricData"},
 }
 # Between them these take every step path: failover, DNS rollback, a promotion whose response is lost,
 # a failover to the second standby (the first one down), so that every region's health check is
 # read, the whole estate's failover (an Aurora global database, a global datastore after it, a global
 # table), a cache that fails after the databases moved (Rollback reads every kind) and a data-plane plan's
 # failover and partial promotion (the serving alarms and metric). Between them they
-# call every API each function may call (the synthetic alarm: no minutes of detection).
+# call every API each function may call (the synthetic alarm: no minutes of detection), and the probe's
+# drill runs the detection chain with the stack's probe.
 INLINE = {
     "first-standby-down": {
         "name": "first-standby-down",
@@ -101,6 +104,7 @@ COVERING = (
     "cache-fails-after-databases",
     "data-plane-failover",
     "data-plane-second-promotion-fails",
+    "probe-detects-outage",
 )
 
 
@@ -478,3 +482,13 @@ def test_every_call_of_the_covering_drills_goes_where_the_inventory_says(
     for function, action, region in covering[1]:
         allowed = set().union(*(r for f, a, r in rows if f == function and action in a))
         assert region in allowed, (function, action, region, allowed)
+
+
+def test_the_probe_may_publish_only_in_the_regionshift_namespace() -> None:
+    # Given the probe's role as the template resolves it
+    role = iam.roles(cfn.load(), _ctx())["ProbeFunction"].statements
+    (ours,) = iam.requests("cloudwatch", "PutMetricData", {"Namespace": "Regionshift"}, "us-west-2", "123456789012")
+    (theirs,) = iam.requests("cloudwatch", "PutMetricData", {"Namespace": "AWS/RDS"}, "us-west-2", "123456789012")
+    # Then it may record its results, and may not forge another service's metric (a replica's lag)
+    assert iam.evaluate(role, ours).allowed
+    assert not iam.evaluate(role, theirs).allowed

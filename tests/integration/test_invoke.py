@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from failover.models import IntakeInput, Model, PromotionItem, RunDocument
+from failover.models import IntakeInput, Model, ProbeInput, PromotionItem, RunDocument
 from failover.plan import Plan
 from regionshift import invoke as invoker
 from regionshift import template as cfn
@@ -33,6 +33,7 @@ MODEL_OF: dict[str, type[Model]] = {
     "IntakeFunction": IntakeInput,
     "PromoteFunction": PromotionItem,
     "PromotionStatusFunction": PromotionItem,
+    "ProbeFunction": ProbeInput,
 }
 
 
@@ -74,8 +75,8 @@ def test_every_sample_event_has_the_run_documents_current_shape(event: Path) -> 
 
 
 def test_every_sample_event_runs_through_its_real_handler() -> None:
-    # Given the default emulated estate
-    with emulator.start(scenarios.load("primary-outage")) as emulated:
+    # Given the default emulated estate, its regions probed (so that the stack has every function)
+    with emulator.start(scenarios.load("probe-detects-outage")) as emulated:
         for event in EVENTS:
             # When each sample event is invoked on its function
             invoked = invoker.invoke_on(emulated, function_of(event), json.loads(event.read_text()))

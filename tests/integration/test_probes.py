@@ -1,0 +1,59 @@
+"""Standby-side detection on the emulator: the stack's probe runs once a minute with the detection
+chain, its alarm starts a run, and two alarms for one outage make one failover."""
+
+from regionshift.drill import DrillResult
+from regionshift.emulator.deploy import STACK_REGION
+
+PROBE_ALARM = "regionshift-orders-probe-unhealthy"
+ROUTE53_ALARM = "regionshift-primary-unhealthy"
+
+
+def _promoted(result: DrillResult) -> list[str]:
+    return sorted(e["identifier"] for e in result.effects if e["operation"] == "PromoteReadReplica")
+
+
+def test_the_probe_alarm_detects_first_and_the_route53_alarm_finds_the_failover_done(
+    library_results: dict[str, DrillResult],
+) -> None:
+    result = library_results["probe-detects-outage"]
+    # Given the primary dark from 30.5 s: the probe's alarm in the stack region fires first (180 s,
+    # three failing rounds), the Route 53 alarm in us-east-1 two minutes later
+    fired = {(t.alarm, t.region): t.at for t in result.transitions if t.state == "ALARM"}
+    assert fired == {(PROBE_ALARM, STACK_REGION): 180.0, (ROUTE53_ALARM, "us-east-1"): 300.0}
+    # Then the probe alarm's run failed over, once
+    first, second = result.runs
+    assert first.audit is not None and first.audit.outcome == "FAILED_OVER"
+    assert first.execution is not None
+    assert _promoted(result) == ["accounts-us-west-2", "orders-us-west-2"]
+    # And the Route 53 alarm's run was refused by the cooldown, naming the run that moved it
+    assert second.outcome == "REFUSED" and second.reason is not None
+    assert "cooldown after FAILED_OVER run" in second.reason and first.arn in second.reason
+
+
+def test_the_probe_runs_outside_any_run_and_only_records_in_the_stack_region(
+    library_results: dict[str, DrillResult],
+) -> None:
+    result = library_results["probe-detects-outage"]
+    rounds = [i for i in result.recorder.invocations if i.function == "regionshift-ProbeFunction"]
+    # One round a minute of the chain (3 before the first run, 2 more until the Route 53 alarm), none failed
+    assert len(rounds) == 5 and not any(i.errored for i in rounds)
+    calls = [c for c in result.recorder.calls if c.function == "regionshift-ProbeFunction"]
+    assert {(c.execution, c.service, c.operation, c.region) for c in calls} == {
+        (None, "cloudwatch", "PutMetricData", STACK_REGION)
+    }
+    assert not result.denied
+
+
+def test_two_alarms_in_one_minute_make_one_failover(library_results: dict[str, DrillResult]) -> None:
+    result = library_results["probe-and-route53-together"]
+    # Given both alarms firing in the same minute: two runs start at once
+    fired = [(t.alarm, t.at) for t in result.transitions if t.state == "ALARM"]
+    assert sorted(fired) == [(PROBE_ALARM, 300.0), (ROUTE53_ALARM, 300.0)]
+    # Then exactly one fails over, each database promoted once; every other run is refused, first
+    # because the lock is held (re-evaluated later), at last by the cooldown
+    outcomes = [r.outcome for r in result.runs]
+    assert outcomes.count("FAILED_OVER") == 1 and set(outcomes) == {"FAILED_OVER", "REFUSED"}
+    assert _promoted(result) == ["accounts-us-west-2", "orders-us-west-2"]
+    reasons = [r.reason or "" for r in result.runs if r.outcome == "REFUSED"]
+    assert all("another run holds the lock" in r or "cooldown after FAILED_OVER" in r for r in reasons)
+    assert "cooldown after FAILED_OVER" in reasons[-1]
