@@ -39,6 +39,8 @@ WINDOW_SECONDS = 2 * PERIOD_SECONDS
 # a health check is healthy", https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html).
 CONNECT_TIMEOUT_SECONDS = 4.0
 READ_TIMEOUT_SECONDS = 2.0
+# Names the probe in the application's access logs.
+AGENT = "Regionshift-Probe/1 (standby-side health probe)"
 
 
 def healthy_status(status: int) -> bool:
@@ -77,7 +79,6 @@ def https_status(url: str, connect_timeout: float, read_timeout: float) -> int:
         connection.close()
 
 
-AGENT = "Regionshift-Probe/1 (standby-side health probe)"
 _transport: Transport = https_status
 
 
