@@ -76,8 +76,9 @@ def start(scenario: Scenario, moto: AbstractContextManager[dict[str, str]] | Non
         if probes.deployed(deployment):
             # Standby-side detection: the probe's schedule runs with the chain, its GETs answered from
             # the scenario's health timelines.
-            context.enter_context(
-                probes.answering(probes.Endpoints(scenario, deployment, recorder.clock, estate.trigger_offset))
-            )
-            detection.publishers.append(probes.Schedule(deployment))
+            endpoints = probes.Endpoints(scenario, deployment, recorder.clock, estate.trigger_offset, estate.is_down)
+            context.enter_context(probes.answering(endpoints))
+            rounds = probes.Rounds(deployment, endpoints, recorder.clock, estate.trigger_offset)
+            engine.interceptors.append(rounds.catch_up)
+            detection.publishers.append(probes.Schedule(deployment, is_down=estate.is_down, rounds=rounds))
         yield EmulatedStack(scenario, recorder, engine, deployment, estate, environment, detection)

@@ -45,7 +45,8 @@ NEEDED = {
         "elasticache:FailoverGlobalReplicationGroup",
     },
     "PromotionStatusFunction": {"rds:DescribeDBInstances", *GLOBAL_READS},
-    "TargetHealthFunction": {"route53:GetHealthCheckStatus"},
+    # The probe results in the stack region, when Route 53's API does not answer (failover/health.py).
+    "TargetHealthFunction": {"route53:GetHealthCheckStatus", "cloudwatch:GetMetricStatistics"},
     "UpdateDnsFunction": {
         "route53:ListResourceRecordSets",
         "route53:ChangeResourceRecordSets",
@@ -105,6 +106,7 @@ COVERING = (
     "data-plane-failover",
     "data-plane-second-promotion-fails",
     "probe-detects-outage",
+    "probe-detects-us-east-1-loss",
 )
 
 

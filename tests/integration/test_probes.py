@@ -57,3 +57,20 @@ def test_two_alarms_in_one_minute_make_one_failover(library_results: dict[str, D
     reasons = [r.reason or "" for r in result.runs if r.outcome == "REFUSED"]
     assert all("another run holds the lock" in r or "cooldown after FAILED_OVER" in r for r in reasons)
     assert "cooldown after FAILED_OVER" in reasons[-1]
+
+
+def test_with_us_east_1_lost_the_probe_alone_detects_and_the_run_never_calls_it(
+    library_results: dict[str, DrillResult],
+) -> None:
+    result = library_results["probe-detects-us-east-1-loss"]
+    # Given us-east-1 lost: the Route 53 alarm there never fires; the probe's alarm does
+    fired = [(t.alarm, t.region) for t in result.transitions if t.state == "ALARM"]
+    assert fired == [(PROBE_ALARM, STACK_REGION)]
+    # Then the one run fails over on the probes' votes (Route 53's API did not answer)
+    (run,) = result.runs
+    assert run.outcome == "FAILED_OVER"
+    reads = {(c.function, c.region) for c in result.recorder.calls if c.operation == "GetMetricStatistics"}
+    assert ("regionshift-AssessFunction", STACK_REGION) in reads
+    assert ("regionshift-TargetHealthFunction", STACK_REGION) in reads
+    # And nothing the run changed went to us-east-1
+    assert not [m for m in result.mutations if m["region"] in ("us-east-1", "aws-global") and not m["error"]]
