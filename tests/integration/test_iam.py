@@ -106,7 +106,7 @@ COVERING = (
     "data-plane-failover",
     "data-plane-second-promotion-fails",
     "probe-detects-outage",
-    "probe-detects-us-east-1-loss",
+    "region-outage",
 )
 
 

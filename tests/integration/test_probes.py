@@ -62,7 +62,7 @@ def test_two_alarms_in_one_minute_make_one_failover(library_results: dict[str, D
 def test_with_us_east_1_lost_the_probe_alone_detects_and_the_run_never_calls_it(
     library_results: dict[str, DrillResult],
 ) -> None:
-    result = library_results["probe-detects-us-east-1-loss"]
+    result = library_results["region-outage"]
     # Given us-east-1 lost: the Route 53 alarm there never fires; the probe's alarm does
     fired = [(t.alarm, t.region) for t in result.transitions if t.state == "ALARM"]
     assert fired == [(PROBE_ALARM, STACK_REGION)]
@@ -74,3 +74,31 @@ def test_with_us_east_1_lost_the_probe_alone_detects_and_the_run_never_calls_it(
     assert ("regionshift-TargetHealthFunction", STACK_REGION) in reads
     # And nothing the run changed went to us-east-1
     assert not [m for m in result.mutations if m["region"] in ("us-east-1", "aws-global") and not m["error"]]
+
+
+def test_the_region_outage_moves_traffic_without_a_record_change_and_clients_follow_the_writer(
+    library_results: dict[str, DrillResult],
+) -> None:
+    result = library_results["region-outage"]
+    # Then no record change was even attempted (data-plane mode), the switch went to the stack region
+    assert not [c for c in result.recorder.calls if c.operation in ("ChangeResourceRecordSets", "GetChange")]
+    published = [c for c in result.recorder.calls if c.operation == "PutMetricData" and "UpdateDns" in c.function]
+    assert published and {c.region for c in published} == {STACK_REGION}
+    # And every plan record resolves into us-west-2, where the promoted writers are, through the
+    # pairs' SECONDARY records (their PRIMARY's serving data says the primary no longer serves)
+    assert {(a["region"], a["failover"]) for a in result.answers} == {(STACK_REGION, "SECONDARY")}
+    writers = {d["region"] for d in result.world["databases"] if d["role"] == "primary" and d.get("database")}
+    assert writers == {STACK_REGION}
+
+
+def test_the_same_outage_on_an_upsert_plan_is_refused_before_anything_changes_naming_the_data_plane_mode(
+    library_results: dict[str, DrillResult],
+) -> None:
+    result = library_results["region-outage-upsert"]
+    # Then every run (the first and its re-evaluations) is REFUSED, and nothing was promoted or changed
+    assert result.runs and {r.outcome for r in result.runs} == {"REFUSED"}
+    assert result.mutations == []
+    # And its page says why and which mode would have worked
+    for run in result.runs:
+        assert "Route 53's API does not answer" in (run.reason or "")
+        assert "traffic.mode: data-plane" in (run.reason or "")
