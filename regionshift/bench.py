@@ -17,8 +17,9 @@ from typing import Any
 
 import handlers as handler_package
 from failover.plan import Rails
-from regionshift import rto
+from regionshift import rto, survival
 from regionshift import template as cfn
+from regionshift.emulator import iam
 from regionshift.emulator.scenario import Scenario
 
 # In a checkout next to the template it measures; installed, in the working directory.
@@ -292,6 +293,75 @@ def _measured_promotion(estate: dict[str, Any]) -> float | None:
     return None if promotion is None else float(promotion)
 
 
+# The same outage for both traffic modes: two regions, each with a probeUrl, the primary's endpoints
+# failing from OUTAGE_AT_SECONDS; with ``us-east-1 lost``, the whole region too (Route 53's API, its
+# CloudWatch and EventBridge there: the emulator's outages). The promotion and the DNS change take the
+# model's durations.
+MODE_OUTAGES = ("primary endpoints down", "us-east-1 lost")
+TRAFFIC_MODES = ("upsert", "data-plane")
+
+
+def _mode_scenario(mode: str, outage: str) -> Scenario:
+    probe = "https://app.{}.example.com/health"
+    return Scenario.model_validate(
+        {
+            "name": f"bench-{mode}",
+            "description": "bench",
+            "expect": {"outcome": None},
+            "plan": {
+                "traffic": {"mode": mode},
+                "regions": {
+                    "primary": {"probeUrl": probe.format("us-east-1")},
+                    "standbys": [{"probeUrl": probe.format("us-west-2")}],
+                },
+            },
+            "estate": {
+                "standbys": ["us-west-2"],
+                "health": {"primary": [{"at": 0, "failing": 0}, {"at": OUTAGE_AT_SECONDS, "failing": 8}]},
+                "replica": {"promotionSeconds": rto.PROMOTION_SECONDS},
+                "dnsSyncSeconds": rto.INSYNC_SECONDS,
+            },
+            "outages": [{"region": "us-east-1", "at": OUTAGE_AT_SECONDS}] if outage == "us-east-1 lost" else [],
+            "trigger": {"detection": {"horizonSeconds": 900}},
+        }
+    )
+
+
+def traffic_modes() -> dict[str, Any]:
+    """Each traffic mode on the same outages: the outcome, the recovery split (outage to notification,
+    from the run's report), and the AWS calls of that run before its notification: how many, how many
+    are control plane (``survival.plane``) and how many went to the failed region (us-east-1: Route 53's
+    API is served there)."""
+    from regionshift import drill
+
+    found: dict[str, Any] = {}
+    for outage in MODE_OUTAGES:
+        for mode in TRAFFIC_MODES:
+            result = drill.run(_mode_scenario(mode, outage))
+            runs = [r for r in result.runs if r.outcome == "FAILED_OVER"] or result.runs[:1]
+            if not runs:
+                found[f"{outage}, {mode}"] = {"outcome": None, "runs": 0}
+                continue
+            run = runs[0]
+            calls = [c for c in result.recorder.calls if c.execution == run.arn]
+            published = next((i for i, c in enumerate(calls) if c.operation == "Publish"), len(calls) - 1)
+            path = calls[: published + 1]
+            actions = [f"{iam.prefix(c.service)}:{c.operation}" for c in path]
+            report = result.reports.get(run.arn, {})
+            found[f"{outage}, {mode}"] = {
+                "outcome": str(run.outcome) if run.outcome else None,
+                "runs": len(result.runs),
+                "recovery": report.get("recovery", {}),
+                "callsBeforeNotification": len(path),
+                "controlPlaneCalls": sum(1 for a in actions if survival.plane(a) == "control"),
+                "callsToFailedRegion": sum(1 for c in path if c.region in ("us-east-1", "aws-global")),
+                "failedCallsToFailedRegion": sum(
+                    1 for c in path if c.region in ("us-east-1", "aws-global") and c.error
+                ),
+            }
+    return found
+
+
 def peak_memory() -> dict[str, Any]:
     """Peak Python allocations of each Lambda's invocations during a primary-outage run."""
     from regionshift import drill
@@ -405,6 +475,8 @@ def run(quick: bool) -> dict[str, Any]:
         "criticalPath": critical_path(),
         "pollingSlack": polling_slack(2 if quick else 25),
         "recoveryModel": recovery_model(measure_kinds=not quick),
+        # Four drills of a few minutes of virtual time: measured in the full mode only.
+        "trafficModes": {} if quick else traffic_modes(),
         "peakMemory": peak_memory(),
         # Quick mode keeps the code path alive on a small plan; the figures come from the full mode.
         "scale": scale(5, 2, 20) if quick else scale(),
@@ -507,8 +579,44 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for name, row in results["peakMemory"].items():
         lines.append(f"| {name} | {row['peakMiB']} | {row['configuredMiB']} |")
+    lines += _modes_markdown(results.get("trafficModes") or {})
     lines += _scale_markdown(results["scale"])
     return "\n".join(lines)
+
+
+def _modes_markdown(modes: dict[str, Any]) -> list[str]:
+    if not modes:
+        return []
+    lines = [
+        "",
+        "## Traffic modes on the same outage (two regions with probes; full mode only)",
+        "",
+        "| outage, mode | outcome | detection + alarm + delivery | confirmation | promotion | traffic | total "
+        "| calls before the page | control plane | to us-east-1 (failed) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in modes.items():
+        part = row.get("recovery", {})
+
+        def shown(*keys: str, p: dict[str, Any] = part) -> str:
+            values = [p.get(k) for k in keys]
+            return "-" if any(v is None for v in values) else f"{sum(float(v) for v in values if v is not None):.0f}"
+
+        lines.append(
+            f"| {name} | {row['outcome']} ({row['runs']} run(s)) | {shown('detection', 'alarm', 'delivery')} "
+            f"| {shown('confirmation')} | {shown('promotion')} | {shown('dns')} | {shown('total')} "
+            f"| {row.get('callsBeforeNotification', '-')} | {row.get('controlPlaneCalls', '-')} "
+            f"| {row.get('callsToFailedRegion', '-')} ({row.get('failedCallsToFailedRegion', '-')}) |"
+        )
+    lines += [
+        "",
+        "Seconds of virtual time, from the outage to the notification of the run that failed over (or the "
+        "first run). Detection is the probe's alarm or Route 53's, whichever fires first; traffic is the "
+        "change reaching INSYNC (upsert) or the serving alarms switching (data-plane). Calls are that run's "
+        "before its notification: control plane per `regionshift.survival.plane`, and those sent to "
+        "us-east-1 (Route 53's API included), with how many failed.",
+    ]
+    return lines
 
 
 def _scale_markdown(scale: dict[str, Any]) -> list[str]:

@@ -62,3 +62,15 @@ def _gaps(plan: Plan, route53_lost: bool) -> list[str]:
     if plan.traffic.mode == "upsert":
         gaps.append("a way to move traffic (upsert mode changes records through Route 53's API: use data-plane)")
     return gaps
+
+
+# Control-plane calls (creating, describing or changing a resource) of the recovery path, by IAM action
+# or service prefix; every other call is data plane (the resource's own work: an item, a message, a
+# metric), in the sense of "AWS Fault Isolation Boundaries" (control planes and data planes). README's
+# recovery-path table says the same per row (tests/integration/test_iam.py keeps the two equal).
+CONTROL_PLANE = frozenset({"route53", "rds", "elasticache", "dynamodb:DescribeTable", "states:GetExecutionHistory"})
+
+
+def plane(action: str) -> str:
+    """``control`` or ``data`` for an IAM action such as ``route53:ChangeResourceRecordSets``."""
+    return "control" if action in CONTROL_PLANE or action.split(":")[0] in CONTROL_PLANE else "data"

@@ -239,6 +239,9 @@ class AssessResult(Model):
     data_loss_accepted: bool = False
     # What was verified before the point of no return (one line per check), shown by a dry run too.
     verified: list[Reason] = []
+    # Why Route 53's API did not answer this run (failover.health): its later steps read the probes
+    # without asking it again (each attempt costs the call's retries).
+    route53_unreachable: Reason | None = None
 
     @property
     def replicas(self) -> list[ReplicaState]:

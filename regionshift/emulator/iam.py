@@ -157,6 +157,14 @@ _SERVICES: dict[str, tuple[str, str, int]] = {
     "sns": ("sns", "AuthorizationError", 403),
 }
 
+
+def prefix(service: str) -> str:
+    """The IAM action prefix of a botocore service name (``stepfunctions`` -> ``states``)."""
+    if service not in _SERVICES:
+        raise IamModelError(f"the emulator does not model IAM for {service}")
+    return _SERVICES[service][0]
+
+
 # Condition keys the emulator supplies (for the actions that have them); any other key is refused.
 CONTEXT_KEYS = frozenset(
     {

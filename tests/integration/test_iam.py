@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from regionshift import drill, plans
+from regionshift import drill, plans, survival
 from regionshift import template as cfn
 from regionshift.emulator import iam
 from regionshift.emulator import scenario as scenarios
@@ -455,13 +455,23 @@ GOES_TO = {
 }
 
 
-def _inventory() -> list[tuple[str, set[str], set[str]]]:
-    """(function's logical id, IAM actions, regions allowed) per row of README's recovery-path table."""
+def _rows() -> list[list[str]]:
+    """The cells of each row of README's recovery-path table."""
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     table = text.split("<!-- recovery-path:begin -->")[1].split("<!-- recovery-path:end -->")[0]
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in table.strip().splitlines()[2:]]
+
+
+def test_the_recovery_path_inventory_names_each_calls_plane_as_the_code_counts_it() -> None:
+    for _step, actions, _goes_to, planes, _when in _rows():
+        for action in re.findall(r"`([a-z0-9]+:\w+)`", actions):
+            assert survival.plane(action) in planes.split(", "), (action, planes)
+
+
+def _inventory() -> list[tuple[str, set[str], set[str]]]:
+    """(function's logical id, IAM actions, regions allowed) per row of README's recovery-path table."""
     rows = []
-    for line in table.strip().splitlines()[2:]:
-        step, actions, goes_to, _plane, _when = (cell.strip() for cell in line.strip().strip("|").split("|"))
+    for step, actions, goes_to, _plane, _when in _rows():
         regions = set().union(*(GOES_TO[part.strip()] for part in goes_to.split(";")))
         rows.append((f"{step}Function", set(re.findall(r"`([a-z0-9]+:\w+)`", actions)), regions))
     return rows

@@ -52,6 +52,8 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     assert doc.intake is not None
     plan, rails, trigger = rt.plan, rt.rails, doc.intake.trigger
     probe = (doc.assess.probe if doc.assess else 0) + 1
+    if doc.assess is not None and doc.assess.route53_unreachable is not None:
+        rt.route53_unreachable = doc.assess.route53_unreachable
     primary = votes(rt, plan.primary_region, now)
     # A manual run may name the target; otherwise every standby, in plan order.
     named = trigger.target_region if trigger is not None else None
@@ -59,6 +61,7 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     standbys = {r: votes(rt, r, now) for r in regions}
 
     def decide(decision: str, reason: str, **fields: object) -> AssessResult:
+        fields = {"route53_unreachable": rt.route53_unreachable, **fields}
         return AssessResult(at=now, decision=decision, reason=reason, probe=probe, primary=primary, **fields)  # type: ignore[arg-type]
 
     def verdicts(chosen: str | None = None, passed: dict[str, str] | None = None) -> list[StandbyVerdict]:

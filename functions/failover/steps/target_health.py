@@ -18,6 +18,7 @@ from failover.runtime import Runtime
 def target_health(doc: RunDocument, rt: Runtime, now: datetime) -> TargetLook:
     assert doc.assess is not None and doc.assess.target is not None
     region, rails = doc.assess.target, rt.rails
+    rt.route53_unreachable = doc.assess.route53_unreachable
     seen = votes(rt, region, now)
     probes = (doc.target.probes if doc.target else 0) + 1
     healthy = seen.verdict == "HEALTHY"
