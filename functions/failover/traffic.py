@@ -59,6 +59,28 @@ def pair_record_sets(spec: RecordSpec, plan: Plan, checks: dict[str, str]) -> li
     ]
 
 
+def pair_changes(
+    zone: Zone, plan: Plan, checks: dict[str, str], existing: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One hosted zone's change batch that makes its plan records failover pairs (``regionshift plan
+    pairs``): each simple record of a plan name and type is deleted exactly as it stands (a DELETE must
+    repeat every value, "ChangeResourceRecordSets", Amazon Route 53 API Reference) and the pair is
+    UPSERTed, in one batch, which Route 53 applies all or nothing. ``existing``: the zone's record sets
+    as ListResourceRecordSets gives them."""
+    wanted = {(spec.name, spec.type) for spec in zone.records}
+    deletes = [
+        {"Action": "DELETE", "ResourceRecordSet": rrset}
+        for rrset in existing
+        if (rrset["Name"].lower().rstrip("."), rrset["Type"]) in wanted and "SetIdentifier" not in rrset
+    ]
+    upserts = [
+        {"Action": "UPSERT", "ResourceRecordSet": rrset}
+        for spec in zone.records
+        for rrset in pair_record_sets(spec, plan, checks)
+    ]
+    return deletes + upserts
+
+
 def switch(plan: Plan, target: str) -> list[Switch]:
     """What moving traffic to ``target`` means for each region's serving alarm."""
     return [

@@ -6,6 +6,7 @@ code and the stack's parameters (its IAM included) always come from the same pla
 docs/plan.md.
 """
 
+import json
 import re
 import shlex
 import shutil
@@ -20,7 +21,19 @@ from failover.plan import Plan
 from failover.text import terminal_safe as safe
 from regionshift import plans
 from regionshift import template as cfn
-from regionshift.cli import EXIT_MISMATCH, EXIT_TARGET, EXIT_USAGE, RegionOpt, app, fail
+from regionshift.cli import (
+    EXIT_MISMATCH,
+    EXIT_TARGET,
+    EXIT_USAGE,
+    EndpointOpt,
+    ProfileOpt,
+    RegionOpt,
+    StackOpt,
+    app,
+    aws_errors,
+    fail,
+    resolve_target,
+)
 
 plan_app = typer.Typer(
     help="Plan files: validate, print the JSON Schema, package with the functions, deploy.",
@@ -206,3 +219,47 @@ def _commands(
     # The extra arguments go before the overrides: --parameter-overrides takes every value after it.
     deploy_argv += [*extra, "--parameter-overrides", *parameter_overrides(plan, settings)]
     return [[sam, "build"], deploy_argv]
+
+
+@plan_app.command()
+def pairs(
+    file: PlanFile,
+    stack: StackOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Send each zone's change batch (else print it).")] = False,
+) -> None:
+    """Data-plane mode: make the plan's records Route 53 failover pairs on the stack's serving health
+    checks (docs/traffic.md). Prints each hosted zone's change batch (the plan's simple records deleted
+    as they stand, the pairs UPSERTed, all or nothing); --apply sends it. A setup step, with credentials
+    that may change the zones: it calls Route 53's API, never part of a run."""
+    from failover import traffic
+
+    plan = load_or_refuse(file)
+    if plan.traffic.mode != "data-plane":
+        fail(f"{file}: plan {plan.name} is in upsert mode: its records stay simple records", EXIT_USAGE)
+    target = resolve_target(stack, None, region, profile, endpoint_url, False)
+    outputs = target.outputs or {}
+    checks = {
+        plan.primary_region: outputs.get("PrimaryServingCheckId"),
+        plan.standby_regions[0]: outputs.get("StandbyServingCheckId"),
+    }
+    if (target.parameters or {}).get("PlanDigest") != plan.digest() or not all(checks.values()):
+        fail(
+            f"stack {stack} does not run this data-plane plan (deploy it first: regionshift plan deploy)", EXIT_MISMATCH
+        )
+    route53 = target.client("route53", "us-east-1")
+    with aws_errors(False):
+        for zone in plan.zones:
+            existing = [
+                rrset
+                for page in route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone.id)
+                for rrset in page["ResourceRecordSets"]
+            ]
+            changes = traffic.pair_changes(zone, plan, {r: c for r, c in checks.items() if c}, existing)
+            batch = {"Comment": f"Regionshift {plan.name}: failover pairs", "Changes": changes}
+            print(json.dumps({"HostedZoneId": zone.id, "ChangeBatch": batch}, indent=2))
+            if apply:
+                change = route53.change_resource_record_sets(HostedZoneId=zone.id, ChangeBatch=batch)["ChangeInfo"]
+                print(safe(f"zone {zone.id}: change {change['Id']} {change['Status']}"))

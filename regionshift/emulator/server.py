@@ -94,6 +94,15 @@ def _register_stack(deployment: Deployment) -> None:
             "NotificationTopicArn": {"Value": deployment.topic_arn},
             "RunTableName": {"Value": deployment.table_arn.rsplit("/", 1)[-1]},
             "ReportBucketName": {"Value": deployment.report_bucket},
+            # Data-plane mode: the serving checks (template.yaml's conditional outputs)
+            **{
+                key: {"Value": deployment.serving_checks[region]}
+                for key, region in (
+                    ("PrimaryServingCheckId", deployment.plan.primary_region),
+                    ("StandbyServingCheckId", deployment.plan.standby_regions[0]),
+                )
+                if region in deployment.serving_checks
+            },
         },
     }
     values = [

@@ -470,3 +470,40 @@ def test_check_says_a_run_would_refuse_when_a_standby_already_has_a_writer() -> 
         target = _target(findings)
         assert target["status"] == "BLOCKING"
         assert target["detail"].startswith("orders-eu-west-1 in eu-west-1 already a standalone writer")
+
+
+def test_check_and_plan_pairs_on_a_data_plane_stack() -> None:
+    chosen = scenarios.Scenario.model_validate(
+        {
+            "name": "server-data-plane",
+            "description": "server mode, data-plane plan",
+            "expect": {"outcome": "DRY_RUN"},
+            "plan": {"traffic": {"mode": "data-plane"}},
+            "estate": {"standbys": ["us-west-2"]},
+            "trigger": {"raw": None},
+        }
+    )
+    with server.serve(chosen) as stack:
+        common = ["--stack", stack.stack_name, "--region", "us-west-2", "--endpoint-url", stack.endpoint_url]
+        plan_file = _plan_file(stack)
+        # When the deployed data-plane plan is checked
+        result = runner.invoke(app, ["check", *common, "--json", "--plan", plan_file])
+        assert result.exit_code == 0, result.output
+        details = {f"{f['check']}: {f['detail']}" for f in json.loads(result.stdout)["findings"]}
+        # Then its serving alarms and failover pairs are found wired, traffic on the PRIMARY
+        assert "serving-alarms: no Serving datapoint yet: the pairs answer their PRIMARY (us-east-1)" in details
+        (zone,) = stack.deployment.plan.zones
+        assert f"failover-pairs: {zone.id}: 3 failover pair(s)" in details
+        assert not any(d.startswith("records:") for d in details)
+        # When the pairs are provisioned again
+        printed = runner.invoke(app, ["plan", "pairs", plan_file, *common, "--apply"])
+        assert printed.exit_code == 0, printed.output
+        # Then nothing is deleted (they are pairs already), each pair is upserted, and the change is sent
+        batch = json.loads(printed.stdout[: printed.stdout.rindex("}") + 1])["ChangeBatch"]
+        assert {c["Action"] for c in batch["Changes"]} == {"UPSERT"} and len(batch["Changes"]) == 6
+        assert "change" in printed.stdout.splitlines()[-1]
+        # And check still finds them wired
+        again = runner.invoke(app, ["check", *common, "--json", "--plan", plan_file])
+        assert f"failover-pairs: {zone.id}: 3 failover pair(s)" in {
+            f"{f['check']}: {f['detail']}" for f in json.loads(again.stdout)["findings"]
+        }

@@ -174,3 +174,19 @@ def test_dns_status_gives_up_naming_each_alarm_that_did_not_switch(cloudwatch: A
         dns_status(doc, rt, NOW)
     assert traffic.serving_alarm(DATA_PLANE.name, "us-west-2") in str(raised.value)
     assert "is ALARM, not OK" in str(raised.value)
+
+
+def test_plan_pairs_deletes_each_simple_plan_record_as_it_stands_and_upserts_the_pairs() -> None:
+    zone = DATA_PLANE.zones[0]
+    first, second = zone.records[:2]
+    simple = {**first.record_set("us-east-1"), "Name": first.name + "."}
+    other = {"Name": "other." + zone.name + ".", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": "x.net"}]}
+    already = {**traffic.pair_record_sets(second, DATA_PLANE, CHECKS)[0], "Name": second.name + "."}
+    # Given a zone where the first plan record is still simple, the second already a pair, one other record
+    changes = traffic.pair_changes(zone, DATA_PLANE, CHECKS, [simple, other, already])
+    # Then only the simple plan record is deleted, exactly as listed, before every pair is upserted
+    assert changes[0] == {"Action": "DELETE", "ResourceRecordSet": simple}
+    assert [c["Action"] for c in changes[1:]] == ["UPSERT"] * 2 * len(zone.records)
+    assert {(c["ResourceRecordSet"]["Name"], c["ResourceRecordSet"]["Failover"]) for c in changes[1:]} == {
+        (spec.name, role) for spec in zone.records for role in ("PRIMARY", "SECONDARY")
+    }
