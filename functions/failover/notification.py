@@ -118,8 +118,13 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
         shown, changed = len(doc.dns.changes), sum(z.records for z in doc.dns.zones)
         if changed > shown:
             lines.append(f"DNS: and {changed - shown} more record(s) (the run's report lists them all)")
-        for zone in doc.dns.zones:
+        for zone in doc.dns.zones if doc.dns.mode == "upsert" else []:
             lines.append(f"DNS zone {zone.zone_id}: {zone.records} record(s) in change {zone.change_id}, {zone.status}")
+        for switched in doc.dns.switch:
+            lines.append(
+                f"Serving alarm {switched.alarm}: {switched.state or 'not read'} (wanted {switched.wanted}; "
+                "the failover pairs follow it)"
+            )
     if result.database_promoted and (result.moved or result.not_moved):
         target = doc.assess.target if doc.assess else "the target"
         if result.promoted:

@@ -182,6 +182,15 @@ def _change_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
                     f"change {zone['changeId']}: {zone.get('status')}",
                 )
             )
+    # Data-plane mode: the serving alarms the failover pairs' health checks follow (docs/traffic.md).
+    for switched in dns.get("switch", []):
+        rows.append(
+            (
+                f"serving alarm {switched['alarm']}",
+                f"wanted {switched['wanted']}",
+                str(switched.get("state") or "not read"),
+            )
+        )
     return rows
 
 
