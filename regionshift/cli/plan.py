@@ -208,6 +208,9 @@ def deploy(
         if status != 0:
             # Exit 3, like any AWS failure of the CLI; SAM has printed why.
             fail(f"`sam {argv[1]}` failed (exit {status})", EXIT_TARGET)
+    if plan.traffic.mode == "data-plane":
+        # The pairs are the one part of the data-plane wiring a stack cannot own (the records exist already).
+        print(f"next: regionshift plan pairs {file} --stack {stack} --apply (the records as failover pairs)")
 
 
 def _commands(

@@ -352,7 +352,7 @@ def deploy(scenario: Scenario, workdir: Path | None = None) -> Deployment:
     timelines = {checks[PRIMARY_REGION]: health.primary}
     timelines.update({checks[r]: health.regions.get(r, health.standby) for r in estate.standbys})
     deployment = _deploy_stack(template, parameters, role, targets, estate.alarm, plan, timelines)
-    if plan.traffic.mode == "data-plane":
+    if plan.traffic.mode == "data-plane" and deployment.serving_checks:
         _provision_pairs(plan, deployment, estate)
     if parameters["AlarmRegion"] != STACK_REGION:
         _deploy_detector(parameters, role, estate.alarm)
