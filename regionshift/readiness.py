@@ -315,25 +315,33 @@ class Readiness:
         if not findings:
             findings.append(_serving_finding(plan, serving, states))
         outputs = self.t.outputs or {}
-        checks = {
-            plan.primary_region: outputs.get("PrimaryServingCheckId"),
-            plan.standby_regions[0]: outputs.get("StandbyServingCheckId"),
-        }
+        checks = traffic.serving_checks(
+            plan, outputs.get("PrimaryServingCheckId"), outputs.get("StandbyServingCheckId")
+        )
         route53 = Route53(self.t.client("route53", "us-east-1"))
         for zone in plan.zones:
             pairs = route53.pairs(zone.id, {r.name for r in zone.records})
-            problems = traffic.pair_problems(zone, pairs, plan)
-            for (name, kind), pair in sorted(pairs.items()):
-                for role, record in sorted(pair.items()):
-                    region = plan.primary_region if role == "PRIMARY" else plan.standby_regions[0]
-                    if record.health_check_id is not None and record.health_check_id != checks[region]:
-                        problems.append(
-                            f"{kind} {name} ({role}) is guarded by health check {record.health_check_id}, "
-                            f"not the stack's serving check of {region} ({checks[region]})"
-                        )
+            problems = traffic.pair_problems(zone, pairs, plan, checks)
             findings += [Finding("failover-pairs", BLOCKING, p) for p in problems]
             if not problems:
                 findings.append(Finding("failover-pairs", OK, f"{zone.id}: {len(zone.records)} failover pair(s)"))
+        if self.t.store().pairs_digest() == plan.digest():
+            findings.append(
+                Finding(
+                    "failover-pairs",
+                    OK,
+                    "recorded as provisioned for this plan (a run without Route 53's API relies on it)",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    "failover-pairs",
+                    WARN,
+                    "not recorded as provisioned for this plan: a run without Route 53's API would refuse "
+                    "(regionshift plan pairs --apply records them)",
+                )
+            )
         return findings
 
     def region_losses(self) -> list[Finding]:

@@ -17,9 +17,7 @@ region) needs no failover.
 from dataclasses import dataclass
 
 from failover.plan import Plan
-
-# Route 53's API (control plane) and its health-check metrics are served from here.
-ROUTE53_REGION = "us-east-1"
+from failover.runtime import ROUTE53_REGION
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,13 @@ class Target:
     def client(self, service: str, region: str | None = None) -> Any:
         return self.session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=OPERATOR_CONFIG)
 
+    def serving_checks(self, plan: Any) -> dict[str, str]:
+        """Data-plane mode: region -> the stack's serving health check, from its outputs (those present)."""
+        from failover import traffic
+
+        outputs = self.outputs or {}
+        return traffic.serving_checks(plan, outputs.get("PrimaryServingCheckId"), outputs.get("StandbyServingCheckId"))
+
     def store(self) -> Any:
         from failover.store import StateStore
 

@@ -109,6 +109,7 @@ PLAN_ENV = {
     "PLAN_DIGEST": PLAN.digest(),
     "ALARM_ARN": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:regionshift-primary-unhealthy",
     "PROBE_ALARM_ARN": "",
+    "SERVING_CHECK_IDS": "",
     "TOPIC_ARN": f"arn:aws:sns:us-west-2:{ACCOUNT}:regionshift",
     "TABLE_ARN": f"arn:aws:dynamodb:us-west-2:{ACCOUNT}:table/regionshift-runs",
     "REPORT_BUCKET": "regionshift-reports-example",

@@ -78,8 +78,23 @@ def is_transient(exc: Exception) -> bool:
         return True
     if not isinstance(exc, ClientError):
         return False
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-    return error_code(exc) in TRANSIENT_CODES or status >= 500
+    return error_code(exc) in TRANSIENT_CODES or http_status(exc) >= 500
+
+
+def http_status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """The endpoint did not answer (a connection that failed or hung, or a 5xx), as in an outage of
+    its region; a throttle or a refusal is an answer. Follows ``raise ... from`` to the AWS failure."""
+    cause = exc.__cause__ if isinstance(exc, RegionshiftError) else exc
+    if isinstance(cause, ConnectionError | ReadTimeoutError):
+        return True
+    return (
+        isinstance(cause, ClientError)
+        and int(cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0) >= 500
+    )
 
 
 class CallKind(StrEnum):

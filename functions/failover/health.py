@@ -4,12 +4,15 @@ region's own probes when it does not.
 ``GetHealthCheckStatus`` is a call to Route 53's API, served from us-east-1: in an outage of that
 region it fails, and a run that needs it cannot decide. The probes (``steps/probe.py``) run in the
 stack region and publish there, so a plan with ``probeUrl`` on its regions is still decided, by the
-same rule (more than ``healthyCheckerPercent`` of the results healthy). Once Route 53 has failed in
-an invocation it is not asked again in that invocation: each failure costs the call's retries.
+same rule (more than ``healthyCheckerPercent`` of the results healthy). Only an endpoint that does not
+answer (no connection, a timeout, a 5xx) counts: a throttle is Route 53 answering. Once it has not
+answered, the run does not ask it again (``AssessResult.route53_unreachable``): each attempt costs the
+call's retries.
 """
 
 from datetime import datetime
 
+from failover.clients import is_unreachable
 from failover.errors import TransientAwsError
 from failover.models import CheckerVotes
 from failover.runtime import Runtime
@@ -21,6 +24,8 @@ def votes(rt: Runtime, region: str, now: datetime) -> CheckerVotes:
         try:
             return rt.route53.checker_votes(rt.plan.health_check(region), percent)
         except TransientAwsError as exc:
+            if not is_unreachable(exc):
+                raise  # a throttle is an answer: Route 53 is there, the step is retried
             rt.route53_unreachable = str(exc)
     if region not in rt.plan.probed_regions:
         raise TransientAwsError(

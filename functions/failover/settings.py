@@ -32,6 +32,16 @@ class Settings(BaseModel):
     # The stack region's alarm on the primary's probe results (standby-side detection); empty (set
     # explicitly by the template, not a default) when the plan gives the primary no probeUrl.
     probe_alarm_arn: Annotated[str, Field(pattern=r"^$|^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:.+$")]
+    # Data-plane mode: the stack's serving health checks, "<primary's>,<standby's>" (empty otherwise):
+    # Assess refuses failover pairs guarded by any other check.
+    serving_check_ids: Annotated[str, Field(pattern=r"^$|^[0-9a-fA-F-]{36},[0-9a-fA-F-]{36}$")]
+
+    @property
+    def serving_pair(self) -> tuple[str | None, str | None]:
+        """(primary's, standby's) serving check ids, or (None, None)."""
+        primary, _, standby = self.serving_check_ids.partition(",")
+        return primary or None, standby or None
+
     topic_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:")]
     table_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]{3,255}$")]
     # The stack's bucket, where Finalize writes each run's report (S3 bucket naming rules, "General

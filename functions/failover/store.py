@@ -18,6 +18,8 @@ from failover.state import AuditRecord, Cooldown, LockHolder, OperationKind, Ope
 LOCK = {"pk": {"S": "LOCK"}, "sk": {"S": "LOCK"}}
 PAUSE = {"pk": {"S": "CONTROL"}, "sk": {"S": "PAUSE"}}
 COOLDOWN = {"pk": {"S": "CONTROL"}, "sk": {"S": "COOLDOWN"}}
+# Data-plane mode: the plan (by digest) whose failover pairs `regionshift plan pairs --apply` provisioned.
+PAIRS = {"pk": {"S": "CONTROL"}, "sk": {"S": "PAIRS"}}
 _CONDITIONAL_FAILED = frozenset({"ConditionalCheckFailedException"})
 
 
@@ -168,6 +170,15 @@ class StateStore:
         if not item:
             return None
         return Pause(operator=item["operator"]["S"], reason=item["reason"]["S"], at=item["at"]["S"])
+
+    def record_pairs(self, digest: str, operator: str, now: datetime) -> None:
+        """The plan ``digest``'s failover pairs were provisioned (and verified by Route 53 applying them)."""
+        self._put({**PAIRS, "digest": {"S": digest}, "operator": {"S": operator}, "at": {"S": _iso(now)}})
+
+    def pairs_digest(self) -> str | None:
+        """The digest of the plan whose pairs were last provisioned, or ``None``."""
+        item = self._get(PAIRS)
+        return str(item["digest"]["S"]) if item else None
 
     def start_cooldown(self, execution_id: str, outcome: Outcome, until: datetime) -> None:
         self._put(

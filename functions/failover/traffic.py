@@ -24,7 +24,6 @@ from failover.rules import record_problems
 from failover.runtime import Runtime
 from failover.state import RunFact
 
-SERVING_NAMESPACE = "Regionshift"
 SERVING_METRIC = "Serving"
 # The run document lists this many changes (the rest are counted per zone, and kept with the run's
 # facts): a plan's largest batch must not crowd the 256 KiB document.
@@ -36,8 +35,25 @@ def serving_alarm(plan_name: str, region: str) -> str:
     return f"regionshift-{plan_name}-serving-{region}"
 
 
-def serving_dimensions(plan_name: str, region: str) -> list[tuple[str, str]]:
-    return [("Plan", plan_name), ("Region", region)]
+def serving_namespace(plan_name: str) -> str:
+    """The plan's own namespace: UpdateDns alone may publish to it (the cloudwatch:namespace condition),
+    not the probe, nor another plan's stack."""
+    return f"Regionshift/Serving/{plan_name}"
+
+
+def serving_dimensions(region: str) -> list[tuple[str, str]]:
+    return [("Region", region)]
+
+
+def pair_regions(plan: Plan) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(role, region) of a failover pair's two records."""
+    return (("PRIMARY", plan.primary_region), ("SECONDARY", plan.standby_regions[0]))
+
+
+def serving_checks(plan: Plan, primary: str | None, standby: str | None) -> dict[str, str]:
+    """Region -> the stack's serving health check (its outputs, or the functions' settings); only those known."""
+    found = {plan.primary_region: primary, plan.standby_regions[0]: standby}
+    return {region: check for region, check in found.items() if check}
 
 
 def set_identifier(region: str) -> str:
@@ -47,7 +63,6 @@ def set_identifier(region: str) -> str:
 def pair_record_sets(spec: RecordSpec, plan: Plan, checks: dict[str, str]) -> list[dict[str, Any]]:
     """The failover pair of one plan record: PRIMARY in the primary region, SECONDARY in the standby,
     each with the region's serving health check (``checks``: region -> health check id)."""
-    roles = (("PRIMARY", plan.primary_region), ("SECONDARY", plan.standby_regions[0]))
     return [
         {
             **spec.record_set(region),
@@ -55,8 +70,12 @@ def pair_record_sets(spec: RecordSpec, plan: Plan, checks: dict[str, str]) -> li
             "Failover": role,
             "HealthCheckId": checks[region],
         }
-        for role, region in roles
+        for role, region in pair_regions(plan)
     ]
+
+
+class PairsError(ValueError):
+    """The records cannot become failover pairs as they stand."""
 
 
 def pair_changes(
@@ -67,7 +86,20 @@ def pair_changes(
     repeat every value, "ChangeResourceRecordSets", Amazon Route 53 API Reference) and the pair is
     UPSERTed, in one batch, which Route 53 applies all or nothing. ``existing``: the zone's record sets
     as ListResourceRecordSets gives them."""
-    wanted = {(spec.name, spec.type) for spec in zone.records}
+    specs = {(spec.name, spec.type): spec for spec in zone.records}
+    wanted = set(specs)
+    for rrset in existing:
+        key = (rrset["Name"].lower().rstrip("."), rrset["Type"])
+        if key in specs and "SetIdentifier" not in rrset:
+            alias = rrset.get("AliasTarget")
+            value = alias["DNSName"] if alias else (rrset.get("ResourceRecords") or [{"Value": ""}])[0]["Value"]
+            if value.lower().rstrip(".") != specs[key].target(plan.primary_region):
+                # A new pair answers its PRIMARY: this record's traffic would go back to the primary.
+                raise PairsError(
+                    f"{key[1]} {key[0]} points at {value}, not the primary's target "
+                    f"{specs[key].target(plan.primary_region)}: pairs would send its traffic back to "
+                    f"{plan.primary_region}"
+                )
     deletes = [
         {"Action": "DELETE", "ResourceRecordSet": rrset}
         for rrset in existing
@@ -89,14 +121,16 @@ def switch(plan: Plan, target: str) -> list[Switch]:
     ]
 
 
-def pair_problems(zone: Zone, pairs: dict[tuple[str, str], dict[str, Record]], plan: Plan) -> list[str]:
+def pair_problems(
+    zone: Zone, pairs: dict[tuple[str, str], dict[str, Record]], plan: Plan, checks: dict[str, str]
+) -> list[str]:
     """Data-plane mode: every plan record must be a failover pair whose PRIMARY points at the primary
-    region's target and SECONDARY at the standby's, each guarded by a health check."""
+    region's target and SECONDARY at the standby's, each guarded by that region's serving check
+    (``checks``): a pair on another check would never follow the switch."""
     problems = []
-    roles = (("PRIMARY", plan.primary_region), ("SECONDARY", plan.standby_regions[0]))
     for spec in zone.records:
         found = pairs.get((spec.name, spec.type), {})
-        for role, region in roles:
+        for role, region in pair_regions(plan):
             record = found.get(role)
             where = f"{spec.type} {spec.name} ({role}) in hosted zone {zone.id}"
             if record is None:
@@ -105,6 +139,11 @@ def pair_problems(zone: Zone, pairs: dict[tuple[str, str], dict[str, Record]], p
                 problems.append(f"{where} points at {record.shown}, the plan says {spec.shown(region)}")
             elif record.health_check_id is None:
                 problems.append(f"{where} has no health check: traffic would never leave it")
+            elif record.health_check_id != checks.get(region):
+                problems.append(
+                    f"{where} is guarded by health check {record.health_check_id}, not the stack's serving check "
+                    f"of {region} ({checks.get(region) or 'unknown'}): it would not follow the switch"
+                )
     return problems
 
 
@@ -128,17 +167,7 @@ def move(doc: RunDocument, rt: Runtime, now: datetime) -> DnsState:
 def _publish(target: str, rt: Runtime, now: datetime) -> DnsState:
     plan = rt.plan
     wanted = switch(plan, target)
-    cloudwatch = rt.cloudwatch(rt.stack_region)
-    # The target first, the others after: while every record of a failover pair is unhealthy, Route 53
-    # answers the PRIMARY ("How Amazon Route 53 chooses records when health checking is configured"),
-    # so the old primary must never be the only one marked down.
-    for serves in (True, False):
-        metrics = [
-            (SERVING_METRIC, serving_dimensions(plan.name, s.region), 1.0 if serves else 0.0)
-            for s in wanted
-            if (s.wanted == "OK") == serves
-        ]
-        cloudwatch.publish(SERVING_NAMESPACE, metrics, now)
+    _send(rt, wanted, now)
     changes = [
         RecordChange(
             zone_id=zone.id,
@@ -153,6 +182,20 @@ def _publish(target: str, rt: Runtime, now: datetime) -> DnsState:
     return DnsState(
         at=now, changes=changes[:CHANGES_SHOWN], zones=zones, status="PENDING", mode="data-plane", switch=wanted
     )
+
+
+def _send(rt: Runtime, wanted: list[Switch], now: datetime) -> None:
+    """Publish the switch: the target first, the others after. While every record of a failover pair is
+    unhealthy, Route 53 answers the PRIMARY ("How Amazon Route 53 chooses records when health checking
+    is configured"), so the old primary must never be the only one marked down."""
+    cloudwatch = rt.cloudwatch(rt.stack_region)
+    for serves in (True, False):
+        metrics = [
+            (SERVING_METRIC, serving_dimensions(s.region), 1.0 if serves else 0.0)
+            for s in wanted
+            if (s.wanted == "OK") == serves
+        ]
+        cloudwatch.publish(serving_namespace(rt.plan.name), metrics, now)
 
 
 def _upsert(doc: RunDocument, target: str, rt: Runtime, now: datetime) -> DnsState:
@@ -206,6 +249,9 @@ def follow(doc: RunDocument, rt: Runtime, now: datetime) -> DnsState:
     assert doc.dns is not None
     dns, polls = doc.dns, doc.dns.polls + 1
     if dns.mode == "data-plane":
+        # Published again at every poll: Route 53 follows the alarm's data stream, not its state
+        # (docs/traffic.md), so the stream carries the switch for the whole wait, not one datapoint.
+        _send(rt, dns.switch, now)
         states = rt.cloudwatch(rt.stack_region).alarm_states([s.alarm for s in dns.switch])
         switched = [s.model_copy(update={"state": states.get(s.alarm)}) for s in dns.switch]
         waiting_alarms = [s for s in switched if s.state != s.wanted]

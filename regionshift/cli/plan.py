@@ -6,12 +6,14 @@ code and the stack's parameters (its IAM included) always come from the same pla
 docs/plan.md.
 """
 
+import getpass
 import json
 import re
 import shlex
 import shutil
 import subprocess
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -243,12 +245,8 @@ def pairs(
     if plan.traffic.mode != "data-plane":
         fail(f"{file}: plan {plan.name} is in upsert mode: its records stay simple records", EXIT_USAGE)
     target = resolve_target(stack, None, region, profile, endpoint_url, False)
-    outputs = target.outputs or {}
-    checks = {
-        plan.primary_region: outputs.get("PrimaryServingCheckId"),
-        plan.standby_regions[0]: outputs.get("StandbyServingCheckId"),
-    }
-    if (target.parameters or {}).get("PlanDigest") != plan.digest() or not all(checks.values()):
+    checks = target.serving_checks(plan)
+    if (target.parameters or {}).get("PlanDigest") != plan.digest() or len(checks) != 2:
         fail(
             f"stack {stack} does not run this data-plane plan (deploy it first: regionshift plan deploy)", EXIT_MISMATCH
         )
@@ -260,9 +258,16 @@ def pairs(
                 for page in route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone.id)
                 for rrset in page["ResourceRecordSets"]
             ]
-            changes = traffic.pair_changes(zone, plan, {r: c for r, c in checks.items() if c}, existing)
+            try:
+                changes = traffic.pair_changes(zone, plan, checks, existing)
+            except traffic.PairsError as exc:
+                fail(f"zone {zone.id}: {exc}; nothing sent for it", EXIT_MISMATCH)
             batch = {"Comment": f"Regionshift {plan.name}: failover pairs", "Changes": changes}
             print(json.dumps({"HostedZoneId": zone.id, "ChangeBatch": batch}, indent=2))
             if apply:
                 change = route53.change_resource_record_sets(HostedZoneId=zone.id, ChangeBatch=batch)["ChangeInfo"]
                 print(safe(f"zone {zone.id}: change {change['Id']} {change['Status']}"))
+        if apply:
+            # What a run reads when Route 53's API cannot show it the pairs (an outage of us-east-1).
+            target.store().record_pairs(plan.digest(), getpass.getuser(), datetime.now(UTC))
+            print(f"recorded in {target.table}: the pairs of plan {plan.name} (digest {plan.digest()[:12]})")

@@ -14,6 +14,7 @@ import json
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -372,6 +373,8 @@ def _provision_pairs(plan: Plan, deployment: Deployment, estate: Any) -> None:
         ]
         if changes:
             route53.change_resource_record_sets(HostedZoneId=zone.id, ChangeBatch={"Changes": changes})
+    # As `regionshift plan pairs --apply` records them, in the stack region.
+    deployment.store().record_pairs(plan.digest(), "deployment", datetime.now(UTC))
     # A deployment publishes no Serving datapoint: the alarms have no data (CloudWatch starts a new alarm
     # in INSUFFICIENT_DATA, "PutMetricAlarm"; moto starts it in OK) and the new health checks are healthy,
     # so the PRIMARY answers. A scenario whose records start in a standby had a failover before: its
@@ -384,9 +387,9 @@ def _provision_pairs(plan: Plan, deployment: Deployment, estate: Any) -> None:
             cloudwatch.set_alarm_state(AlarmName=name, StateValue="INSUFFICIENT_DATA", StateReason="created")
             continue
         value = 1.0 if region == serving else 0.0
-        dimensions = [{"Name": n, "Value": v} for n, v in traffic.serving_dimensions(plan.name, region)]
+        dimensions = [{"Name": n, "Value": v} for n, v in traffic.serving_dimensions(region)]
         cloudwatch.put_metric_data(
-            Namespace=traffic.SERVING_NAMESPACE,
+            Namespace=traffic.serving_namespace(plan.name),
             MetricData=[{"MetricName": traffic.SERVING_METRIC, "Dimensions": dimensions, "Value": value}],
         )
         cloudwatch.set_alarm_state(
@@ -477,6 +480,9 @@ def _deploy_stack(
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("README.txt", "handlers run in-process from functions/")
     functions: dict[str, str] = {}
+    # The serving health checks before the functions: their settings name them (SERVING_CHECK_IDS).
+    checks = _create_health_checks(document, ctx, ctx.conditions)
+    serving = traffic.serving_checks(plan, checks.get("PrimaryServingCheck"), checks.get("StandbyServingCheck"))
     for spec in cfn.functions(document, ctx):
         name = f"regionshift-{spec.logical_id}"
         arn = lam.create_function(
@@ -524,12 +530,6 @@ def _deploy_stack(
     )
     _queue(ctx, "RuleDeadLetterQueue", "regionshift-rule-dead-letters")
     _create_alarms(document, ctx, ctx.conditions, alarm_overrides)
-    checks = _create_health_checks(document, ctx, ctx.conditions)
-    serving = (
-        {plan.primary_region: checks["PrimaryServingCheck"], plan.standby_regions[0]: checks["StandbyServingCheck"]}
-        if checks
-        else {}
-    )
     return Deployment(
         plan=plan,
         parameters=parameters,
@@ -651,6 +651,10 @@ def _create_health_checks(document: dict[str, Any], ctx: cfn.Context, conditions
     for logical_id, resource in document["Resources"].items():
         if resource["Type"] != "AWS::Route53::HealthCheck" or not conditions.get(resource.get("Condition", ""), True):
             continue
+        alarm = resource["Properties"]["HealthCheckConfig"].get("AlarmIdentifier", {}).get("Name")
+        if isinstance(alarm, dict) and "Ref" in alarm:
+            # Ref of an AWS::CloudWatch::Alarm is its name; the alarm itself is created with the others.
+            ctx.refs[alarm["Ref"]] = cfn.resolve(document["Resources"][alarm["Ref"]]["Properties"]["AlarmName"], ctx)
         props = cfn.resolve(resource["Properties"], ctx)
         created[logical_id] = route53.create_health_check(
             CallerReference=f"regionshift-{logical_id}", HealthCheckConfig=props["HealthCheckConfig"]

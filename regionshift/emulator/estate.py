@@ -498,7 +498,11 @@ class EstateHealth:
     def check(self, health_check_id: str) -> bool:
         config = next((c for c in self.checks.configs if c.check_id == health_check_id), None)
         if config is not None:
-            return self.checks.status(config, self.elapsed).healthy
+            plan = self.estate.deployment.plan
+            region = next((r for r in plan.region_names if plan.health_check(r) == health_check_id), None)
+            # A lost region's endpoint fails every checker, whatever the timeline says.
+            up = region is None or not self.estate.is_down(region)
+            return up and self.checks.status(config, self.elapsed).healthy
         with untracked():
             metric = metric_check_healthy(health_check_id, self.estate.is_down)
         if metric is None:
@@ -510,6 +514,8 @@ class EstateHealth:
         region = deployment.targets.get(dns_name)
         if region is None:
             raise KeyError(f"alias target {dns_name} (zone {hosted_zone_id}) is not a load balancer of the estate")
+        if self.estate.is_down(region):
+            return False  # a lost region's load balancer has no healthy target, whatever the timeline says
         points = deployment.health[deployment.plan.health_check(region)]
         checkers = self.estate.scenario.estate.health.checkers
         return healthy_share(checkers - min(failing_at(points, self.elapsed), checkers), checkers)

@@ -172,6 +172,7 @@ CONTEXT_KEYS = frozenset(
         "route53:ChangeResourceRecordSetsRecordTypes",
         "route53:ChangeResourceRecordSetsActions",
         "cloudwatch:namespace",
+        "dynamodb:LeadingKeys",
     }
 )
 
@@ -272,9 +273,15 @@ def requests(
         return [Request(action, resource, context or {}, code, status)]
 
     if service == "dynamodb" and operation in ("GetItem", "PutItem", "DeleteItem", "UpdateItem", "Query"):
-        # list_amazondynamodb.html: item and query actions on the table resource.
+        # list_amazondynamodb.html: item and query actions on the table resource; dynamodb:LeadingKeys is
+        # the partition key of the item or query ("Using IAM policy conditions for fine-grained access
+        # control", Amazon DynamoDB Developer Guide). The run table's partition key is ``pk``.
         table = str(params["TableName"])
-        return one(table if table.startswith("arn:") else f"arn:aws:dynamodb:{region}:{account}:table/{table}")
+        item = params.get("Key") or params.get("Item") or {}
+        query = (params.get("ExpressionAttributeValues") or {}).get(":pk")
+        pk = (item.get("pk") or query or {}).get("S")
+        context: dict[str, tuple[str, ...]] = {"dynamodb:LeadingKeys": (str(pk),)} if pk is not None else {}
+        return one(table if table.startswith("arn:") else f"arn:aws:dynamodb:{region}:{account}:table/{table}", context)
     if service == "rds" and operation in ("DescribeDBInstances", "PromoteReadReplica"):
         # list_amazonrds.html: both act on the db resource type (db*) and add no condition key of their
         # own; the db resource type's keys include aws:ResourceTag/${TagKey}, the instance's tags.

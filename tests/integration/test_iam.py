@@ -32,6 +32,7 @@ NEEDED = {
         *GLOBAL_READS,
         "dynamodb:DescribeTable",
         "cloudwatch:DescribeAlarms",  # data-plane mode: the serving alarms
+        "dynamodb:GetItem",  # data-plane mode without Route 53's API: the provisioned pairs
     },
     # Describes a replica only when a retried promotion is refused (the lost response); reads a global
     # resource before moving it (already moved, or moving: not requested twice).
@@ -54,7 +55,7 @@ NEEDED = {
         "dynamodb:PutItem",
         "cloudwatch:PutMetricData",  # data-plane mode: the Serving metric
     },
-    "DnsStatusFunction": {"route53:GetChange", "cloudwatch:DescribeAlarms"},
+    "DnsStatusFunction": {"route53:GetChange", "cloudwatch:PutMetricData", "cloudwatch:DescribeAlarms"},
     "RollbackFunction": {
         "route53:ListResourceRecordSets",
         "rds:DescribeDBInstances",

@@ -104,3 +104,21 @@ def test_the_same_outage_on_an_upsert_plan_is_refused_before_anything_changes_na
     for run in result.runs:
         assert "Route 53's API does not answer" in (run.reason or "")
         assert "traffic.mode: data-plane" in (run.reason or "")
+
+
+def test_without_route53_a_data_plane_run_refuses_pairs_never_recorded_as_provisioned() -> None:
+    from failover.store import PAIRS
+    from regionshift import drill
+    from regionshift.emulator import scenario as scenarios
+    from regionshift.emulator.scenario import Step
+
+    chosen = scenarios.load("region-outage")
+    with drill.Session(chosen) as session:
+        # Given the region-outage drill on a stack where nobody recorded the pairs (plan pairs --apply)
+        session.store._client.delete_item(TableName=session.store._table, Key=PAIRS)
+        session.step(Step(trigger=chosen.trigger))
+        result = session.result()
+    # Then the run, unable to see the pairs through Route 53's API, refuses before any promotion
+    assert result.runs and {r.outcome for r in result.runs} == {"REFUSED"}
+    assert result.mutations == []
+    assert "never recorded as provisioned" in (result.runs[0].reason or "")

@@ -67,7 +67,16 @@ def test_assess_names_every_pair_that_would_not_move_traffic() -> None:
         }
         for spec in zone.records
     }
-    assert traffic.pair_problems(zone, good, DATA_PLANE) == []
+    assert traffic.pair_problems(zone, good, DATA_PLANE, CHECKS) == []
+    # A pair on another health check (the application's, say) would never follow the switch
+    other = {k: {r: Record(*v[r].__dict__.values()) for r in v} for k, v in good.items()}
+    first_key = next(iter(other))
+    primary = other[first_key]["PRIMARY"]
+    other[first_key]["PRIMARY"] = Record(
+        primary.name, primary.type, primary.value, None, primary.alias, "PRIMARY", "0" * 36
+    )
+    (problem,) = traffic.pair_problems(zone, other, DATA_PLANE, CHECKS)
+    assert "not the stack's serving check of us-east-1" in problem
     # Given one record whose SECONDARY is missing, and one whose PRIMARY points elsewhere and whose
     # SECONDARY has no health check
     first, second = zone.records[:2]
@@ -79,7 +88,7 @@ def test_assess_names_every_pair_that_would_not_move_traffic() -> None:
     broken[(second.name, second.type)]["SECONDARY"] = Record(
         unchecked.name, unchecked.type, unchecked.value, None, unchecked.alias, "SECONDARY"
     )
-    problems = traffic.pair_problems(zone, broken, DATA_PLANE)
+    problems = traffic.pair_problems(zone, broken, DATA_PLANE, CHECKS)
     # Then each is named, and nothing else
     assert len(problems) == 3
     assert f"{first.name} (SECONDARY)" in problems[0] and "not found" in problems[0]
@@ -95,9 +104,9 @@ def cloudwatch() -> Any:
         for region in DATA_PLANE.region_names:
             client.put_metric_alarm(
                 AlarmName=traffic.serving_alarm(DATA_PLANE.name, region),
-                Namespace=traffic.SERVING_NAMESPACE,
+                Namespace=traffic.serving_namespace(DATA_PLANE.name),
                 MetricName=traffic.SERVING_METRIC,
-                Dimensions=[{"Name": n, "Value": v} for n, v in traffic.serving_dimensions(DATA_PLANE.name, region)],
+                Dimensions=[{"Name": n, "Value": v} for n, v in traffic.serving_dimensions(region)],
                 Statistic="Maximum",
                 Period=60,
                 EvaluationPeriods=1,
@@ -139,10 +148,11 @@ def test_update_dns_publishes_the_targets_serving_first_and_calls_no_route53(clo
     dns = update_dns(doc, rt, NOW)
     # Then it published us-west-2's 1 in one call, then us-east-1's 0 in the next, in the stack region
     published = [
-        (c[2]["MetricData"][0]["Dimensions"][1]["Value"], c[2]["MetricData"][0]["Value"]) for c in recording.calls
+        (c[2]["MetricData"][0]["Dimensions"][0]["Value"], c[2]["MetricData"][0]["Value"]) for c in recording.calls
     ]
     assert published == [("us-west-2", 1.0), ("us-east-1", 0.0)]
     assert {service for service, _, _ in recording.calls} == {"cloudwatch"}
+    assert {c[2]["Namespace"] for c in recording.calls} == {f"Regionshift/Serving/{DATA_PLANE.name}"}
     assert (dns.mode, dns.status) == ("data-plane", "PENDING")
     assert {(s.region, s.wanted) for s in dns.switch} == {("us-west-2", "OK"), ("us-east-1", "ALARM")}
     assert sum(z.records for z in dns.zones) == len(DATA_PLANE.records)
@@ -174,6 +184,15 @@ def test_dns_status_gives_up_naming_each_alarm_that_did_not_switch(cloudwatch: A
         dns_status(doc, rt, NOW)
     assert traffic.serving_alarm(DATA_PLANE.name, "us-west-2") in str(raised.value)
     assert "is ALARM, not OK" in str(raised.value)
+
+
+def test_plan_pairs_refuses_a_simple_record_that_is_not_at_the_primarys_target() -> None:
+    # Given a plan record already moved to the standby (an earlier upsert-mode failover)
+    zone = DATA_PLANE.zones[0]
+    moved = {**zone.records[0].record_set("us-west-2"), "Name": zone.records[0].name + "."}
+    # Then no batch is made: a new pair answers its PRIMARY and would send the traffic back
+    with pytest.raises(traffic.PairsError, match="would send its traffic back to us-east-1"):
+        traffic.pair_changes(zone, DATA_PLANE, CHECKS, [moved])
 
 
 def test_plan_pairs_deletes_each_simple_plan_record_as_it_stands_and_upserts_the_pairs() -> None:

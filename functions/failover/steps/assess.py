@@ -8,7 +8,8 @@ from datetime import datetime
 
 from failover import members, traffic
 from failover.adapters import Record
-from failover.errors import TransientAwsError
+from failover.clients import is_unreachable
+from failover.errors import DnsUpdateError, TransientAwsError
 from failover.health import votes, votes_text
 from failover.models import AssessResult, CheckerVotes, ReplicaState, RunDocument, StandbyVerdict, TableState
 from failover.rules import (
@@ -185,11 +186,12 @@ def _traffic(rt: Runtime) -> TrafficLook:
         # In the stack region: what the move itself will use.
         names = [traffic.serving_alarm(plan.name, r) for r in plan.region_names]
         problems += traffic.serving_problems(rt.cloudwatch(rt.stack_region).alarm_states(names), plan)
+    checks = traffic.serving_checks(plan, *rt.settings.serving_pair)
     try:
         if rt.route53_unreachable is None and plan.traffic.mode == "data-plane":
             for zone in plan.zones:
                 pairs = rt.route53.pairs(zone.id, {r.name for r in zone.records})
-                problems += traffic.pair_problems(zone, pairs, plan)
+                problems += traffic.pair_problems(zone, pairs, plan, checks)
             pairs_note = (
                 f"{shape} are failover pairs of their {plan.primary_region} and {plan.standby_regions[0]} targets"
             )
@@ -200,15 +202,19 @@ def _traffic(rt: Runtime) -> TrafficLook:
             return TrafficLook(
                 current, f"{shape} exist and point at their {plan.primary_region} targets", True, problems
             )
-    except TransientAwsError as exc:
+    except (TransientAwsError, DnsUpdateError) as exc:
+        if not is_unreachable(exc):
+            raise
         rt.route53_unreachable = str(exc)
-    # Data-plane mode changes no record: an outage of Route 53's API leaves the pairs as deployed.
-    return TrafficLook(
-        None,
-        f"{shape} not verified: Route 53's API does not answer; data-plane mode changes no record",
-        False,
-        problems,
-    )
+    # Data-plane mode changes no record: an outage of Route 53's API leaves the pairs as provisioned,
+    # which `regionshift plan pairs --apply` recorded in the stack region (no record: nothing is known).
+    if plan.traffic.mode == "data-plane" and rt.store.pairs_digest() != plan.digest():
+        problems.append(
+            "Route 53's API does not answer and this plan's failover pairs were never recorded as provisioned "
+            "(regionshift plan pairs --apply): traffic might not follow"
+        )
+    unread = f"{shape} not verified: Route 53's API does not answer; data-plane mode changes no record"
+    return TrafficLook(None, unread, False, problems)
 
 
 def _examine(

@@ -54,7 +54,12 @@ def rollback(doc: RunDocument, rt: Runtime, now: datetime) -> RunResult:
     actions = []
     if untouched:
         actions.append(f"{_moves(untouched)} in {target} (the application there has no writer for them)")
-    if not_moved:
+    if not_moved and plan.traffic.mode == "data-plane":
+        actions.append(
+            f"once {target} serves, publish Regionshift Serving 1 for {target}, then 0 for the other region, in "
+            f"the stack region (docs/traffic.md); never edit one record of a failover pair"
+        )
+    elif not_moved:
         actions.append(f"once {target} serves, point {_names(sorted(not_moved))} at it (targets in the plan)")
     else:
         actions.append(f"check the application in {target}")

@@ -10,6 +10,7 @@ must be repaired.
 
 from datetime import datetime
 
+from failover.errors import TransientAwsError
 from failover.health import votes, votes_text
 from failover.models import RunDocument, TargetLook
 from failover.runtime import Runtime
@@ -19,8 +20,15 @@ def target_health(doc: RunDocument, rt: Runtime, now: datetime) -> TargetLook:
     assert doc.assess is not None and doc.assess.target is not None
     region, rails = doc.assess.target, rt.rails
     rt.route53_unreachable = doc.assess.route53_unreachable
-    seen = votes(rt, region, now)
     probes = (doc.target.probes if doc.target else 0) + 1
+    try:
+        seen = votes(rt, region, now)
+    except TransientAwsError as exc:
+        # Nothing can judge the target (Route 53's API down, no probe of it): the writers are there
+        # already, so traffic still moves, and the run ends DEGRADED saying the target was not seen.
+        return TargetLook(
+            at=now, region=region, healthy=False, probes=probes, votes=f"not judged: {exc}"[:500], gave_up=True
+        )
     healthy = seen.verdict == "HEALTHY"
     return TargetLook(
         at=now,
