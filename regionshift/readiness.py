@@ -17,8 +17,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from failover import members, traffic
 from failover.adapters import CloudWatch, Rds, Record, Route53, table_replication_latency
 from failover.errors import RegionshiftError
+from failover.health import votes_text
 from failover.models import ReplicaState
 from failover.plan import PLAN_TAG, Movable, Plan
+from failover.probes import WINDOW_SECONDS, ProbeVotes, probe_alarm
 from failover.rules import (
     earlier_writers,
     lag_problem,
@@ -89,6 +91,7 @@ class Readiness:
             self.alarm,
             self.records,
             self.traffic,
+            self.probes,
             self.topic,
             self.region_losses,
         ]
@@ -261,15 +264,49 @@ class Readiness:
         findings.append(self._rule())
         return findings
 
-    def _rule(self) -> Finding:
+    def _rule(self, alarm_arn: str | None = None) -> Finding:
+        alarm_arn = alarm_arn or self.alarm_arn
         events = self.t.client("events")
         names = events.list_rule_names_by_target(TargetArn=self.t.state_machine_arn).get("RuleNames", [])
         for name in names:
             pattern = json.loads(events.describe_rule(Name=name).get("EventPattern") or "{}")
             states = ((pattern.get("detail") or {}).get("state") or {}).get("value") or []
-            if self.alarm_arn in (pattern.get("resources") or []) and states == ["ALARM"]:
-                return Finding("alarm-wiring", OK, f"rule {name} starts the state machine on ALARM")
-        return Finding("alarm-wiring", BLOCKING, f"no rule sends {self.alarm_arn} in ALARM to the state machine")
+            if alarm_arn in (pattern.get("resources") or []) and states == ["ALARM"]:
+                return Finding("alarm-wiring", OK, f"rule {name} starts the state machine on {alarm_arn} in ALARM")
+        return Finding("alarm-wiring", BLOCKING, f"no rule sends {alarm_arn} in ALARM to the state machine")
+
+    def probes(self) -> list[Finding]:
+        """Standby-side detection: each probed region has recent probe results in the stack region, and
+        a probed primary's alarm exists and starts the state machine."""
+        plan = self.plan
+        if not plan.probed_regions:
+            return []
+        stack_region = self.t.session.region_name
+        cloudwatch = self.t.client("cloudwatch", stack_region)
+        reader = ProbeVotes(cloudwatch, plan.name, (stack_region,))
+        now = datetime.now(UTC)
+        findings = []
+        for region in plan.probed_regions:
+            seen = reader.votes(region, now, plan.rails.healthy_checker_percent)
+            if seen.verdict == "UNKNOWN":
+                findings.append(
+                    Finding(
+                        "probes",
+                        WARN,
+                        f"{region}: no probe result in the last {WINDOW_SECONDS} s: the probe is not running, "
+                        "so runs cannot be started or decided from the stack region",
+                    )
+                )
+            else:
+                status = OK if seen.verdict == "HEALTHY" else WARN
+                findings.append(Finding("probes", status, f"{region}: {votes_text(seen)} ({seen.verdict})"))
+        if plan.primary_region in plan.probed_regions:
+            name = probe_alarm(plan.name)
+            if not cloudwatch.describe_alarms(AlarmNames=[name]).get("MetricAlarms"):
+                findings.append(Finding("probes", BLOCKING, f"the probe alarm {name} is missing in {stack_region}"))
+            else:
+                findings.append(self._rule(f"arn:aws:cloudwatch:{stack_region}:{self.account}:alarm:{name}"))
+        return findings
 
     @cached_property
     def _current(self) -> dict[str, dict[tuple[str, str], Record]]:

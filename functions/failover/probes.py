@@ -33,6 +33,12 @@ PERIOD_SECONDS = 60
 # the window fails, and HEALTHY again with its first good round: slow to fail over, quick to stand down.
 WINDOW_SECONDS = 2 * PERIOD_SECONDS
 
+
+def probe_alarm(plan_name: str) -> str:
+    """The alarm on the primary's probe results (template.yaml's ProbeAlarm names it the same way)."""
+    return f"regionshift-{plan_name}-probe-unhealthy"
+
+
 # Route 53's HTTP(S) health checkers judge an endpoint this way, and the probe the same, so that both
 # signals agree: a TCP connection within four seconds, then an HTTP status of 2xx or 3xx within two
 # seconds; an HTTPS check does not validate the certificate ("How Amazon Route 53 determines whether

@@ -478,7 +478,10 @@ def test_check_and_plan_pairs_on_a_data_plane_stack() -> None:
             "name": "server-data-plane",
             "description": "server mode, data-plane plan",
             "expect": {"outcome": "DRY_RUN"},
-            "plan": {"traffic": {"mode": "data-plane"}},
+            "plan": {
+                "traffic": {"mode": "data-plane"},
+                "regions": {"primary": {"probeUrl": "https://app.us-east-1.example.com/health"}},
+            },
             "estate": {"standbys": ["us-west-2"]},
             "trigger": {"raw": None},
         }
@@ -499,6 +502,15 @@ def test_check_and_plan_pairs_on_a_data_plane_stack() -> None:
             in details
         )
         assert not any(d.startswith("records:") for d in details)
+        # And the probe: its alarm starts the state machine; no round has run on a served stack yet
+        assert any(
+            d.startswith("alarm-wiring: rule") and d.endswith("regionshift-orders-probe-unhealthy in ALARM")
+            for d in details
+        )
+        assert (
+            "probes: us-east-1: no probe result in the last 120 s: the probe is not running, so runs cannot be "
+            "started or decided from the stack region" in details
+        )
         # When the pairs are provisioned again
         printed = runner.invoke(app, ["plan", "pairs", plan_file, *common, "--apply"])
         assert printed.exit_code == 0, printed.output
