@@ -135,15 +135,20 @@ class Rounds:
         self._origin = origin
         self._next = float(PUBLISH_SECONDS)  # the next round, in seconds after the origin
 
-    def ran(self, at: datetime) -> None:
-        """The schedule ran the round stamped ``at`` (mid-minute): the next is a minute later."""
+    def _round(self, at: datetime) -> float:
+        """The round (seconds after the origin, on the minute grid) that ``at`` (mid-minute) stamps. The
+        clock reads wall time plus its offset, so the wall time that passes between stamping and now
+        (seconds, on a loaded machine) must not move a round off its minute: it is snapped to the grid."""
         offset = self._clock.offset - (self._clock.now() - at).total_seconds() + PUBLISH_SECONDS / 2
-        self._next = max(self._next, round(offset - self._origin) + PUBLISH_SECONDS)
+        return round((offset - self._origin) / PUBLISH_SECONDS) * float(PUBLISH_SECONDS)
+
+    def ran(self, at: datetime) -> None:
+        """The schedule ran the round stamped ``at``: the next is a minute later."""
+        self._next = max(self._next, self._round(at) + PUBLISH_SECONDS)
 
     def due(self, at: datetime) -> bool:
         """Whether the round stamped ``at`` was not recorded yet (by ``catch_up``)."""
-        offset = self._clock.offset - (self._clock.now() - at).total_seconds() + PUBLISH_SECONDS / 2
-        return round(offset - self._origin) >= self._next
+        return self._round(at) >= self._next
 
     def catch_up(
         self, function: str, service: str, operation: str, region: str, params: dict[str, Any]
