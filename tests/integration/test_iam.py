@@ -455,6 +455,7 @@ GOES_TO = {
     "each standby": {"us-west-2", "eu-west-1"},
     "target": {"us-west-2", "eu-west-1"},
     "primary (a global table's latency)": {"us-east-1"},
+    "primary": {"us-east-1"},
 }
 
 
