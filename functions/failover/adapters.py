@@ -11,7 +11,14 @@ from botocore.exceptions import ClientError
 
 from failover import history
 from failover.clients import CallKind, call, error_code
-from failover.errors import DnsUpdateError, NotificationError, PromotionError, ReportError, TransientAwsError
+from failover.errors import (
+    DnsUpdateError,
+    FencingError,
+    NotificationError,
+    PromotionError,
+    ReportError,
+    TransientAwsError,
+)
 from failover.models import CheckerVotes, ReplicaState
 
 
@@ -181,6 +188,41 @@ class Rds:
                 return True
             raise PromotionError(f"PromoteReadReplica {identifier}: {error_code(exc)}: {exc}") from exc
         return False
+
+    def stop(self, identifier: str) -> str:
+        """Stop an old primary so that it takes no more writes; returns ``stopping``, or ``stopped``
+        (already), ``gone`` (no such instance) or ``denied`` (not tagged for the plan).
+
+        RDS refuses with InvalidDBInstanceState an instance that is not ``available`` and one it cannot
+        stop ("StopDBInstance", Amazon RDS API Reference; the limitations in "Stopping an Amazon RDS DB
+        instance temporarily": an instance with read replicas, Multi-AZ SQL Server): a retried step finds
+        it stopping or stopped, which counts as done; any other refusal is a ``FencingError``.
+        """
+        what = f"StopDBInstance {identifier}"
+        try:
+            call(
+                CallKind.WRITE,
+                FencingError,
+                what,
+                lambda: self._client.stop_db_instance(DBInstanceIdentifier=identifier),
+                passthrough=NOT_FOUND | ACCESS_DENIED | REFUSED_STATE,
+            )
+        except ClientError as exc:
+            code = error_code(exc)
+            if code in NOT_FOUND:
+                return "gone"
+            if code in ACCESS_DENIED:
+                return "denied"
+            state = self.describe(identifier)
+            if state.exists and not state.denied and state.status in ("stopping", "stopped"):
+                return "stopped"
+            message = exc.response.get("Error", {}).get("Message", "")
+            raise FencingError(f"{what}: {code}: {message}") from exc
+        return "stopping"
+
+
+# What RDS answers for an instance (or, moto, a cluster) it cannot act on in its present state.
+REFUSED_STATE = frozenset({"InvalidDBInstanceState", "InvalidDBInstanceStateFault", "InvalidDBClusterStateFault"})
 
 
 @dataclass(frozen=True)

@@ -48,3 +48,7 @@ class StepFailedError(RegionshiftError):
 class ReportError(RegionshiftError):
     """The run's report could not be read from its history or written to the report bucket; it never
     fails the run (Finalize records it)."""
+
+
+class FencingError(RegionshiftError):
+    """RDS refused to fence an old primary (its answer is recorded; it never fails the run)."""

@@ -359,6 +359,45 @@ class RunResult(Model):
     rollback_error: StepError | None = None
 
 
+class FenceCode(StrEnum):
+    """What the Fence step did about one moved resource's old primary: one letter each, in the plan's
+    order of ``movers``, so that the run document stays small whatever the plan (its texts are in
+    ``failover.fencing``)."""
+
+    STOPPED = "S"  # StopDBInstance accepted, or the instance already stopping / stopped
+    AURORA = "A"  # Aurora demotes the old primary cluster itself: no call
+    CACHE = "C"  # the datastore's failover made the old primary a secondary: no call
+    NOT_PROMOTED = "P"  # this run did not move this resource: its old primary is still its writer
+    PLAN_NONE = "N"  # the plan says fence: none
+    UNREACHABLE = "U"  # the primary region did not answer
+    REFUSED = "R"  # RDS refused to stop it (read replicas, Multi-AZ SQL Server, its state)
+    DENIED = "D"  # not tagged for the plan: out of the stack's reach
+    GONE = "G"  # the instance no longer exists
+
+    @property
+    def by_hand(self) -> bool:
+        """A person must fence it (or decide not to)."""
+        return self in (FenceCode.PLAN_NONE, FenceCode.UNREACHABLE, FenceCode.REFUSED, FenceCode.DENIED)
+
+
+# The first refusal's words from RDS, kept for the page: bounded, as the whole document must stay
+# below Step Functions' payload limit (tests/unit/test_run_document_size.py).
+FENCE_NOTE_LIMIT = 200
+
+
+class FenceResult(Model):
+    """The Fence step's result; or, after its Catch, only ``error`` (the step failed: nothing is known)."""
+
+    at: datetime | None = None
+    codes: Annotated[str, Field(pattern=r"^[SACPNURDG]*$")] = ""
+    note: Annotated[str, _clip(FENCE_NOTE_LIMIT)] | None = None
+    error: Annotated[str, _clip(FENCE_NOTE_LIMIT)] | None = None
+
+    @property
+    def entries(self) -> list[FenceCode]:
+        return [FenceCode(c) for c in self.codes]
+
+
 class NotifyResult(Model):
     published: bool
     message_id: str | None = None
@@ -382,8 +421,16 @@ class RunDocument(Model):
     dns: DnsState | None = None
     error: StepError | None = None
     result: RunResult | None = None
+    fence: FenceResult | None = None
     notification: NotifyResult | None = None
     notification_error: StepError | None = None
+
+    @property
+    def promoted(self) -> list[str]:
+        """The members this run made writers: as Rollback found them (DEGRADED), else the promotions."""
+        if self.result is not None and self.result.promoted:
+            return self.result.promoted
+        return [p.identifier for p in self.promotions or []]
 
     @property
     def promotions(self) -> list[PromotionState] | None:

@@ -2,7 +2,7 @@
 
 import json
 
-from failover import reevaluation, report
+from failover import fencing, reevaluation, report
 from failover.models import Outcome, RunDocument, StepError
 from failover.settings import Settings
 
@@ -49,6 +49,7 @@ def timeline(doc: RunDocument) -> list[tuple[str, float]]:
         ("promoted", max((p.at for p in doc.promotions), default=None) if doc.promotions else None),
         ("target", doc.target.at if doc.target else None),
         ("dns", doc.dns.at if doc.dns else None),
+        ("fence", doc.fence.at if doc.fence else None),
         ("result", doc.result.at if doc.result else None),
     ]
     return [(name, (at - start).total_seconds()) for name, at in stamps if at is not None]
@@ -146,11 +147,17 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
     if result.outcome.changed_writer and cooldown:
         lines.append(f"Automatic runs are blocked for {cooldown} s or until acknowledged (regionshift ack).")
     if result.outcome.changed_writer:
-        primaries = ", ".join(plan.primary_member(r) for r in plan.movers if r.kind == "rds-instance")
-        if primaries:
+        # What the Fence step did about each old primary, and what a person must still fence.
+        lines.extend(fencing.lines(plan, doc.fence))
+        left = (
+            fencing.by_hand(plan, doc.fence)
+            if doc.fence
+            else [plan.primary_member(r) for r in plan.movers if r.kind == "rds-instance"]
+        )
+        if left:
             lines.append(
-                f"The old primaries ({primaries}) in {plan.primary_region} must not take writes again: "
-                "fence them before they come back."
+                f"The old primaries ({', '.join(left)}) in {plan.primary_region} must not take writes again: "
+                "fence them by hand before they come back."
             )
     lines.append(f"Report: {report_url(doc.execution.id, settings)}")
     again = reevaluation.next_attempt(doc, settings)
@@ -176,6 +183,7 @@ def body(doc: RunDocument, settings: Settings) -> str:
         "promoted": doc.result.promoted or [p.identifier for p in doc.promotions or []],
         "moved": doc.result.moved,
         "notMoved": doc.result.not_moved,
+        "fence": doc.fence.wire() if doc.fence else None,
         "timeline": dict(timeline(doc)),
     }
     return "\n".join(summary_lines(doc, settings)) + "\n\nDetails:\n" + json.dumps(details, indent=2, default=str)

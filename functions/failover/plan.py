@@ -154,6 +154,13 @@ class Database(Movable):
     kind: Literal["rds-instance"] = "rds-instance"
     primary: DbIdentifier
     replicas: dict[Region, DbIdentifier]
+    # What the run does to the old primary once its replica in the target is the writer (docs/plan.md,
+    # "Fencing"): ``stop`` calls StopDBInstance, so that an old primary that still answers takes no
+    # more writes (split brain); ``none`` leaves it to a person, and the page says so. RDS refuses to
+    # stop an instance that still has read replicas, and starts a stopped instance again after seven
+    # days ("Stopping an Amazon RDS DB instance temporarily", Amazon RDS User Guide:
+    # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_StopInstance.html).
+    fence: Literal["stop", "none"] = "stop"
 
     def member(self, region: str, primary_region: str) -> str:
         return self.primary if region == primary_region else self.replicas[region]

@@ -9,7 +9,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+from failover import fencing
 from failover.history import ExecutionHistory, Visit
+from failover.models import FenceCode
 from failover.state import AuditRecord
 from failover.text import markdown_safe, terminal_safe
 
@@ -182,6 +184,13 @@ def _change_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
                     f"change {zone['changeId']}: {zone.get('status')}",
                 )
             )
+    # The old primaries, one row per kind of answer (the page names each one; failover.fencing).
+    fence = changes.get("fence") or {}
+    if fence.get("error"):
+        rows.append(("old primaries", "fencing failed", f"fence them by hand: {fence['error']}"))
+    for code in sorted(set(fence.get("codes") or "")):
+        count = str(fence["codes"].count(code))
+        rows.append(("old primaries", f"{count} of {len(fence['codes'])}", fencing.TEXT[FenceCode(code)]))
     # Data-plane mode: the serving alarms the failover pairs' health checks follow (docs/traffic.md).
     for switched in dns.get("switch", []):
         rows.append(

@@ -12,6 +12,7 @@ from failover.models import (
     AssessResult,
     DnsState,
     Excerpt,
+    FenceResult,
     Flags,
     GateResult,
     Model,
@@ -70,6 +71,8 @@ class Changes(Model):
     promotions: list[PromotionState] | None = None
     target: TargetLook | None = None
     dns: DnsState | None = None
+    # What the Fence step did about each old primary (failover.fencing).
+    fence: FenceResult | None = None
 
 
 class AuditRecord(Model):

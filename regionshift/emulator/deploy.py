@@ -227,7 +227,8 @@ def deploy(scenario: Scenario, workdir: Path | None = None) -> Deployment:
     endpoints: dict[tuple[str, str], str] = {}  # (database, region) -> endpoint
     foreign: dict[str, str] = {}  # another source database (created once, however many replicas use it) -> ARN
     for name in estate.databases:
-        primary = _create_db(_client("rds", PRIMARY_REGION), primary_db(name))
+        # The old primary carries the plan's tag too: the Fence step may stop only the plan's instances.
+        primary = _create_db(_client("rds", PRIMARY_REGION), primary_db(name), [{"Key": PLAN_TAG, "Value": PLAN_NAME}])
         endpoints[(name, PRIMARY_REGION)] = primary["Endpoint"]["Address"]
         for region in estate.standbys:
             identifier = replica_id(name, region)
@@ -426,9 +427,10 @@ def _create_table(name: str) -> None:
     )
 
 
-def _create_db(client: Any, identifier: str) -> dict[str, Any]:
+def _create_db(client: Any, identifier: str, tags: list[dict[str, str]] | None = None) -> dict[str, Any]:
     instance: dict[str, Any] = client.create_db_instance(
         DBInstanceIdentifier=identifier,
+        Tags=tags or [],
         DBInstanceClass="db.r6g.large",
         Engine="postgres",
         MasterUsername="admin",

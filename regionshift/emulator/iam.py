@@ -282,9 +282,9 @@ def requests(
         pk = (item.get("pk") or query or {}).get("S")
         context: dict[str, tuple[str, ...]] = {"dynamodb:LeadingKeys": (str(pk),)} if pk is not None else {}
         return one(table if table.startswith("arn:") else f"arn:aws:dynamodb:{region}:{account}:table/{table}", context)
-    if service == "rds" and operation in ("DescribeDBInstances", "PromoteReadReplica"):
-        # list_amazonrds.html: both act on the db resource type (db*) and add no condition key of their
-        # own; the db resource type's keys include aws:ResourceTag/${TagKey}, the instance's tags.
+    if service == "rds" and operation in ("DescribeDBInstances", "PromoteReadReplica", "StopDBInstance"):
+        # list_amazonrds.html: all three act on the db resource type (db*) and add no condition key of
+        # their own; the db resource type's keys include aws:ResourceTag/${TagKey}, the instance's tags.
         if "DBInstanceIdentifier" not in params:
             raise IamModelError(f"rds:{operation} without DBInstanceIdentifier is not modelled")
         db = str(params["DBInstanceIdentifier"])

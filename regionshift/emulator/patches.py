@@ -398,6 +398,30 @@ def _lazy_kms_private_key(_engine: Engine, original: Any) -> Any:
     return generate_private_key
 
 
+def _stop_refusals(_engine: Engine, original: Any) -> Any:
+    """StopDBInstance as RDS refuses it: "You can't stop a DB instance that has a read replica, or that
+    is a read replica" ("Stopping an Amazon RDS DB instance temporarily", limitations,
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_StopInstance.html). moto refuses the
+    replica (and Multi-AZ SQL Server) but stops a source that still has replicas. A replica counts while
+    it still follows the instance: a promoted one no longer does (moto keeps it in ``replicas``)."""
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import rds_backends
+
+    def stop_db_instance(backend: Any, db_instance_identifier: str, db_snapshot_identifier: str | None = None) -> Any:
+        database = backend.databases.get(db_instance_identifier)
+        for replica in list(database.replicas) if database is not None else []:
+            region = replica.split(":")[3] if replica.startswith("arn:") else backend.region_name
+            follower = rds_backends[ACCOUNT][region].databases.get(replica.rsplit(":", 1)[-1])
+            if follower is not None and follower.is_replica and follower.source_db_instance_identifier:
+                raise RDSClientError(
+                    "InvalidDBInstanceState",
+                    f"DB instance {db_instance_identifier} has read replicas: it cannot be stopped.",
+                )
+        return original(backend, db_instance_identifier, db_snapshot_identifier)
+
+    return stop_db_instance
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "moto.kms.models",
@@ -546,6 +570,14 @@ PATCHES: tuple[Patch, ...] = (
         "neither: both are validated as Route 53 does (InvalidInput) and kept on moto's health check "
         "(healthchecks.py)",
         _metric_health_checks,
+    ),
+    Patch(
+        "moto.rds.models:RDSBackend",
+        "stop_db_instance",
+        "moto stops an instance that still has read replicas; RDS refuses it (InvalidDBInstanceState), as it "
+        "refuses a read replica (USER_StopInstance.html, limitations): the old primary of a three-region plan "
+        "keeps its other standby's replica after a failover",
+        _stop_refusals,
     ),
     Patch(
         "moto.route53.models:HealthCheck",

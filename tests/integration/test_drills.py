@@ -365,3 +365,54 @@ def test_a_promotion_failing_after_the_other_database_was_promoted_degrades(
     assert f"Databases promoted: {promoted}" in message
     assert f"promote {failed} in us-west-2 (the application there has no writer for them)" in message
     assert "A human must act" in message
+
+
+def test_fencing_stops_each_old_primary_after_a_failover(library_results: dict[str, DrillResult]) -> None:
+    # Given a two-region failover: no replica follows the old primaries any more
+    result = library_results["fence-old-primary"]
+    # Then each old primary was stopped, in the primary region, and the page says so
+    stops = [e for e in result.effects if e["operation"] == "StopDBInstance"]
+    assert sorted(m["identifier"] for m in stops) == ["accounts-primary", "orders-primary"]
+    assert {m["region"] for m in stops} == {"us-east-1"}
+    message = result.notifications[0]["message"]
+    assert "Fence orders (orders-primary, us-east-1): fenced: stopped" in message
+    assert "fence them by hand" not in message
+    audit = result.runs[0].audit
+    assert audit is not None and audit.changes.fence is not None and audit.changes.fence.codes == "SS"
+
+
+def test_a_fencing_failure_never_changes_the_outcome_and_names_what_to_fence(
+    library_results: dict[str, DrillResult],
+) -> None:
+    # Given StopDBInstance failing on every attempt
+    result = library_results["fence-fails"]
+    # Then the run still failed over, and the page names both old primaries for a person
+    assert [r.outcome for r in result.runs] == ["FAILED_OVER"]
+    message = result.notifications[0]["message"]
+    assert "Fencing FAILED" in message
+    assert "old primaries (orders-primary, accounts-primary) in us-east-1 must not take writes again" in message
+
+
+def test_an_old_primary_with_a_replica_still_following_it_is_left_for_a_person(
+    library_results: dict[str, DrillResult],
+) -> None:
+    # Given a three-region failover to us-west-2: eu-west-1's replicas still follow the old primaries,
+    # and RDS refuses to stop an instance with read replicas
+    result = library_results["primary-outage-synthetic"]
+    message = result.notifications[0]["message"]
+    # Then the run failed over, nothing was stopped, and the page says why and what to do
+    assert [r.outcome for r in result.runs] == ["FAILED_OVER"]
+    assert not [e for e in result.effects if e["operation"] == "StopDBInstance"]
+    assert "RDS refused to stop it" in message and "fence them by hand" in message
+
+
+def test_an_unreachable_primary_region_is_recorded_and_the_run_goes_on(
+    library_results: dict[str, DrillResult],
+) -> None:
+    # Given the loss of us-east-1, the primary region
+    result = library_results["region-outage"]
+    # Then fencing could not reach it, said so, and the run's outcome is the failover's
+    audit = result.runs[0].audit
+    assert audit is not None and audit.changes.fence is not None
+    assert set(audit.changes.fence.codes) == {"U"}
+    assert "fence it when the region returns" in result.notifications[0]["message"]

@@ -63,6 +63,8 @@ NEEDED = {
         "cloudwatch:DescribeAlarms",
         *GLOBAL_READS,
     },
+    # Stops an old primary; describes it when RDS refuses (a retried stop finds it stopping).
+    "FenceFunction": {"rds:StopDBInstance", "rds:DescribeDBInstances"},
     # SNS encrypts with the topic's customer managed key on the publisher's behalf.
     "NotifyFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
     # Its own execution's history and the report bucket, for the run's report.
@@ -453,6 +455,7 @@ GOES_TO = {
     "each standby": {"us-west-2", "eu-west-1"},
     "target": {"us-west-2", "eu-west-1"},
     "primary (a global table's latency)": {"us-east-1"},
+    "primary": {"us-east-1"},
 }
 
 

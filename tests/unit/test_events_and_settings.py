@@ -25,6 +25,7 @@ HANDLER_OF = {
     "update-dns": "update_dns",
     "dns-status": "dns_status",
     "rollback": "rollback",
+    "fence": "fence",
     "notify": "notify",
     "finalize": "finalize",
     "probe": "probe",

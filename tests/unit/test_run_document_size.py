@@ -222,6 +222,8 @@ def largest_document(fill: str) -> dict[str, Any]:
             not_moved=names[MAX_RECORDS // 2 :],
             rollback_error=error,
         ),
+        # Every old primary with a code, and the refusal's words at their limit.
+        fence=m.FenceResult(at=NOW, codes="R" * len(plan.movers), note=fill * m.FENCE_NOTE_LIMIT),
         notification=m.NotifyResult(published=True, message_id="i" * 36, subject=excerpt, error=reason),
         notification_error=error,
     )
