@@ -44,6 +44,19 @@ def _bare(name: str) -> str:
     return name.lower().removesuffix(".")
 
 
+def record_of(rrset: dict[str, Any]) -> Record | None:
+    """A ``ResourceRecordSet`` as ListResourceRecordSets gives it, as the run compares records (None: no
+    value, e.g. a record of another type of routing with no record to compare)."""
+    role, check = rrset.get("Failover"), rrset.get("HealthCheckId")
+    name, alias = _bare(rrset["Name"]), rrset.get("AliasTarget")
+    if alias:
+        return Record(name, rrset["Type"], _bare(alias["DNSName"]), None, True, role, check)
+    if rrset.get("ResourceRecords"):
+        value = _bare(rrset["ResourceRecords"][0]["Value"])
+        return Record(name, rrset["Type"], value, int(rrset["TTL"]), False, role, check)
+    return None
+
+
 class Route53:
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -92,16 +105,11 @@ class Route53:
                 partial(self._client.list_resource_record_sets, HostedZoneId=zone_id, MaxItems="300", **start),
             )
             for rrset in page.get("ResourceRecordSets", []):
-                bare = _bare(rrset["Name"])
-                if bare not in names or ("SetIdentifier" in rrset and "Failover" not in rrset):
+                if "SetIdentifier" in rrset and "Failover" not in rrset:
                     continue
-                role, check = rrset.get("Failover"), rrset.get("HealthCheckId")
-                alias = rrset.get("AliasTarget")
-                if alias:
-                    yield Record(bare, rrset["Type"], _bare(alias["DNSName"]), None, True, role, check)
-                elif rrset.get("ResourceRecords"):
-                    value = _bare(rrset["ResourceRecords"][0]["Value"])
-                    yield Record(bare, rrset["Type"], value, int(rrset["TTL"]), False, role, check)
+                record = record_of(rrset)
+                if record is not None and record.name in names:
+                    yield record
             if not page.get("IsTruncated"):
                 return
             start = {"StartRecordName": page["NextRecordName"], "StartRecordType": page["NextRecordType"]}

@@ -10,23 +10,33 @@ answered, the run does not ask it again (``AssessResult.route53_unreachable``): 
 call's retries.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from failover.clients import is_unreachable
-from failover.errors import TransientAwsError
+from failover.errors import DnsUpdateError, TransientAwsError
 from failover.models import CheckerVotes
 from failover.runtime import Runtime
+
+
+@contextmanager
+def asking_route53(rt: Runtime) -> Iterator[None]:
+    """Around calls to Route 53's API: a failure that is no answer (``clients.is_unreachable``) is noted
+    on the runtime and the block left; any other failure (a throttle is an answer) is raised."""
+    try:
+        yield
+    except (TransientAwsError, DnsUpdateError) as exc:
+        if not is_unreachable(exc):
+            raise
+        rt.route53_unreachable = str(exc)
 
 
 def votes(rt: Runtime, region: str, now: datetime) -> CheckerVotes:
     percent = rt.rails.healthy_checker_percent
     if rt.route53_unreachable is None:
-        try:
+        with asking_route53(rt):
             return rt.route53.checker_votes(rt.plan.health_check(region), percent)
-        except TransientAwsError as exc:
-            if not is_unreachable(exc):
-                raise  # a throttle is an answer: Route 53 is there, the step is retried
-            rt.route53_unreachable = str(exc)
     if region not in rt.plan.probed_regions:
         raise TransientAwsError(
             f"Route 53's API does not answer ({rt.route53_unreachable}) and {region} has no probeUrl in the plan"

@@ -16,7 +16,7 @@ this relies on, with sources.
 from datetime import datetime
 from typing import Any
 
-from failover.adapters import Record
+from failover.adapters import Record, record_of
 from failover.errors import DnsSyncTimeoutError, DnsUpdateError
 from failover.models import DnsState, RecordChange, RunDocument, Switch, ZoneChange
 from failover.plan import Plan, RecordSpec, Zone
@@ -86,25 +86,23 @@ def pair_changes(
     repeat every value, "ChangeResourceRecordSets", Amazon Route 53 API Reference) and the pair is
     UPSERTed, in one batch, which Route 53 applies all or nothing. ``existing``: the zone's record sets
     as ListResourceRecordSets gives them."""
-    specs = {(spec.name, spec.type): spec for spec in zone.records}
-    wanted = set(specs)
-    for rrset in existing:
-        key = (rrset["Name"].lower().rstrip("."), rrset["Type"])
-        if key in specs and "SetIdentifier" not in rrset:
-            alias = rrset.get("AliasTarget")
-            value = alias["DNSName"] if alias else (rrset.get("ResourceRecords") or [{"Value": ""}])[0]["Value"]
-            if value.lower().rstrip(".") != specs[key].target(plan.primary_region):
-                # A new pair answers its PRIMARY: this record's traffic would go back to the primary.
-                raise PairsError(
-                    f"{key[1]} {key[0]} points at {value}, not the primary's target "
-                    f"{specs[key].target(plan.primary_region)}: pairs would send its traffic back to "
-                    f"{plan.primary_region}"
-                )
-    deletes = [
-        {"Action": "DELETE", "ResourceRecordSet": rrset}
+    specs: dict[tuple[str, str], RecordSpec] = {(spec.name, spec.type): spec for spec in zone.records}
+    simple = [
+        (rrset, record)
         for rrset in existing
-        if (rrset["Name"].lower().rstrip("."), rrset["Type"]) in wanted and "SetIdentifier" not in rrset
+        if "SetIdentifier" not in rrset
+        and (record := record_of(rrset)) is not None
+        and (record.name, record.type) in specs
     ]
+    for _, record in simple:
+        primary = specs[(record.name, record.type)].target(plan.primary_region)
+        if record.value != primary:
+            # A new pair answers its PRIMARY: this record's traffic would go back to the primary.
+            raise PairsError(
+                f"{record.type} {record.name} points at {record.value}, not the primary's target {primary}: "
+                f"pairs would send its traffic back to {plan.primary_region}"
+            )
+    deletes = [{"Action": "DELETE", "ResourceRecordSet": rrset} for rrset, _ in simple]
     upserts = [
         {"Action": "UPSERT", "ResourceRecordSet": rrset}
         for spec in zone.records
@@ -287,8 +285,9 @@ def placement(rt: Runtime, target: str) -> tuple[list[str], list[str]]:
     plan = rt.plan
     names = [spec.name for _, spec in plan.records]
     if plan.traffic.mode == "data-plane":
-        states = rt.cloudwatch(rt.stack_region).alarm_states([s.alarm for s in switch(plan, target)])
-        switched = all(states.get(s.alarm) == s.wanted for s in switch(plan, target))
+        wanted = switch(plan, target)
+        states = rt.cloudwatch(rt.stack_region).alarm_states([s.alarm for s in wanted])
+        switched = all(states.get(s.alarm) == s.wanted for s in wanted)
         return (names, []) if switched else ([], names)
     moved: list[str] = []
     not_moved: list[str] = []

@@ -18,6 +18,20 @@ from regionshift.emulator.scenario import Scenario
 ALARM = "app-errors"
 
 
+def put_alarm(cloudwatch: Any, name: str = ALARM) -> None:
+    """The alarm the metric checks follow: one metric, one 60 s period."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="App",
+        MetricName="Errors",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+
+
 class World:
     def __init__(self) -> None:
         self.route53 = boto3.client("route53", region_name="us-east-1")
@@ -25,16 +39,7 @@ class World:
         self.down: set[str] = set()
 
     def alarm(self, name: str = ALARM) -> None:
-        self.cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            Namespace="App",
-            MetricName="Errors",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )
+        put_alarm(self.cloudwatch, name)
 
     def state(self, value: str, name: str = ALARM) -> None:
         self.cloudwatch.set_alarm_state(AlarmName=name, StateValue=value, StateReason="test")
@@ -165,16 +170,7 @@ def test_every_checker_reports_the_alarms_verdict() -> None:
     )
     with drill.Session(scenario) as session:
         cloudwatch = boto3.client("cloudwatch", region_name="us-west-2")
-        cloudwatch.put_metric_alarm(
-            AlarmName=ALARM,
-            Namespace="App",
-            MetricName="Errors",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )
+        put_alarm(cloudwatch)
         cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason="test")
         check_id = boto3.client("route53", region_name="us-east-1").create_health_check(
             CallerReference="metric",

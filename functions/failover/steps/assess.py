@@ -8,9 +8,7 @@ from datetime import datetime
 
 from failover import members, traffic
 from failover.adapters import Record
-from failover.clients import is_unreachable
-from failover.errors import DnsUpdateError, TransientAwsError
-from failover.health import votes, votes_text
+from failover.health import asking_route53, votes, votes_text
 from failover.models import AssessResult, CheckerVotes, ReplicaState, RunDocument, StandbyVerdict, TableState
 from failover.rules import (
     earlier_writers,
@@ -187,7 +185,7 @@ def _traffic(rt: Runtime) -> TrafficLook:
         names = [traffic.serving_alarm(plan.name, r) for r in plan.region_names]
         problems += traffic.serving_problems(rt.cloudwatch(rt.stack_region).alarm_states(names), plan)
     checks = traffic.serving_checks(plan, *rt.settings.serving_pair)
-    try:
+    with asking_route53(rt):
         if rt.route53_unreachable is None and plan.traffic.mode == "data-plane":
             for zone in plan.zones:
                 pairs = rt.route53.pairs(zone.id, {r.name for r in zone.records})
@@ -202,10 +200,6 @@ def _traffic(rt: Runtime) -> TrafficLook:
             return TrafficLook(
                 current, f"{shape} exist and point at their {plan.primary_region} targets", True, problems
             )
-    except (TransientAwsError, DnsUpdateError) as exc:
-        if not is_unreachable(exc):
-            raise
-        rt.route53_unreachable = str(exc)
     # Data-plane mode changes no record: an outage of Route 53's API leaves the pairs as provisioned,
     # which `regionshift plan pairs --apply` recorded in the stack region (no record: nothing is known).
     if plan.traffic.mode == "data-plane" and rt.store.pairs_digest() != plan.digest():
