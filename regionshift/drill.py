@@ -88,6 +88,10 @@ class DrillResult:
     transitions: list[Transition] = field(default_factory=list)  # alarm state changes the emulator evaluated
     # What clients resolve for each plan record at the end (emulator/dns.py), in world["dns"]'s shape.
     answers: list[dict[str, Any]] = field(default_factory=list)
+    # A scenario that checks each step (Scenario.check_each_step): each step's own result, in order.
+    steps: list["StepResult"] = field(default_factory=list)
+    # What each failback step rebuilt and found (regionshift.failback).
+    failbacks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def outcome(self) -> Outcome | None:
@@ -166,10 +170,20 @@ class DrillResult:
             "audit": [a.wire() for a in self.audit],
             "denied": [{"function": d.function, "action": d.action, "resource": d.resource} for d in self.denied],
             "answers": self.answers,
+            "failbacks": self.failbacks,
+            "steps": [{"step": st.label, "outcomes": [r.outcome for r in st.result.runs]} for st in self.steps],
             "alarmTransitions": [
                 {"alarm": t.alarm, "region": t.region, "state": t.state, "at": round(t.at, 1)} for t in self.transitions
             ],
         }
+
+
+@dataclass
+class StepResult:
+    """One step of a chained drill, as a drill of its own: its runs, the world before and after it."""
+
+    label: str
+    result: DrillResult
 
 
 class Session:
@@ -182,6 +196,9 @@ class Session:
         # When the outage began and the health check turned unhealthy, for runs the chain started.
         self.chain: dict[str, datetime | None] | None = None
         self._context = ExitStack()
+        self.notifications: list[dict[str, Any]] = []
+        self.steps: list[StepResult] = []
+        self.failbacks: list[dict[str, Any]] = []
 
     def __enter__(self) -> "Session":
         self.stack = self._context.enter_context(emulator.start(self.scenario))
@@ -242,6 +259,8 @@ class Session:
             self.watch(step.trigger.detection)
         elif step.trigger is not None:
             self.start(_trigger_inputs(step.trigger, self.stack), manual=step.trigger.manual is not None)
+        elif step.failback is not None:
+            self.failback(step.failback.region, step.failback.operator, step.failback.wait_minutes * 60)
         elif step.ack is not None:
             self.store.acknowledge(step.ack.operator, step.ack.reason, now)
         elif step.pause is not None:
@@ -250,6 +269,41 @@ class Session:
             self.store.resume("drill-operator", now)
         elif step.advance is not None:
             self.recorder.clock.advance(step.advance)
+
+    def failback(self, region: str, operator: str, timeout_seconds: float) -> None:
+        """What ``regionshift failback --apply --wait`` does, as an operator's calls (Engine.operator):
+        replicas of the writers rebuilt in ``region``, then waited for in virtual time."""
+        from regionshift import failback
+
+        clock = self.recorder.clock
+
+        def client(service: str, region: str) -> Any:
+            return boto3.client(service, region_name=region)
+
+        with self.stack.engine.operator():
+            direction = self.store.direction()
+            readers = failback.Readers(client, self.deployment.plan.along(direction))
+            rebuilt, direction = failback.rebuild(
+                readers, self.store, direction, region, operator, "drill", clock.now()
+            )
+            readers = failback.Readers(client, self.deployment.plan.along(direction))
+            found = failback.wait(
+                readers, region, clock=clock.now, sleep=clock.advance, timeout_seconds=timeout_seconds
+            )
+        self.failbacks.append(
+            {
+                "region": region,
+                "rebuilt": [
+                    {"database": r.database, "identifier": r.identifier, "created": r.created} for r in rebuilt
+                ],
+                "members": [{"database": m.database, "identifier": m.identifier, "state": m.state} for m in found],
+            }
+        )
+
+    def drained(self) -> list[dict[str, Any]]:
+        """Every notification published so far (the topic's queue is drained once: kept here)."""
+        self.notifications += self.deployment.notifications()
+        return list(self.notifications)
 
     def watch(self, detection: Detection) -> list[Run]:
         """Advance virtual time minute by minute through the estate's detection chain (health checks
@@ -295,36 +349,50 @@ class Session:
             elif r.error in TERMINAL_ERRORS:
                 r.outcome, r.reason = TERMINAL_ERRORS[r.error], r.cause
 
-    def result(self) -> DrillResult:
+    def result(self, before: dict[str, Any] | None = None, runs: int = 0, effects: int = 0) -> DrillResult:
+        """The drill as it stands; from ``before`` on, the runs and effects after the first ``runs`` and
+        ``effects`` only (one step of a chain), else the whole drill with its steps."""
         from regionshift import runreport
 
-        reports = {
-            r.arn: runreport.build(r.execution, r.audit, self.chain) for r in self.runs if r.execution is not None
-        }
+        mine = self.runs[runs:]
+        reports = {r.arn: runreport.build(r.execution, r.audit, self.chain) for r in mine if r.execution is not None}
         return DrillResult(
             reports=reports,
             scenario=self.scenario,
-            runs=self.runs,
+            runs=mine,
             world=self.snapshot(),
-            before=self.before,
-            notifications=self.deployment.notifications(),
+            before=before if before is not None else self.before,
+            notifications=self.drained(),
             recorder=self.recorder,
             audit=self.store.audit(limit=500),
             plan=self.deployment.plan,
             lock=self.store.lock_holder(),
-            effects=self.stack.estate.effects,
+            effects=self.stack.estate.effects[effects:],
             slack=self.stack.estate.slack,
             denied=[d for guard in iam.guards(self.stack.engine.interceptors) for d in guard.denied],
             transitions=list(self.stack.detection.transitions),
             answers=self.stack.estate.answers(),
+            steps=[] if before is not None else list(self.steps),
+            failbacks=list(self.failbacks),
         )
+
+
+def _label(index: int, step: Step) -> str:
+    kind = next(
+        k for k in ("trigger", "failback", "ack", "pause", "resume", "advance") if getattr(step, k) not in (None, False)
+    )
+    return f"step {index} ({kind})"
 
 
 def run(scenario: Scenario, on_state: OnState | None = None) -> DrillResult:
     """Provision the estate, fire the trigger(s), wait for every run, read the world back."""
     with Session(scenario, on_state) as session:
-        for step in [Step(trigger=scenario.trigger), *scenario.then]:
+        for index, step in enumerate([Step(trigger=scenario.trigger), *scenario.then]):
+            if scenario.check_each_step:
+                before, runs, effects = session.snapshot(), len(session.runs), len(session.stack.estate.effects)
             session.step(step)
+            if scenario.check_each_step:
+                session.steps.append(StepResult(_label(index, step), session.result(before, runs, effects)))
         return session.result()
 
 

@@ -13,6 +13,8 @@ from failover.models import Outcome
 from regionshift.drill import DrillResult, Run
 from regionshift.template import stack_root
 
+# The states of an instance that takes no writes ("Stopping an Amazon RDS DB instance temporarily").
+STOPPED = ("stopping", "stopped")
 # Outcomes of runs that must not have changed anything.
 INACTIVE = (Outcome.REFUSED, Outcome.NO_ACTION, Outcome.DRY_RUN)
 
@@ -31,6 +33,14 @@ def _asl() -> dict[str, Any]:
 
 
 def check(result: DrillResult) -> list[Invariant]:
+    """Every invariant of the drill; for a chain of steps (Scenario.check_each_step), of each step,
+    against the world the step before it left."""
+    if result.steps:
+        return [
+            Invariant(f"{step.label}: {held.name}", held.held, held.detail)
+            for step in result.steps
+            for held in check(step.result)
+        ]
     degraded = any(r.outcome == Outcome.DEGRADED for r in result.runs)
     return [
         _one_writer_serving(result, degraded),
@@ -90,7 +100,8 @@ def _one_writer_serving(result: DrillResult, degraded: bool) -> Invariant:
     writers = {
         d["database"]
         for d in result.world["databases"]
-        if d.get("database") and d["region"] == region and d["role"] == "primary"
+        # A stopped instance (a fenced old primary) takes no writes: it is no writer.
+        if d.get("database") and d["region"] == region and d["role"] == "primary" and d["status"] not in STOPPED
     }
     missing = sorted(_plan_databases(result.world) - writers)
     if missing:

@@ -108,9 +108,6 @@ def stack_parameters(plan: Plan, plan_file: str = PACKAGED_PLAN) -> dict[str, An
         "HealthCheckArns": [
             f"arn:aws:route53:::healthcheck/{plan.health_check(region)}" for region in plan.region_names
         ],
-        "StandbyHealthCheckArns": [
-            f"arn:aws:route53:::healthcheck/{plan.health_check(region)}" for region in plan.standby_regions
-        ],
         "HostedZoneArns": [f"arn:aws:route53:::hostedzone/{zone.id}" for zone in plan.zones],
         "GlobalClusterArns": _arns(
             [f"arn:aws:rds::*:global-cluster:{m.global_id}" for m in plan.movers if m.kind == "aurora-global"],
@@ -125,7 +122,7 @@ def stack_parameters(plan: Plan, plan_file: str = PACKAGED_PLAN) -> dict[str, An
             f"arn:aws:elasticache::*:globalreplicationgroup:{NO_RESOURCE}",
         ),
         "GlobalTableArns": _arns(
-            [f"arn:aws:dynamodb:{r}:*:table/{t.table}" for t in plan.tables for r in plan.standby_regions],
+            [f"arn:aws:dynamodb:{r}:*:table/{t.table}" for t in plan.tables for r in plan.region_names],
             f"arn:aws:dynamodb:*:*:table/{NO_RESOURCE}",
         ),
         # The replica-lag alarm and the dashboard watch the first database's replica in the first

@@ -18,8 +18,8 @@ from failover import members, traffic
 from failover.adapters import CloudWatch, Rds, Record, Route53, table_replication_latency
 from failover.errors import RegionshiftError
 from failover.health import votes_text
-from failover.models import ReplicaState
-from failover.plan import PLAN_TAG, Movable, Plan
+from failover.models import Direction, ReplicaState
+from failover.plan import PLAN_TAG, Movable, Plan, PlanProblemsError
 from failover.probes import WINDOW_SECONDS, ProbeVotes, probe_alarm
 from failover.rules import (
     earlier_writers,
@@ -27,6 +27,7 @@ from failover.rules import (
     lag_text,
     record_problems,
     record_target_problems,
+    replicates_from,
     standby_replica_problem,
     table_problem,
 )
@@ -173,7 +174,15 @@ class Readiness:
         replica = members.read(self.readers, resource, region)
         problem = standby_replica_problem(replica, region, self.plan.primary_region, self.plan.primary_member(resource))
         if problem:
-            return replica, [Finding("replica", BLOCKING, f"{region}: {problem}")]
+            # RDS cannot make an instance a replica again: failback creates one of the writer.
+            rebuild = (
+                f" (regionshift failback {region} --apply rebuilds a replica of the writer)"
+                if resource.kind == "rds-instance"
+                and not replica.denied
+                and not replicates_from(replica.source, self.plan.primary_region, self.plan.primary_member(resource))
+                else ""
+            )
+            return replica, [Finding("replica", BLOCKING, f"{region}: {problem}{rebuild}")]
         # The functions' IAM acts on RDS instances and Aurora clusters by the plan's tag.
         kind = {"rds-instance": "db", "aurora-global": "cluster"}.get(resource.kind)
         if kind is not None:
@@ -443,9 +452,37 @@ def alarm_never_fires(alarm: dict[str, Any], region: str) -> str | None:
     return None
 
 
+def direction_finding(plan: Plan, direction: Direction | None) -> Finding:
+    """Where the writers are: as the plan was written, or where a run (or failback) left them."""
+    if direction is None or (direction.primary_region == plan.primary_region and not direction.instances):
+        return Finding("direction", OK, f"the writers are in {plan.primary_region}, as the plan was written")
+    rebuilt = sum(len(where) for where in direction.instances.values())
+    return Finding(
+        "direction",
+        WARN if direction.primary_region != plan.primary_region else OK,
+        f"the writers are in {direction.primary_region} since {direction.by or 'an operator'}"
+        + (f" at {direction.at.isoformat()}" if direction.at else "")
+        + f" (the plan was written with {plan.primary_region})"
+        + (f"; {rebuilt} replica(s) rebuilt by failback" if rebuilt else "")
+        + ": runs, and this check, read the plan from there",
+    )
+
+
 def evaluate(target: Target, plan: Plan) -> dict[str, Any]:
-    readiness = Readiness(target, plan)
-    findings = readiness.run()
+    """The plan's readiness as the estate stands: a run reads the plan through the recorded direction
+    (docs/failback.md), so this check does too (after a failover it shows what failback still needs)."""
+    direction = target.store().direction()
+    try:
+        readiness, found = Readiness(target, plan.along(direction)), direction_finding(plan, direction)
+    except PlanProblemsError as exc:
+        readiness = Readiness(target, plan)
+        found = Finding(
+            "direction",
+            BLOCKING,
+            f"the recorded direction does not fit this plan ({'; '.join(exc.problems)}): every run refuses; "
+            "correct it with regionshift direction set",
+        )
+    findings = [found, *readiness.run()]
     return {
         "ready": not any(f.status == BLOCKING for f in findings),
         "findings": [asdict(f) for f in findings],

@@ -33,7 +33,11 @@ def lambda_step[InputT: BaseModel](model: type[InputT], step: Step[InputT]) -> H
                 logger.append_keys(execution=execution.id)
             # Retries of AWS calls stop short of the invocation's timeout (failover.clients.retrying).
             with clock.deadline(lambda: context.get_remaining_time_in_millis() / 1000):
-                return step(parsed, runtime.current(), clock.now()).wire()
+                rt = runtime.current()
+                # The plan as the estate stood when the run started (Intake's reading), for every step.
+                intake = getattr(parsed, "intake", None)
+                rt.direct(getattr(intake, "direction", None))
+                return step(parsed, rt, clock.now()).wire()
         except Exception as exc:
             # The message becomes the Catch's Cause, carried in the run document: keep it bounded.
             message = str(exc)

@@ -117,6 +117,20 @@ class PlanSummary(Model):
     zones: int
 
 
+class Direction(Model):
+    """Where the estate's writers are now, when it no longer stands as the plan was written: a run that
+    moved the writers records it, failback adds the replicas it rebuilt (docs/failback.md). Every step
+    of a run reads the plan through it (``Plan.directed``), as Intake found it."""
+
+    primary_region: str
+    # Per RDS database, its DB instance in a region where that is not the plan's (a rebuilt replica).
+    instances: dict[str, dict[str, str]] = {}
+    # Each change adds one: a change is written only over the version it read (nothing is lost).
+    version: int = 0
+    at: datetime | None = None
+    by: Excerpt | None = None  # the run or operator action that set it
+
+
 class IntakeInput(Model):
     trigger: Any = None
     execution: Execution
@@ -132,6 +146,8 @@ class IntakeResult(Model):
     flags: Flags = Flags()
     waits: Waits
     plan: PlanSummary
+    # The estate's direction as recorded when the run started (None: as the plan was written).
+    direction: Direction | None = None
 
 
 class IntakeOutput(Model):
@@ -457,6 +473,7 @@ class FinalizeResult(Model):
     cooldown_until: datetime | None = None
     reevaluate: Reevaluation | None = None
     report_error: str | None = None  # the run's report could not be written (the run went on)
+    direction: Direction | None = None  # where the writers are now, when this run moved them
 
 
 # --- the probe (standby-side detection, outside any run) ---------------------------------------------

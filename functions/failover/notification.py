@@ -4,6 +4,7 @@ import json
 
 from failover import fencing, reevaluation, report
 from failover.models import Outcome, RunDocument, StepError
+from failover.plan import Plan
 from failover.settings import Settings
 
 # A dry run's page lists this many of the records it would move (all of them are in the plan).
@@ -63,9 +64,14 @@ def report_url(execution_arn: str, settings: Settings) -> str:
     return f"s3://{settings.report_bucket}/{report.PREFIX}{name}report.html"
 
 
+def plan_of(doc: RunDocument, settings: Settings) -> Plan:
+    """The plan as the estate stood when the run started (Intake's reading of its direction)."""
+    return settings.plan.along(doc.intake.direction if doc.intake else None)
+
+
 def direction(doc: RunDocument, settings: Settings) -> str:
     """Where the run moves (or would move): the chosen target, else every standby in plan order."""
-    plan = settings.plan
+    plan = plan_of(doc, settings)
     target = doc.assess.target if doc.assess else None
     return f"{plan.primary_region} -> {target or ' | '.join(plan.standby_regions)}"
 
@@ -134,7 +140,7 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
         lines.append(f"DNS NOT moved (left as it stands): {', '.join(result.not_moved) or 'none'}")
     if result.rollback_error:
         lines.append(f"ROLLBACK FAILED: {error_text(result.rollback_error)}")
-    plan = settings.plan
+    plan = plan_of(doc, settings)
     target = doc.assess.target if doc.assess else None
     if result.outcome == Outcome.DRY_RUN and target:
         for replica in doc.assess.replicas if doc.assess else []:
@@ -175,7 +181,7 @@ def body(doc: RunDocument, settings: Settings) -> str:
         "outcome": doc.result.outcome,
         "reason": doc.result.reason,
         "execution": doc.execution.id,
-        "primaryRegion": settings.plan.primary_region,
+        "primaryRegion": plan_of(doc, settings).primary_region,
         "targetRegion": doc.assess.target if doc.assess else None,
         "changes": [c.wire() for c in doc.dns.changes] if doc.dns else [],
         "zones": [z.wire() for z in doc.dns.zones] if doc.dns else [],

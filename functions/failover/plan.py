@@ -11,9 +11,19 @@ import json
 import re
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
@@ -70,6 +80,13 @@ def normalise_name(name: str) -> str:
 
 
 DnsName = Annotated[str, Field(min_length=1)]
+
+
+class Directed(Protocol):
+    """Where the writers are (failover.models.Direction): what ``Plan.along`` reads."""
+
+    primary_region: str
+    instances: dict[str, dict[str, str]]
 
 
 class PlanProblemsError(ValueError):
@@ -390,6 +407,7 @@ class Plan(Strict):
     zones: Annotated[list[Zone], Field(min_length=1)]
     traffic: Traffic = Traffic()
     rails: Rails = Rails()
+    _origin: "Plan | None" = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _coherent(self) -> "Plan":
@@ -624,11 +642,67 @@ class Plan(Strict):
     def primary_member(self, resource: Movable) -> str:
         return resource.member(self.primary_region, self.primary_region)
 
+    # --- the plan as the estate stands ---------------------------------------------------------------
+
+    def along(self, direction: "Directed | None") -> "Plan":
+        """The plan as ``direction`` says the estate stands (None: as written)."""
+        return self if direction is None else self.directed(direction.primary_region, direction.instances)
+
+    def directed(self, primary_region: str, instances: dict[str, dict[str, str]]) -> "Plan":
+        """This plan as the estate stands after its writers moved (docs/failback.md): ``primary_region``
+        holds the writers, the plan's primary becomes a standby in its place in the order, and each RDS
+        database's instance in a region is the one ``instances`` names there (a replica rebuilt by
+        failback has a name of its own), else the plan's. Raises PlanProblemsError when the direction
+        does not fit this plan (a region or database the plan no longer has)."""
+        problems = (
+            [] if primary_region in self.region_names else [f"direction: {primary_region} is not a region of the plan"]
+        )
+        rds = {d.name: d for d in self.databases if isinstance(d, Database)}
+        for name, where in sorted(instances.items()):
+            if name not in rds:
+                problems.append(f"direction: {name} is not an RDS database of the plan")
+            problems += [
+                f"direction: {name} in {r}, which is not a region of the plan"
+                for r in where
+                if r not in self.region_names
+            ]
+        if problems:
+            raise PlanProblemsError(problems)
+        if primary_region == self.primary_region and not instances:
+            return self
+        specs = {s.region: s for s in [self.regions.primary, *self.regions.standbys]}
+        order = [self.primary_region if r == primary_region else r for r in self.standby_regions]
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data["regions"] = {
+            "primary": specs[primary_region].model_dump(mode="json", by_alias=True, exclude_none=True),
+            "standbys": [specs[r].model_dump(mode="json", by_alias=True, exclude_none=True) for r in order],
+        }
+        for entry in data["databases"]:
+            database = rds.get(entry["name"])
+            if database is None:
+                continue
+            members = {
+                **{self.primary_region: database.primary},
+                **database.replicas,
+                **instances.get(database.name, {}),
+            }
+            entry["primary"] = members[primary_region]
+            entry["replicas"] = {r: members[r] for r in order}
+        directed = Plan.model_validate(data)
+        directed._origin = self
+        return directed
+
+    @property
+    def origin(self) -> "Plan":
+        """The plan as written (and deployed): what a directed plan was derived from."""
+        return self._origin or self
+
     # --- the plan as deployed -----------------------------------------------------------------------
 
     def canonical(self) -> bytes:
         """The plan as shipped in the code package: compact JSON, keys sorted (its digest is stable)."""
-        return json.dumps(self.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True).encode()
+        plan = self.origin
+        return json.dumps(plan.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True).encode()
 
     def digest(self) -> str:
         return hashlib.sha256(self.canonical()).hexdigest()

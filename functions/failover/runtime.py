@@ -7,6 +7,7 @@ use from the shared client cache.
 from failover.adapters import S3, CloudWatch, Rds, Route53, Sns, StepFunctions
 from failover.clients import Clients
 from failover.members import AuroraGlobal, GlobalDatastore, GlobalTables
+from failover.models import Direction
 from failover.plan import Plan, Rails
 from failover.probes import ProbeVotes, Transport
 from failover.probes import transport as default_transport
@@ -53,10 +54,25 @@ class Runtime:
         # Why Route 53's API failed in this invocation (failover.health): not asked again after that.
         self.route53_unreachable: str | None = None
         self._probes, self._http = probes, http
+        self._direction: Direction | None = None
+        self._plan: Plan | None = None
+
+    def direct(self, direction: Direction | None) -> None:
+        """Read the plan as the estate stands (``direction``, as Intake found it) for the rest of the
+        invocation."""
+        self._direction = direction
+        self._plan = None
+
+    @property
+    def direction(self) -> Direction | None:
+        return self._direction
 
     @property
     def plan(self) -> Plan:
-        return self.settings.plan
+        """The plan as the estate stands: as written, or directed where a run or failback moved it."""
+        if self._plan is None:
+            self._plan = self.settings.plan.along(self._direction)
+        return self._plan
 
     @property
     def rails(self) -> Rails:

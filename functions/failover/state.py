@@ -51,7 +51,7 @@ class Cooldown(Model):
     outcome: Outcome
 
 
-OperationKind = Literal["pause", "resume", "ack", "unlock"]
+OperationKind = Literal["pause", "resume", "ack", "unlock", "failback", "direction"]
 
 
 class OperatorAction(Model):

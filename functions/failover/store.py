@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from failover.clients import CallKind, call
 from failover.errors import StateStoreError
-from failover.models import Outcome
+from failover.models import Direction, Outcome
 from failover.state import AuditRecord, Cooldown, LockHolder, OperationKind, OperatorAction, Pause, RunFact
 
 LOCK = {"pk": {"S": "LOCK"}, "sk": {"S": "LOCK"}}
@@ -20,6 +20,8 @@ PAUSE = {"pk": {"S": "CONTROL"}, "sk": {"S": "PAUSE"}}
 COOLDOWN = {"pk": {"S": "CONTROL"}, "sk": {"S": "COOLDOWN"}}
 # Data-plane mode: the plan (by digest) whose failover pairs `regionshift plan pairs --apply` provisioned.
 PAIRS = {"pk": {"S": "CONTROL"}, "sk": {"S": "PAIRS"}}
+# Where the writers are now, when not where the plan put them (failover.models.Direction).
+DIRECTION = {"pk": {"S": "CONTROL"}, "sk": {"S": "DIRECTION"}}
 _CONDITIONAL_FAILED = frozenset({"ConditionalCheckFailedException"})
 
 
@@ -179,6 +181,38 @@ class StateStore:
         """The digest of the plan whose pairs were last provisioned, or ``None``."""
         item = self._get(PAIRS)
         return str(item["digest"]["S"]) if item else None
+
+    def direction(self) -> Direction | None:
+        """The estate's recorded direction, or ``None`` (it stands as the plan was written)."""
+        item = self._get(DIRECTION)
+        return Direction.model_validate_json(item["direction"]["S"]) if item else None
+
+    def set_direction(self, direction: Direction, over: Direction | None) -> bool:
+        """Record ``direction`` (its version one more than ``over``'s) unless another change came first:
+        False then, and nothing is written (the caller reads it again)."""
+        expected = over.version if over is not None else 0
+        item = {
+            **DIRECTION,
+            "direction": {"S": direction.model_copy(update={"version": expected + 1}).model_dump_json(by_alias=True)},
+            "version": {"N": str(expected + 1)},
+        }
+        condition = "attribute_not_exists(pk)" if over is None else "version = :v"
+        values = {} if over is None else {"ExpressionAttributeValues": {":v": {"N": str(expected)}}}
+        try:
+            call(
+                CallKind.WRITE,
+                StateStoreError,
+                "record direction",
+                lambda: self._client.put_item(
+                    TableName=self._table, Item=item, ConditionExpression=condition, **values
+                ),
+                passthrough=_CONDITIONAL_FAILED,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in _CONDITIONAL_FAILED:
+                return False
+            raise
+        return True
 
     def start_cooldown(self, execution_id: str, outcome: Outcome, until: datetime) -> None:
         self._put(

@@ -133,6 +133,6 @@ def main() -> None:
 
 
 # The command groups register themselves on ``app``; imported last, as they import the names above.
-from regionshift.cli import drills, operations, plan, runs  # noqa: E402
+from regionshift.cli import drills, failback, operations, plan, runs  # noqa: E402
 
-__all__ = ["app", "drills", "main", "operations", "plan", "runs"]
+__all__ = ["app", "drills", "failback", "main", "operations", "plan", "runs"]

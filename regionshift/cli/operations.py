@@ -45,12 +45,14 @@ def status(
         store = target.store()
         last = store.audit(limit=1)
         lock, paused, cooldown = store.lock_holder(), store.paused(), store.cooldown(now())
+        direction = store.direction()
     run = last[0] if last else None
     if as_json:
         state = {
             "lock": lock.wire() if lock else None,
             "paused": paused.wire() if paused else None,
             "cooldown": cooldown.wire() if cooldown else None,
+            "direction": direction.wire() if direction else None,
             "lastRun": run.model_dump(
                 mode="json", by_alias=True, include={"execution", "outcome", "reason", "started_at"}
             )
@@ -68,6 +70,11 @@ def status(
             else "none"
         ),
         "last run": f"{run.outcome} at {run.started_at.isoformat()}: {run.reason}" if run else "none",
+        "writers": (
+            f"in {direction.primary_region} since {direction.by} (regionshift direction show)"
+            if direction
+            else "where the plan was written"
+        ),
     }
     for key, text in shown.items():
         print(f"{key + ':':<10}{safe(text)}")

@@ -117,9 +117,12 @@ class Deployment:
     def databases(self) -> list[dict[str, Any]]:
         """Every RDS instance in the plan's regions, with the plan database it belongs to."""
         belongs = {}
-        for db in self.plan.databases:
-            for region in db.member_regions(self.plan.primary_region):
-                belongs[(region, db.member(region, self.plan.primary_region))] = db.name
+        # The plan as written, and as the estate's direction has it now (failback's replicas have names
+        # of their own).
+        for plan in (self.plan, self.plan.along(self.store().direction())):
+            for db in plan.databases:
+                for region in db.member_regions(plan.primary_region):
+                    belongs[(region, db.member(region, plan.primary_region))] = db.name
         found = []
         for region in self.plan.region_names:
             for instance in _client("rds", region).describe_db_instances()["DBInstances"]:

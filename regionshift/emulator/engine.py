@@ -25,6 +25,8 @@ from botocore.client import BaseClient
 # Services whose state is the application estate; a mutating call on one of them is a "mutation".
 ESTATE_SERVICES = frozenset({"rds", "route53", "elasticache"})
 READ_PREFIXES = ("Describe", "Get", "List")
+# The caller of calls a drill makes as an operator would (Engine.operator).
+OPERATOR = "Operator"
 
 
 class VirtualClock:
@@ -211,6 +213,17 @@ class Engine:
             yield self
         finally:
             clock.use(None)
+
+    @contextmanager
+    def operator(self) -> Iterator[None]:
+        """Calls made inside are an operator's (a drill's failback step): recorded and intercepted as a
+        function's are (outages, faults and the estate's models apply); IAM is not evaluated for them
+        (the operator's credentials are the operator's own)."""
+        token = _CURRENT.set(_Invocation(OPERATOR, io.StringIO()))
+        try:
+            yield
+        finally:
+            _CURRENT.reset(token)
 
     def _backoff(self, seconds: float) -> None:
         """A handler's sleep between attempts of an AWS call: recorded and skipped in virtual time."""

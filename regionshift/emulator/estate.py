@@ -79,6 +79,8 @@ class EstateModel:
         # Virtual moment each storm (by index) started; a storm tied to a step starts with it.
         self._storm_starts: dict[int, float] = {}
         self._promotion_polls: dict[str, int] = {}
+        # Read replicas being created (failback), and the virtual moment each becomes available.
+        self._building: dict[str, float] = {}
         self._change_polls: dict[str, int] = {}
         self._promoting: set[str] = set()
         self._lost: list[tuple[Fault, str]] = []
@@ -403,6 +405,12 @@ class EstateModel:
                 raise client_error(
                     "InvalidDBInstanceState", f"DB instance {identifier} is not a read replica.", operation
                 )
+        if (
+            operation == "DescribeDBInstances"
+            and self._building.get(identifier, float("inf")) <= self.recorder.clock.offset
+        ):
+            patches.rds_instance(region, identifier).status = "available"
+            del self._building[identifier]
         if operation == "DescribeDBInstances" and identifier in self._promoting:
             polls = self._promotion_polls[identifier] = self._promotion_polls.get(identifier, 0) + 1
             done_at = self._completes.get(identifier)
@@ -466,6 +474,12 @@ class EstateModel:
             self._submitted[str(response["ChangeInfo"]["Id"])] = self.recorder.clock.offset
         if service == "rds" and operation == "PromoteReadReplica":
             self._start_promotion(region, params["DBInstanceIdentifier"])
+        if service == "rds" and operation == "CreateDBInstanceReadReplica":
+            # moto makes the replica available at once; RDS takes minutes to create it ("Working with DB
+            # instance read replicas", Amazon RDS User Guide: its status is "creating" until then).
+            identifier = params["DBInstanceIdentifier"]
+            patches.rds_instance(region, identifier).status = "creating"
+            self._building[identifier] = self.recorder.clock.offset + self.scenario.estate.rebuild_seconds
         lost = [item for item in self._lost if item[1] == operation]
         if lost:
             self._lost.remove(lost[0])

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from regionshift import template as cfn
+from regionshift.emulator.engine import OPERATOR
 
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "AuthorizationError", "KMSAccessDenied"})
 
@@ -547,6 +548,8 @@ class Guard:
     def __call__(
         self, function: str, service: str, operation: str, region: str, params: dict[str, Any]
     ) -> dict[str, Any] | None:
+        if function == OPERATOR:
+            return None  # a person's own credentials: not the stack's roles
         if function not in self.functions:
             raise IamModelError(f"no role is known for function {function}")
         role = self.roles[self.functions[function]]

@@ -179,6 +179,8 @@ class Estate(Strict):
     control: Control = Control()
     # Properties of the plan's health-check alarm replaced as deployed (e.g. a misconfiguration).
     alarm: dict[str, Any] = {}
+    # A read replica created by failback is "creating" this many virtual seconds, then "available".
+    rebuild_seconds: float = Field(default=600, ge=0, alias="rebuildSeconds")
 
 
 class AlarmTrigger(Strict):
@@ -357,10 +359,19 @@ class OperatorAction(Strict):
     reason: str = "drill"
 
 
+class Failback(Strict):
+    """An operator's ``regionshift failback``: a replica of each writer rebuilt in ``region``, waited for."""
+
+    region: str
+    operator: str = "drill-operator"
+    wait_minutes: Annotated[float, Field(ge=0, alias="waitMinutes")] = 60
+
+
 class Step(Strict):
     """One thing that happens after the first trigger's runs have finished."""
 
     trigger: Trigger | None = None
+    failback: Failback | None = None
     ack: OperatorAction | None = None
     pause: OperatorAction | None = None
     resume: bool = False
@@ -371,6 +382,7 @@ class Step(Strict):
         given = sum(
             [
                 self.trigger is not None,
+                self.failback is not None,
                 self.ack is not None,
                 self.pause is not None,
                 self.resume,
@@ -378,7 +390,7 @@ class Step(Strict):
             ]
         )
         if given != 1:
-            raise ValueError("a step is exactly one of: trigger, ack, pause, resume, advance")
+            raise ValueError("a step is exactly one of: trigger, failback, ack, pause, resume, advance")
         return self
 
 
@@ -391,6 +403,9 @@ class Scenario(Strict):
     estate: Estate = Estate()
     trigger: Trigger
     then: list[Step] = []
+    # Check the invariants after every step (the trigger and each of ``then``), each step against the
+    # world as the one before it left it: a chain of moves (failover, failback, switchover home).
+    check_each_step: bool = Field(default=False, alias="checkEachStep")
     faults: list[Fault] = []
     storms: list[Storm] = []
     outages: list[Outage] = []

@@ -181,7 +181,10 @@ def test_check_finds_every_missing_replica() -> None:
         blocking = _blocking(stack, cli)
         missing = [f["detail"] for f in blocking if f["check"] == "replica"]
         assert missing == [
-            f"{r.split('-', 1)[1]}: standby database {r} does not exist in {r.split('-', 1)[1]}" for r in REPLICAS
+            f"{region}: standby database {r} does not exist in {region} "
+            f"(regionshift failback {region} --apply rebuilds a replica of the writer)"
+            for r in REPLICAS
+            for region in [r.split("-", 1)[1]]
         ]
         assert _target(blocking)["detail"] == "no standby region has every replica ready"
 

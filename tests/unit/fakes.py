@@ -5,13 +5,14 @@ import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from failover import clock
 from failover.clients import Clients
-from failover.models import IntakeInput, IntakeResult, RunDocument
+from failover.models import Direction, IntakeInput, IntakeResult, RunDocument
 from failover.plan import Plan
 from failover.runtime import Runtime
 from failover.settings import Settings
@@ -250,10 +251,11 @@ def alarm(**overrides: Any) -> dict[str, Any]:
     return event
 
 
-def intake(trigger: Any, settings: Settings = SETTINGS) -> IntakeResult:
-    output = intake_step(
-        IntakeInput.model_validate({"trigger": trigger, "execution": EXECUTION}), Runtime(settings, Clients()), NOW
-    )
+def intake(trigger: Any, settings: Settings = SETTINGS, direction: Direction | None = None) -> IntakeResult:
+    """Intake's result, the estate's direction read as ``direction`` (None: as the plan was written)."""
+    store = SimpleNamespace(direction=lambda: direction)
+    rt = Runtime(settings, Clients(), store=store)  # type: ignore[arg-type]
+    output = intake_step(IntakeInput.model_validate({"trigger": trigger, "execution": EXECUTION}), rt, NOW)
     assert output.execution.id == EXECUTION["id"]
     return output.intake
 

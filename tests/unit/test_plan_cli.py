@@ -149,12 +149,11 @@ def expected_overrides(digest: str) -> list[str]:
         "HealthCheckArns=arn:aws:route53:::healthcheck/11111111-1111-1111-1111-111111111111,"
         "arn:aws:route53:::healthcheck/22222222-2222-2222-2222-222222222222,"
         "arn:aws:route53:::healthcheck/33333333-3333-3333-3333-333333333333",
-        "StandbyHealthCheckArns=arn:aws:route53:::healthcheck/22222222-2222-2222-2222-222222222222,"
-        "arn:aws:route53:::healthcheck/33333333-3333-3333-3333-333333333333",
         "HostedZoneArns=arn:aws:route53:::hostedzone/Z0EXAMPLE0APEX",
         "GlobalClusterArns=arn:aws:rds::*:global-cluster:ledger-global",
         "GlobalDatastoreArns=arn:aws:elasticache::*:globalreplicationgroup:ldgnf-sessions",
-        "GlobalTableArns=arn:aws:dynamodb:us-west-2:*:table/carts,arn:aws:dynamodb:eu-west-1:*:table/carts",
+        "GlobalTableArns=arn:aws:dynamodb:us-east-1:*:table/carts,arn:aws:dynamodb:us-west-2:*:table/carts,"
+        "arn:aws:dynamodb:eu-west-1:*:table/carts",
         "LagWatchRegion=us-west-2",
         "LagWatchReplica=orders-us-west",
         "LagWatchMetric=ReplicaLag",

@@ -7,8 +7,8 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from failover import clock, history, reevaluation, report
 from failover.clients import DEADLINE_MARGIN_SECONDS
-from failover.errors import ReportError
-from failover.models import FinalizeResult, RunDocument
+from failover.errors import ReportError, StateStoreError
+from failover.models import Direction, FinalizeResult, RunDocument
 from failover.observability import NAMESPACE, logger, metrics
 from failover.runtime import Runtime
 from failover.state import AuditRecord, Changes, Decisions
@@ -47,6 +47,7 @@ def audit_record(
 def finalize(doc: RunDocument, rt: Runtime, now: datetime) -> FinalizeResult:
     assert doc.result is not None
     settings, run, outcome = rt.settings, doc.execution.id, doc.result.outcome
+    moved_to = record_direction(doc, rt, now)
     cooldown_until = None
     if outcome.changed_writer and settings.plan.rails.cooldown_seconds > 0:
         cooldown_until = now + timedelta(seconds=settings.plan.rails.cooldown_seconds)
@@ -70,7 +71,26 @@ def finalize(doc: RunDocument, rt: Runtime, now: datetime) -> FinalizeResult:
         cooldown_until=cooldown_until,
         reevaluate=reevaluation.next_attempt(doc, settings),
         report_error=report_error,
+        direction=moved_to,
     )
+
+
+def record_direction(doc: RunDocument, rt: Runtime, now: datetime) -> Direction | None:
+    """A run that made writers in its target moved the estate: the next run, and failback, read the plan
+    from there (docs/failback.md). Written before the lock is released, so that the next run sees it."""
+    assert doc.result is not None
+    target = doc.assess.target if doc.assess else None
+    if not (doc.result.outcome.changed_writer and target and doc.promoted):
+        return None
+    over = doc.intake.direction if doc.intake else None
+    for _ in range(2):
+        moved = Direction(primary_region=target, instances=over.instances if over else {}, at=now, by=doc.execution.id)
+        if rt.store.set_direction(moved, over):
+            return moved.model_copy(update={"version": (over.version if over else 0) + 1})
+        # Changed by hand while the run held the lock: what this run did is still where the writers are.
+        logger.warning("direction changed during the run", extra={"read": over.wire() if over else None})
+        over = rt.store.direction()
+    raise StateStoreError("the estate's direction kept changing while the run recorded it")
 
 
 # A run's history is bounded by its polls (Plan.longest_run_seconds), but a plan with one-second

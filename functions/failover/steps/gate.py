@@ -34,6 +34,20 @@ def gate(doc: RunDocument, rt: Runtime, now: datetime) -> GateResult:
     def refuse(reason: str) -> GateResult:
         return GateResult(at=now, decision="REFUSED", acquired=True, lease_until=lease_until, reason=reason)
 
+    # Under the lock no other run moves the writers: the direction Intake read must still hold, or this
+    # run would judge an estate that no longer stands (it is looked at again, as it now stands).
+    now_direction, read = store.direction(), doc.intake.direction
+    if (now_direction.version if now_direction else 0) != (read.version if read else 0):
+        where = now_direction.primary_region if now_direction else rt.settings.plan.primary_region
+        by = f" by {now_direction.by}" if now_direction and now_direction.by else ""
+        return GateResult(
+            at=now,
+            decision="REFUSED",
+            acquired=True,
+            lease_until=lease_until,
+            transient=True,
+            reason=f"the writers moved while this run started (primary now {where}{by}): judged again as they stand",
+        )
     paused = store.paused()
     if paused:
         return refuse(f"paused by {paused.operator} at {paused.at.isoformat()}: {paused.reason}")

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from failover.models import (
     EXCERPT_LIMIT,
+    Direction,
     Flags,
     IntakeInput,
     IntakeOutput,
@@ -25,6 +26,7 @@ from failover.models import (
     TriggerInfo,
     Waits,
 )
+from failover.plan import Plan, PlanProblemsError
 from failover.runtime import Runtime
 from failover.settings import Settings
 from failover.triggers import AlarmEvent, ManualTrigger
@@ -46,20 +48,41 @@ def describe_validation(exc: ValidationError, limit: int = 5) -> str:
 
 def intake(inp: IntakeInput, rt: Runtime, now: datetime) -> IntakeOutput:
     """The run document from here on: the execution and the parsed trigger, never the raw one."""
-    return IntakeOutput(execution=inp.execution, intake=evaluate(inp.trigger, rt.settings, now))
+    return IntakeOutput(execution=inp.execution, intake=evaluate(inp.trigger, rt.settings, now, rt.store.direction))
 
 
 def _excerpt(raw: Any) -> str:
     return json.dumps(raw, default=str)[:EXCERPT_LIMIT]
 
 
-def evaluate(raw: Any, settings: Settings, now: datetime) -> IntakeResult:
-    """Never raises on bad input: it refuses with the reason."""
-    plan, rails = settings.plan, settings.plan.rails
+def evaluate(
+    raw: Any, settings: Settings, now: datetime, read_direction: Callable[[], Direction | None] = lambda: None
+) -> IntakeResult:
+    """Never raises on bad input: it refuses with the reason. The estate's direction is read once the
+    input is known to be a run (``read_direction``): every later step reads the plan through it."""
+    rails = settings.plan.rails
+    seen: dict[str, Direction | None] = {}
+
+    def direction() -> Direction | None:
+        if "direction" not in seen:
+            seen["direction"] = read_direction()
+        return seen["direction"]
 
     def result(
         decision: str, reason: str, trigger: TriggerInfo | None = None, flags: Flags | None = None
     ) -> IntakeResult:
+        plan = settings.plan
+        if seen.get("direction") is not None:
+            try:
+                plan = plan.along(seen["direction"])
+            except PlanProblemsError as exc:
+                decision, reason = (
+                    "REFUSED",
+                    (
+                        f"the estate's recorded direction does not fit the plan ({'; '.join(exc.problems)}): "
+                        "correct it with regionshift direction set"
+                    ),
+                )
         return IntakeResult(
             at=now,
             decision=decision,  # type: ignore[arg-type]
@@ -72,6 +95,7 @@ def evaluate(raw: Any, settings: Settings, now: datetime) -> IntakeResult:
                 promotion_poll_seconds=rails.promotion_poll_seconds,
                 dns_poll_seconds=rails.dns_poll_seconds,
             ),
+            direction=seen.get("direction"),
             plan=PlanSummary(
                 name=plan.name,
                 primary_region=plan.primary_region,
@@ -85,8 +109,10 @@ def evaluate(raw: Any, settings: Settings, now: datetime) -> IntakeResult:
     if not isinstance(raw, dict):
         return result("REFUSED", f"bad input: the trigger must be a JSON object, not {type(raw).__name__}")
     if "detail-type" in raw or raw.get("source") == "aws.cloudwatch":
+        direction()
         return _alarm_intake(raw, settings, now, result)
     if set(raw) == {"reevaluation"}:
+        direction()
         return _reevaluation_intake(raw["reevaluation"], settings, result)
     if set(raw) == {"oversize"}:
         return result("REFUSED", "bad input: the manual input is too large to wrap within the 262,144-byte limit")
@@ -100,7 +126,11 @@ def evaluate(raw: Any, settings: Settings, now: datetime) -> IntakeResult:
         manual = ManualTrigger.model_validate(raw["manual"])
     except ValidationError as exc:
         return result("REFUSED", f"bad input: {describe_validation(exc)}")
-    mismatch = _plan_mismatch(manual, settings)
+    try:
+        plan = settings.plan.along(direction())
+    except PlanProblemsError:
+        return result("REFUSED", "")  # result() says why
+    mismatch = _plan_mismatch(manual, plan)
     if mismatch:
         return result("REFUSED", f"bad input: {mismatch}")
     trigger = TriggerInfo(
@@ -169,8 +199,8 @@ def _reevaluation_intake(raw: Any, settings: Settings, result: Result) -> Intake
     )
 
 
-def _plan_mismatch(manual: ManualTrigger, settings: Settings) -> str | None:
-    plan = settings.plan
+def _plan_mismatch(manual: ManualTrigger, plan: Plan) -> str | None:
+    """The operator's assertions against the plan as the estate stands (its direction)."""
     if manual.source_region and manual.target_region and manual.source_region == manual.target_region:
         return f"source and target region are both {manual.source_region}"
     if manual.source_region and manual.source_region != plan.primary_region:
