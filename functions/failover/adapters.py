@@ -271,6 +271,29 @@ def table_replication_latency(table: str, receiving_region: str) -> LagMetric:
     )
 
 
+# What DescribeAlarms shows of a metric alarm (on a single metric) that PutMetricAlarm takes back.
+ALARM_SETTINGS = (
+    "AlarmName",
+    "AlarmDescription",
+    "ActionsEnabled",
+    "OKActions",
+    "AlarmActions",
+    "InsufficientDataActions",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "ExtendedStatistic",
+    "Period",
+    "Unit",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "EvaluateLowSampleCountPercentile",
+)
+
+
 class CloudWatch:
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -315,6 +338,36 @@ class CloudWatch:
             f"PutMetricData {namespace}",
             lambda: self._client.put_metric_data(Namespace=namespace, MetricData=data),
         )
+
+    def watch(self, name: str, dimension: str, value: str) -> str | None:
+        """Make the metric alarm ``name`` watch ``value`` in its ``dimension``, every other setting kept:
+        the value it watched before (``value`` itself when nothing changed), or None when there is no
+        such alarm. PutMetricAlarm overwrites the whole configuration and leaves the state unchanged
+        ("PutMetricAlarm", Amazon CloudWatch API Reference), so it is read first and written back whole."""
+        found = call(
+            CallKind.READ,
+            TransientAwsError,
+            f"DescribeAlarms {name}",
+            lambda: self._client.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"]),
+        ).get("MetricAlarms", [])
+        if not found:
+            return None
+        alarm = found[0]
+        dimensions = [dict(d) for d in alarm.get("Dimensions", [])]
+        before = next((d["Value"] for d in dimensions if d["Name"] == dimension), None)
+        if before == value:
+            return value
+        for d in dimensions:
+            if d["Name"] == dimension:
+                d["Value"] = value
+        kept = {k: alarm[k] for k in ALARM_SETTINGS if alarm.get(k) not in (None, [])}
+        call(
+            CallKind.WRITE,
+            TransientAwsError,
+            f"PutMetricAlarm {name}",
+            lambda: self._client.put_metric_alarm(**kept, Dimensions=dimensions),
+        )
+        return before
 
     def alarm_states(self, names: list[str]) -> dict[str, str]:
         """The state of each named metric alarm that exists (a missing one is left out)."""

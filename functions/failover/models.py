@@ -414,6 +414,25 @@ class FenceResult(Model):
         return [FenceCode(c) for c in self.codes]
 
 
+class AlarmWatch(Model):
+    """One detection alarm after the writers moved: which region it watched, and which it watches now."""
+
+    alarm: Excerpt
+    region: str  # where the alarm is
+    before: str | None = None  # the health check id or region it watched (None: no such alarm)
+    after: str | None = None  # what it watches now (None: unchanged)
+    note: Annotated[str, _clip(FENCE_NOTE_LIMIT)] | None = None  # why it was not pointed at the new primary
+
+
+class WatchResult(Model):
+    """The Watch step's result; or, after its Catch, only ``error``."""
+
+    at: datetime | None = None
+    primary: str | None = None  # the region detection should now watch
+    alarms: list[AlarmWatch] = []
+    error: Annotated[str, _clip(FENCE_NOTE_LIMIT)] | None = None
+
+
 class NotifyResult(Model):
     published: bool
     message_id: str | None = None
@@ -438,6 +457,7 @@ class RunDocument(Model):
     error: StepError | None = None
     result: RunResult | None = None
     fence: FenceResult | None = None
+    watch: WatchResult | None = None
     notification: NotifyResult | None = None
     notification_error: StepError | None = None
 

@@ -165,6 +165,7 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
                 f"The old primaries ({', '.join(left)}) in {plan.primary_region} must not take writes again: "
                 "fence them by hand before they come back."
             )
+    lines.extend(watch_lines(doc))
     lines.append(f"Report: {report_url(doc.execution.id, settings)}")
     again = reevaluation.next_attempt(doc, settings)
     if again:
@@ -172,6 +173,28 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
     steps = timeline(doc)
     if steps:
         lines.append("Timeline: " + ", ".join(f"{step} +{secs:.0f}s" for step, secs in steps))
+    return lines
+
+
+def watch_lines(doc: RunDocument) -> list[str]:
+    """What the Watch step did about detection after the writers moved, and what a person must still do."""
+    watch = doc.watch
+    if watch is None:
+        return []
+    if watch.error:
+        return [
+            f"Detection NOT re-pointed ({watch.error}): point the alarms at the new primary by hand (docs/failback.md)."
+        ]
+    lines = []
+    for alarm in watch.alarms:
+        if alarm.note:
+            lines.append(f"Detection: alarm {alarm.alarm} ({alarm.region}) NOT re-pointed: {alarm.note}")
+        elif alarm.after:
+            lines.append(
+                f"Detection: alarm {alarm.alarm} ({alarm.region}) now watches {alarm.after} (was {alarm.before})"
+            )
+        else:
+            lines.append(f"Detection: alarm {alarm.alarm} ({alarm.region}) already watches {alarm.before}")
     return lines
 
 
@@ -190,6 +213,7 @@ def body(doc: RunDocument, settings: Settings) -> str:
         "moved": doc.result.moved,
         "notMoved": doc.result.not_moved,
         "fence": doc.fence.wire() if doc.fence else None,
+        "watch": doc.watch.wire() if doc.watch else None,
         "timeline": dict(timeline(doc)),
     }
     return "\n".join(summary_lines(doc, settings)) + "\n\nDetails:\n" + json.dumps(details, indent=2, default=str)

@@ -23,6 +23,7 @@ from failover.models import (
     StepError,
     TargetLook,
     TriggerInfo,
+    WatchResult,
 )
 
 
@@ -73,6 +74,8 @@ class Changes(Model):
     dns: DnsState | None = None
     # What the Fence step did about each old primary (failover.fencing).
     fence: FenceResult | None = None
+    # Which region the detection alarms watch after the writers moved (steps/watch.py).
+    watch: WatchResult | None = None
 
 
 class AuditRecord(Model):

@@ -46,13 +46,16 @@ def serving_dimensions(region: str) -> list[tuple[str, str]]:
 
 
 def pair_regions(plan: Plan) -> tuple[tuple[str, str], tuple[str, str]]:
-    """(role, region) of a failover pair's two records."""
-    return (("PRIMARY", plan.primary_region), ("SECONDARY", plan.standby_regions[0]))
+    """(role, region) of a failover pair's two records: as the plan was written and deployed, wherever
+    the writers are now (the pairs never change; the serving switch moves traffic both ways)."""
+    layout = plan.origin
+    return (("PRIMARY", layout.primary_region), ("SECONDARY", layout.standby_regions[0]))
 
 
 def serving_checks(plan: Plan, primary: str | None, standby: str | None) -> dict[str, str]:
     """Region -> the stack's serving health check (its outputs, or the functions' settings); only those known."""
-    found = {plan.primary_region: primary, plan.standby_regions[0]: standby}
+    (_, first), (_, second) = pair_regions(plan)
+    found = {first: primary, second: standby}
     return {region: check for region, check in found.items() if check}
 
 

@@ -133,6 +133,8 @@ def direction_show(
         print(safe(f"version {direction.version}, set by {direction.by} at {direction.at}"))
     current = plan.along(direction)
     print(f"primary: {current.primary_region}; standbys: {', '.join(current.standby_regions)}")
+    # What the detection alarms watch once a run pointed them at the primary (docs/failback.md).
+    print(f"primary's health check (the alarm's PrimaryHealthCheckId): {current.regions.primary.health_check_id}")
     for db in current.databases:
         if db.kind == "rds-instance":
             where = ", ".join(f"{r}: {db.member(r, current.primary_region)}" for r in current.region_names)

@@ -360,6 +360,10 @@ def requests(
         if not names:
             raise IamModelError("cloudwatch:DescribeAlarms without AlarmNames is not modelled")
         return [r for name in names for r in one(f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}")]
+    if service == "cloudwatch" and operation == "PutMetricAlarm":
+        # list_amazoncloudwatch.html: PutMetricAlarm acts on the alarm resource type (its condition keys
+        # are the request's tags, which the Watch step never sends).
+        return one(f"arn:aws:cloudwatch:{region}:{account}:alarm:{params['AlarmName']}")
     if service == "sns" and operation == "Publish":
         if "TopicArn" not in params:
             raise IamModelError("sns:Publish to a target or phone number is not modelled")

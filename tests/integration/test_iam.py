@@ -22,7 +22,7 @@ TABLE = "arn:aws:dynamodb:us-west-2:123456789012:table/runs"
 # Reading an Aurora global database's member and a global datastore's.
 GLOBAL_READS = {"rds:DescribeDBClusters", "rds:DescribeGlobalClusters", "elasticache:DescribeGlobalReplicationGroups"}
 NEEDED = {
-    "IntakeFunction": set(),
+    "IntakeFunction": {"dynamodb:GetItem"},  # where the writers are now (CONTROL/DIRECTION)
     "GateFunction": {"dynamodb:GetItem", "dynamodb:PutItem"},
     "AssessFunction": {
         "route53:GetHealthCheckStatus",
@@ -65,6 +65,8 @@ NEEDED = {
     },
     # Stops an old primary; describes it when RDS refuses (a retried stop finds it stopping).
     "FenceFunction": {"rds:StopDBInstance", "rds:DescribeDBInstances"},
+    # Points the detection alarms at the new primary.
+    "WatchFunction": {"cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"},
     # SNS encrypts with the topic's customer managed key on the publisher's behalf.
     "NotifyFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
     # Its own execution's history and the report bucket, for the run's report.

@@ -12,22 +12,27 @@ def _promoted(result: DrillResult) -> list[str]:
     return sorted(e["identifier"] for e in result.effects if e["operation"] == "PromoteReadReplica")
 
 
-def test_the_probe_alarm_detects_first_and_the_route53_alarm_finds_the_failover_done(
+def test_the_probe_alarm_detects_first_and_its_run_points_detection_at_the_new_primary(
     library_results: dict[str, DrillResult],
 ) -> None:
     result = library_results["probe-detects-outage"]
     # Given the primary dark from 30.5 s: the probe's alarm in the stack region fires first (180 s,
-    # three failing rounds), the Route 53 alarm in us-east-1 two minutes later
+    # three failing rounds); the Route 53 alarm in us-east-1 would have fired two minutes later
     fired = {(t.alarm, t.region): t.at for t in result.transitions if t.state == "ALARM"}
-    assert fired == {(PROBE_ALARM, STACK_REGION): 180.0, (ROUTE53_ALARM, "us-east-1"): 300.0}
+    assert fired == {(PROBE_ALARM, STACK_REGION): 180.0}
     # Then the probe alarm's run failed over, once
-    first, second = result.runs
+    (first,) = result.runs
     assert first.audit is not None and first.audit.outcome == "FAILED_OVER"
-    assert first.execution is not None
     assert _promoted(result) == ["accounts-us-west-2", "orders-us-west-2"]
-    # And the Route 53 alarm's run was refused by the cooldown, naming the run that moved it
-    assert second.outcome == "REFUSED" and second.reason is not None
-    assert "cooldown after FAILED_OVER run" in second.reason and first.arn in second.reason
+    # And its Watch step pointed both alarms at us-west-2 (its health check, its probe results), so the
+    # Route 53 alarm never fired for the old primary's outage: one outage, one run
+    watch = first.audit.changes.watch if first.audit.changes else None
+    assert watch is not None and watch.primary == "us-west-2"
+    moved = {(a.alarm, a.region): (a.before, a.after) for a in watch.alarms}
+    assert moved == {
+        (ROUTE53_ALARM, "us-east-1"): (result.plan.health_check("us-east-1"), result.plan.health_check("us-west-2")),
+        (PROBE_ALARM, STACK_REGION): ("us-east-1", "us-west-2"),
+    }
 
 
 def test_the_probe_runs_outside_any_run_and_only_records_in_the_stack_region(
@@ -35,8 +40,8 @@ def test_the_probe_runs_outside_any_run_and_only_records_in_the_stack_region(
 ) -> None:
     result = library_results["probe-detects-outage"]
     rounds = [i for i in result.recorder.invocations if i.function == "regionshift-ProbeFunction"]
-    # One round a minute of the chain (3 before the first run, 2 more until the Route 53 alarm), none failed
-    assert len(rounds) == 5 and not any(i.errored for i in rounds)
+    # One round a minute of the chain (3 before the first run, then until the 900 s horizon), none failed
+    assert len(rounds) == 15 and not any(i.errored for i in rounds)
     calls = [c for c in result.recorder.calls if c.function == "regionshift-ProbeFunction"]
     assert {(c.execution, c.service, c.operation, c.region) for c in calls} == {
         (None, "cloudwatch", "PutMetricData", STACK_REGION)

@@ -26,6 +26,7 @@ HANDLER_OF = {
     "dns-status": "dns_status",
     "rollback": "rollback",
     "fence": "fence",
+    "watch": "watch",
     "notify": "notify",
     "finalize": "finalize",
     "probe": "probe",
@@ -44,6 +45,7 @@ NEEDS = {
     "update-dns": "target",
     "dns-status": "dns",
     "rollback": "error",
+    "watch": "assess.target",
     "notify": "result",
     "finalize": "result",
 }

@@ -190,9 +190,8 @@ def _traffic(rt: Runtime) -> TrafficLook:
             for zone in plan.zones:
                 pairs = rt.route53.pairs(zone.id, {r.name for r in zone.records})
                 problems += traffic.pair_problems(zone, pairs, plan, checks)
-            pairs_note = (
-                f"{shape} are failover pairs of their {plan.primary_region} and {plan.standby_regions[0]} targets"
-            )
+            (_, first), (_, second) = traffic.pair_regions(plan)
+            pairs_note = f"{shape} are failover pairs of their {first} and {second} targets"
             return TrafficLook(None, pairs_note, True, problems)
         if rt.route53_unreachable is None:
             current = {zone.id: rt.route53.records(zone.id, {r.name for r in zone.records}) for zone in plan.zones}
