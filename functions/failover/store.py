@@ -5,6 +5,7 @@ decide whether a lock is held or a cooldown is active live in one place.
 """
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -254,7 +255,8 @@ class StateStore:
         self._put(
             {
                 "pk": {"S": "OPS"},
-                "sk": {"S": f"{_iso(now)}#{kind}"},
+                # Two actions in the same instant (one command recording several) must not overwrite.
+                "sk": {"S": f"{_iso(now)}#{kind}#{uuid.uuid4().hex[:8]}"},
                 "kind": {"S": kind},
                 "operator": {"S": operator},
                 "reason": {"S": reason},

@@ -251,6 +251,11 @@ def alarm(**overrides: Any) -> dict[str, Any]:
     return event
 
 
+def manual(**fields: Any) -> dict[str, Any]:
+    """What the ManualRun state machine starts a run with, for an operator's ``fields``."""
+    return {"manual": {"operator": "a", "reason": "x", **fields}}
+
+
 def intake(trigger: Any, settings: Settings = SETTINGS, direction: Direction | None = None) -> IntakeResult:
     """Intake's result, the estate's direction read as ``direction`` (None: as the plan was written)."""
     store = SimpleNamespace(direction=lambda: direction)

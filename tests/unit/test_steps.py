@@ -28,6 +28,7 @@ from tests.unit.fakes import (
     document,
     endpoint,
     intake,
+    manual,
 )
 
 # --- Intake ------------------------------------------------------------------------------------
@@ -47,10 +48,6 @@ def test_alarm_in_alarm_state_proceeds() -> None:
         "records": 2,
         "zones": 1,
     }
-
-
-def manual(**fields: Any) -> dict[str, Any]:
-    return {"manual": {"operator": "a", "reason": "x", **fields}}
 
 
 @pytest.mark.parametrize(
