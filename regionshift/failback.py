@@ -111,6 +111,14 @@ def standing(readers: Readers, region: str, now: datetime) -> list[Member]:
     return found
 
 
+def check_region(plan: Plan, region: str) -> None:
+    """``region`` can take replicas of the writers: a standby of the estate as it stands."""
+    if region == plan.primary_region:
+        raise FailbackError(f"{region} holds the writers: name the region to rebuild replicas in")
+    if region not in plan.standby_regions:
+        raise FailbackError(f"{region} is not a region of the plan ({', '.join(plan.region_names)})")
+
+
 def new_name(base: str, n: int) -> str:
     suffix = f"-{n}"
     return base[: MAX_IDENTIFIER - len(suffix)].rstrip("-") + suffix
@@ -138,10 +146,7 @@ def rebuild(
     missing or follows something else, recording each in the direction as soon as it exists (a crash
     after a creation leaves it named, and a rerun adopts it)."""
     plan = readers.plan
-    if region == plan.primary_region:
-        raise FailbackError(f"{region} holds the writers: name the region to rebuild a replica in")
-    if region not in plan.standby_regions:
-        raise FailbackError(f"{region} is not a region of the plan ({', '.join(plan.region_names)})")
+    check_region(plan, region)
     holder = store.lock_holder()
     if holder is not None and holder.lease_until > now:
         raise FailbackError(

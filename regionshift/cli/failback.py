@@ -80,6 +80,10 @@ def failback(
     with aws_errors():
         direction = store.direction()
         readers = fb.Readers(target.client, plan.along(direction))
+        try:
+            fb.check_region(readers.plan, rebuild_in)
+        except fb.FailbackError as exc:
+            fail(exc, EXIT_REFUSED)
         if not apply:
             for m in fb.standing(readers, rebuild_in, datetime.now(UTC)):
                 would = " -> would create a replica of the writer" if m.state == "missing" else ""

@@ -527,3 +527,44 @@ def test_check_and_plan_pairs_on_a_data_plane_stack() -> None:
         assert f"failover-pairs: {zone.id}: 3 failover pair(s)" in {
             f"{f['check']}: {f['detail']}" for f in json.loads(again.stdout)["findings"]
         }
+
+
+def test_failback_rebuilds_replicas_of_the_writers_where_the_direction_says_they_are() -> None:
+    with emulated() as (stack, cli):
+        plan = ["--plan", _plan_file(stack)]
+        common = ["--stack", stack.stack_name, "--region", "us-west-2", "--endpoint-url", stack.endpoint_url]
+        shown = runner.invoke(app, ["direction", "show", *common, *plan])
+        assert "as the plan was written: the writers are in us-east-1" in shown.output
+        # Given the writers moved to us-west-2 by hand (promoted there), and recorded so
+        rds = client(stack, "rds", "us-west-2")
+        for name in ("orders", "accounts"):
+            rds.promote_read_replica(DBInstanceIdentifier=f"{name}-us-west-2")
+            # moto keeps a promoted instance's source; RDS shows none (the emulator's promotion model
+            # clears it for the functions' calls: emulator/estate.py)
+            patches.rds_instance("us-west-2", f"{name}-us-west-2").source_db_instance_identifier = None
+        moved = runner.invoke(
+            app,
+            ["direction", "set", *common, *plan, "--primary", "us-west-2", "--operator", "bob", "--reason", "moved"],
+        )
+        assert moved.exit_code == 0, moved.output
+        shown = runner.invoke(app, ["direction", "show", *common, *plan])
+        assert "primary: us-west-2; standbys: us-east-1, eu-west-1" in shown.output
+        # When failback looks at us-east-1 without --apply: each old primary is standalone, nothing changes
+        look = cli("failback", "us-east-1", *plan, "--operator", "bob", "--reason", "home")
+        assert look.exit_code == 0, look.output
+        assert look.output.count("-> would create a replica of the writer") == 2
+        assert "nothing changed" in look.output
+        assert len(client(stack, "rds", "us-east-1").describe_db_instances()["DBInstances"]) == 2
+        # And the region that holds the writers is refused
+        there = cli("failback", "us-west-2", *plan, "--operator", "bob", "--reason", "home")
+        assert there.exit_code == 6 and "us-west-2 holds the writers" in there.output
+        # When it applies: a replica of each writer in us-east-1, recorded in the direction
+        done = cli("failback", "us-east-1", *plan, "--operator", "bob", "--reason", "home", "--apply")
+        assert done.exit_code == 0, done.output
+        assert "orders: orders-primary-2 in us-east-1 created, replicating orders-us-west-2" in done.output
+        shown = runner.invoke(app, ["direction", "show", *common, *plan])
+        assert "orders: us-west-2: orders-us-west-2, us-east-1: orders-primary-2, eu-west-1: orders-eu-west-1" in (
+            shown.output
+        )
+        status = cli("status")
+        assert "writers:  in us-west-2 since failback by bob" in status.output

@@ -73,7 +73,9 @@ def test_intake_refuses_a_recorded_direction_that_does_not_fit_the_plan() -> Non
     for trigger in (manual(), alarm()):
         result = intake(trigger, direction=wrong)
         assert result.decision == "REFUSED"
-        assert "recorded direction does not fit the plan" in result.reason and "regionshift direction set" in result.reason
+        assert (
+            "recorded direction does not fit the plan" in result.reason and "regionshift direction set" in result.reason
+        )
 
 
 @pytest.fixture

@@ -66,7 +66,9 @@ def _lag(region: str, identifier: str, seconds: float) -> None:
 
 def test_failback_creates_a_tagged_replica_of_each_writer_and_records_it(estate: StateStore) -> None:
     # When failback runs for us-east-1, where each old primary is standalone
-    rebuilt, direction = failback.rebuild(_readers(estate), estate, estate.direction(), "us-east-1", "alice", "home", NOW)
+    rebuilt, direction = failback.rebuild(
+        _readers(estate), estate, estate.direction(), "us-east-1", "alice", "home", NOW
+    )
     # Then each database has a new replica there, named after its old primary, following the writer
     assert [(r.database, r.identifier, r.created) for r in rebuilt] == [
         (db.name, f"{db.primary}-2", True) for db in RDS_DATABASES
