@@ -23,7 +23,10 @@ def watch(doc: RunDocument, rt: Runtime, now: datetime) -> WatchResult:
     if target is None or not doc.promoted:
         return WatchResult(at=now)  # nothing moved: detection stays as it is
     plan = rt.plan
-    wanted = [(rt.settings.alarm_arn, "HealthCheckId", plan.health_check(target), None)]
+    # (alarm ARN, dimension, the new primary's value, why it cannot watch it)
+    wanted: list[tuple[str, str, str, str | None]] = [
+        (rt.settings.alarm_arn, "HealthCheckId", plan.health_check(target), None)
+    ]
     if rt.settings.probe_alarm_arn:
         # The probe records only regions with a probeUrl: an alarm on another region would have no data.
         no_probe = None if target in plan.probed_regions else f"{target} has no probeUrl: the probe cannot watch it"
