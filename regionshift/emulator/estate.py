@@ -191,8 +191,9 @@ class EstateModel:
             present = [r for r in plan.region_names if table.replicas.get(r, "ACTIVE") != "absent"]
             latency = {
                 r: (lambda s: None if s is None else s * 1000)(table.latencies.get(r, table.latency_seconds))
+                # "emitted for every source- and destination-Region pair" (emulator/dynamodb.py): into the
+                # plan's primary region too, which a run reads once the writers have moved away from it.
                 for r in present
-                if r != PRIMARY_REGION
             }
             models.tables.add(
                 table.name, {r: str(table.replicas.get(r, "ACTIVE")) for r in present}, latency_ms=latency
