@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 # The checks read the estate through the same adapters and rules as the steps.
 from failover import members, traffic
 from failover.adapters import CloudWatch, Rds, Record, Route53, table_replication_latency
-from failover.errors import RegionshiftError
+from failover.errors import DirectionUnreadableError, RegionshiftError
 from failover.health import votes_text
 from failover.models import Direction, ReplicaState
 from failover.plan import PLAN_TAG, Movable, Plan, PlanProblemsError
@@ -471,9 +471,11 @@ def direction_finding(plan: Plan, direction: Direction | None) -> Finding:
 def evaluate(target: Target, plan: Plan) -> dict[str, Any]:
     """The plan's readiness as the estate stands: a run reads the plan through the recorded direction
     (docs/failback.md), so this check does too (after a failover it shows what failback still needs)."""
-    direction = target.store().direction()
     try:
+        direction = target.store().direction()
         readiness, found = Readiness(target, plan.along(direction)), direction_finding(plan, direction)
+    except DirectionUnreadableError as exc:
+        readiness, found = Readiness(target, plan), Finding("direction", BLOCKING, f"{exc}: every run refuses")
     except PlanProblemsError as exc:
         readiness = Readiness(target, plan)
         found = Finding(

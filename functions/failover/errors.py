@@ -37,6 +37,14 @@ class StateStoreError(RegionshiftError):
     """The run-state table could not be read or written."""
 
 
+class DirectionUnreadableError(StateStoreError):
+    """The recorded direction (CONTROL/DIRECTION) is not one: written by hand, or by another version."""
+
+    def __init__(self, message: str, version: int) -> None:
+        super().__init__(message)
+        self.version = version  # what a correction is written over
+
+
 class NotificationError(RegionshiftError):
     """The notification could not be published."""
 

@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from failover.clients import CallKind, call
-from failover.errors import StateStoreError
+from failover.errors import DirectionUnreadableError, StateStoreError
 from failover.models import Direction, Outcome
 from failover.state import AuditRecord, Cooldown, LockHolder, OperationKind, OperatorAction, Pause, RunFact
 
@@ -186,7 +186,19 @@ class StateStore:
     def direction(self) -> Direction | None:
         """The estate's recorded direction, or ``None`` (it stands as the plan was written)."""
         item = self._get(DIRECTION)
-        return Direction.model_validate_json(item["direction"]["S"]) if item else None
+        if not item:
+            return None
+        try:
+            return Direction.model_validate_json(item["direction"]["S"])
+        except (KeyError, ValueError) as exc:
+            version = (
+                int(item.get("version", {}).get("N", "0")) if str(item.get("version", {}).get("N", "")).isdigit() else 0
+            )
+            raise DirectionUnreadableError(
+                f"the recorded direction (CONTROL/DIRECTION) cannot be read ({str(exc)[:200]}): "
+                "correct it with regionshift direction set",
+                version,
+            ) from exc
 
     def set_direction(self, direction: Direction, over: Direction | None) -> bool:
         """Record ``direction`` (its version one more than ``over``'s) unless another change came first:
@@ -198,6 +210,8 @@ class StateStore:
             "version": {"N": str(expected + 1)},
         }
         condition = "attribute_not_exists(pk)" if over is None else "version = :v"
+        if over is not None and expected == 0:
+            condition += " OR attribute_not_exists(version)"  # replacing an unreadable item without one
         values = {} if over is None else {"ExpressionAttributeValues": {":v": {"N": str(expected)}}}
         try:
             call(

@@ -164,6 +164,7 @@ def direction_set(
 ) -> None:
     """Record where the writers are after a change made by hand (every run reads the plan from there).
     Runs verify what they find, so a wrong direction makes runs refuse, never move the wrong thing."""
+    from failover.errors import DirectionUnreadableError
     from failover.models import Direction
     from failover.plan import PlanProblemsError
 
@@ -184,7 +185,11 @@ def direction_set(
     store = target.store()
     at = datetime.now(UTC)
     with aws_errors():
-        over = store.direction()
+        try:
+            over = store.direction()
+        except DirectionUnreadableError as exc:
+            print(safe(f"replacing an unreadable direction: {exc}"))
+            over = Direction(primary_region=primary, version=exc.version)
         wanted = Direction(primary_region=primary, instances=instances, at=at, by=f"{operator} by hand")
         if not store.set_direction(wanted, over):
             fail(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from failover.errors import DirectionUnreadableError
 from failover.text import terminal_safe as safe
 from regionshift.cli import (
     EXIT_REFUSED,
@@ -45,7 +46,10 @@ def status(
         store = target.store()
         last = store.audit(limit=1)
         lock, paused, cooldown = store.lock_holder(), store.paused(), store.cooldown(now())
-        direction = store.direction()
+        try:
+            direction, unreadable = store.direction(), None
+        except DirectionUnreadableError as exc:
+            direction, unreadable = None, str(exc)
     run = last[0] if last else None
     if as_json:
         state = {
@@ -53,6 +57,7 @@ def status(
             "paused": paused.wire() if paused else None,
             "cooldown": cooldown.wire() if cooldown else None,
             "direction": direction.wire() if direction else None,
+            "directionError": unreadable,
             "lastRun": run.model_dump(
                 mode="json", by_alias=True, include={"execution", "outcome", "reason", "started_at"}
             )
@@ -73,7 +78,7 @@ def status(
         "writers": (
             f"in {direction.primary_region} since {direction.by} (regionshift direction show)"
             if direction
-            else "where the plan was written"
+            else unreadable or "where the plan was written"
         ),
     }
     for key, text in shown.items():

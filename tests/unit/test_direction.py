@@ -8,11 +8,13 @@ import pytest
 from moto import mock_aws
 
 from failover.clients import Clients
+from failover.errors import DirectionUnreadableError
 from failover.models import Direction
 from failover.plan import PlanProblemsError
 from failover.runtime import Runtime
 from failover.steps.finalize import record_direction
 from failover.steps.gate import gate
+from failover.steps.intake import evaluate
 from tests.conftest import NOW, PLAN, create_run_table
 from tests.unit.fakes import EXECUTION, SETTINGS, alarm, assessed, document, intake, manual
 
@@ -126,3 +128,23 @@ def test_a_direction_changed_by_hand_during_the_run_keeps_its_instances(aws: Run
     # Then what the run did is recorded over it, the operator's instances kept
     assert moved is not None and moved.primary_region == "us-west-2" and moved.version == 2
     assert moved.instances == {"orders": {"eu-west-1": "o-2"}}
+
+
+def test_an_unreadable_direction_refuses_every_run_until_a_person_corrects_it(aws: Runtime) -> None:
+    # Given CONTROL/DIRECTION holds something that is not a direction (written by hand)
+    table = aws.settings.table_arn.rsplit("/", 1)[-1]
+    boto3.client("dynamodb", region_name="us-west-2").put_item(
+        TableName=table, Item={"pk": {"S": "CONTROL"}, "sk": {"S": "DIRECTION"}, "direction": {"S": "{oops"}}
+    )
+    # Then Intake refuses, saying how to correct it
+    with pytest.raises(DirectionUnreadableError) as raised:
+        aws.store.direction()
+
+    def unreadable() -> Direction | None:
+        raise raised.value
+
+    refused = evaluate(manual(), SETTINGS, NOW, unreadable)
+    assert refused.decision == "REFUSED" and "cannot be read" in refused.reason and "direction set" in refused.reason
+    # And a correction is written over it
+    assert aws.store.set_direction(MOVED, Direction(primary_region="us-west-2", version=raised.value.version))
+    assert (aws.store.direction() or MOVED).primary_region == "us-west-2"

@@ -7,7 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from failover import clock, history, reevaluation, report
 from failover.clients import DEADLINE_MARGIN_SECONDS
-from failover.errors import ReportError, StateStoreError
+from failover.errors import DirectionUnreadableError, ReportError, StateStoreError
 from failover.models import Direction, FinalizeResult, RunDocument
 from failover.observability import NAMESPACE, logger, metrics
 from failover.runtime import Runtime
@@ -89,7 +89,11 @@ def record_direction(doc: RunDocument, rt: Runtime, now: datetime) -> Direction 
             return moved.model_copy(update={"version": (over.version if over else 0) + 1})
         # Changed by hand while the run held the lock: what this run did is still where the writers are.
         logger.warning("direction changed during the run", extra={"read": over.wire() if over else None})
-        over = rt.store.direction()
+        try:
+            over = rt.store.direction()
+        except DirectionUnreadableError as exc:
+            # Unreadable: what this run did is where the writers are, written over it.
+            over = Direction(primary_region=target, version=exc.version)
     raise StateStoreError("the estate's direction kept changing while the run recorded it")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from failover.errors import DirectionUnreadableError
 from failover.models import (
     EXCERPT_LIMIT,
     Direction,
@@ -63,16 +64,25 @@ def evaluate(
     rails = settings.plan.rails
     seen: dict[str, Direction | None] = {}
 
+    unreadable: list[str] = []
+
     def direction() -> Direction | None:
         if "direction" not in seen:
-            seen["direction"] = read_direction()
+            try:
+                seen["direction"] = read_direction()
+            except DirectionUnreadableError as exc:
+                # Where the writers are is unknown: nothing may move until a person says.
+                seen["direction"] = None
+                unreadable.append(str(exc))
         return seen["direction"]
 
     def result(
         decision: str, reason: str, trigger: TriggerInfo | None = None, flags: Flags | None = None
     ) -> IntakeResult:
         plan = settings.plan
-        if seen.get("direction") is not None:
+        if unreadable:
+            decision, reason = "REFUSED", unreadable[0]
+        elif seen.get("direction") is not None:
             try:
                 plan = plan.along(seen["direction"])
             except PlanProblemsError as exc:
