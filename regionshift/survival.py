@@ -66,7 +66,16 @@ def _gaps(plan: Plan, route53_lost: bool) -> list[str]:
 # or service prefix; every other call is data plane (the resource's own work: an item, a message, a
 # metric), in the sense of "AWS Fault Isolation Boundaries" (control planes and data planes). README's
 # recovery-path table says the same per row (tests/integration/test_iam.py keeps the two equal).
-CONTROL_PLANE = frozenset({"route53", "rds", "elasticache", "dynamodb:DescribeTable", "states:GetExecutionHistory"})
+CONTROL_PLANE = frozenset(
+    {
+        "route53",
+        "rds",
+        "elasticache",
+        "dynamodb:DescribeTable",
+        "states:GetExecutionHistory",
+        "cloudwatch:PutMetricAlarm",
+    }
+)
 
 
 def plane(action: str) -> str:

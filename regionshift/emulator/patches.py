@@ -422,6 +422,24 @@ def _stop_refusals(_engine: Engine, original: Any) -> Any:
     return stop_db_instance
 
 
+def _alarm_update_keeps_state(_engine: Engine, original: Any) -> Any:
+    """PutMetricAlarm on an existing alarm: "its state is left unchanged, but the update completely
+    overwrites the previous configuration of the alarm" ("PutMetricAlarm", Amazon CloudWatch API Reference,
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html). moto builds
+    a new alarm in OK: its state (and the history of it) is carried over."""
+    kept = ("state_value", "state_reason", "state_reason_data", "state_updated_timestamp", "history")
+
+    def put_metric_alarm(backend: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        before = backend.alarms.get(name)
+        alarm = original(backend, name, *args, **kwargs)
+        for attribute in kept if before is not None else ():
+            if hasattr(before, attribute):
+                setattr(alarm, attribute, getattr(before, attribute))
+        return alarm
+
+    return put_metric_alarm
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "moto.kms.models",
@@ -578,6 +596,13 @@ PATCHES: tuple[Patch, ...] = (
         "refuses a read replica (USER_StopInstance.html, limitations): the old primary of a three-region plan "
         "keeps its other standby's replica after a failover",
         _stop_refusals,
+    ),
+    Patch(
+        "moto.cloudwatch.models:CloudWatchBackend",
+        "put_metric_alarm",
+        "moto replaces an existing alarm with a new one in OK; CloudWatch keeps the state of an alarm it "
+        "updates (API_PutMetricAlarm.html): the Watch step re-points a detection alarm without a transition",
+        _alarm_update_keeps_state,
     ),
     Patch(
         "moto.route53.models:HealthCheck",

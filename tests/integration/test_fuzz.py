@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from moto import mock_aws
 
 from regionshift import drill
 from regionshift.emulator import scenario as scenarios
-from tests.conftest import PLAN, PLAN_ENV
+from tests.conftest import PLAN, PLAN_ENV, create_run_table
 
 MANUAL_FIELDS = {
     "operator",
@@ -148,7 +150,10 @@ def intake_handler() -> Iterator[Any]:
     os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
     from handlers.intake import handler
 
-    yield handler
+    # Intake reads where the writers are (the run table) once the input parses as a run.
+    with mock_aws():
+        create_run_table(boto3.client("dynamodb", region_name="us-west-2"))
+        yield handler
     os.environ.clear()
     os.environ.update(saved)
 

@@ -450,14 +450,16 @@ def test_replicas_not_tagged_for_the_plan_are_out_of_reach_as_aws_would_have_the
 
 # Where each "goes to" of the inventory may send a call in the covering drills (the default estate:
 # primary us-east-1, standbys us-west-2 and eu-west-1, the stack in us-west-2). Route 53's global
-# endpoint is reported as aws-global by botocore and served from us-east-1.
+# endpoint is reported as aws-global by botocore and served from us-east-1. Once the writers have
+# moved (failover-failback-home), us-west-2 is the primary and us-east-1 a standby and the target.
 GOES_TO = {
     "us-east-1 (Route 53 API)": {"aws-global", "us-east-1"},
     "stack region": {"us-west-2"},
-    "each standby": {"us-west-2", "eu-west-1"},
-    "target": {"us-west-2", "eu-west-1"},
-    "primary (a global table's latency)": {"us-east-1"},
-    "primary": {"us-east-1"},
+    "alarm region (us-east-1 by default)": {"us-east-1"},
+    "each standby": {"us-west-2", "eu-west-1", "us-east-1"},
+    "target": {"us-west-2", "eu-west-1", "us-east-1"},
+    "primary (a global table's latency)": {"us-east-1", "us-west-2"},
+    "primary": {"us-east-1", "us-west-2"},
 }
 
 
