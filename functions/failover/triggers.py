@@ -53,6 +53,8 @@ class ManualTrigger(BaseModel):
     dry_run: bool = False
     accept_data_loss: bool = False
     bypass_cooldown: bool = False
+    # A planned move with no data loss (maintenance, a production drill): needs ``targetRegion``.
+    switchover: bool = False
     source_region: Annotated[str, Field(pattern=REGION_PATTERN)] | None = None
     target_region: Annotated[str, Field(pattern=REGION_PATTERN)] | None = None
     replica: Annotated[str, Field(min_length=1)] | None = None

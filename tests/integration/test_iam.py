@@ -42,6 +42,7 @@ NEEDED = {
         "dynamodb:PutItem",
         "rds:DescribeGlobalClusters",
         "rds:FailoverGlobalCluster",
+        "rds:SwitchoverGlobalCluster",  # a planned switchover
         "elasticache:DescribeGlobalReplicationGroups",
         "elasticache:FailoverGlobalReplicationGroup",
     },

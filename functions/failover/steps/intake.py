@@ -114,8 +114,11 @@ def evaluate(raw: Any, settings: Settings, now: datetime) -> IntakeResult:
         dry_run=manual.dry_run,
         accept_data_loss=manual.accept_data_loss,
         bypass_cooldown=manual.bypass_cooldown,
+        switchover=manual.switchover,
     )
-    what = "dry run" if manual.dry_run else "manual failover"
+    what = "switchover" if manual.switchover else "manual failover"
+    if manual.dry_run:
+        what = f"dry run of a {what}" if manual.switchover else "dry run"
     return result("PROCEED", f"{what} requested by {manual.operator}: {manual.reason}", trigger, flags)
 
 
@@ -171,6 +174,11 @@ def _reevaluation_intake(raw: Any, settings: Settings, result: Result) -> Intake
 
 def _plan_mismatch(manual: ManualTrigger, settings: Settings) -> str | None:
     plan = settings.plan
+    if manual.switchover and manual.accept_data_loss:
+        # A switchover moves the writer only once nothing can be lost: there is nothing to accept.
+        return "a switchover loses no data: acceptDataLoss does not apply (an outage is a failover, not a switchover)"
+    if manual.switchover and not manual.target_region:
+        return "a switchover names the region it moves to (targetRegion)"
     if manual.source_region and manual.target_region and manual.source_region == manual.target_region:
         return f"source and target region are both {manual.source_region}"
     if manual.source_region and manual.source_region != plan.primary_region:
