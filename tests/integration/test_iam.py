@@ -111,6 +111,7 @@ COVERING = (
     "data-plane-second-promotion-fails",
     "probe-detects-outage",
     "region-outage",
+    "switchover-aurora",
 )
 
 
