@@ -72,7 +72,7 @@ def test_an_aurora_switchover_uses_switchover_global_cluster_never_a_failover(
     ("name", "reason"),
     [
         ("switchover-primary-unhealthy", "if it is down, start a failover instead"),
-        ("switchover-data-loss-refused", "bad input: a switchover loses no data: acceptDataLoss does not apply"),
+        ("switchover-data-loss-refused", "a switchover loses no data: acceptDataLoss does not apply"),
     ],
 )
 def test_a_switchover_that_is_not_one_is_refused_without_a_change(

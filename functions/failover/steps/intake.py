@@ -174,11 +174,6 @@ def _reevaluation_intake(raw: Any, settings: Settings, result: Result) -> Intake
 
 def _plan_mismatch(manual: ManualTrigger, settings: Settings) -> str | None:
     plan = settings.plan
-    if manual.switchover and manual.accept_data_loss:
-        # A switchover moves the writer only once nothing can be lost: there is nothing to accept.
-        return "a switchover loses no data: acceptDataLoss does not apply (an outage is a failover, not a switchover)"
-    if manual.switchover and not manual.target_region:
-        return "a switchover names the region it moves to (targetRegion)"
     if manual.source_region and manual.target_region and manual.source_region == manual.target_region:
         return f"source and target region are both {manual.source_region}"
     if manual.source_region and manual.source_region != plan.primary_region:
