@@ -156,3 +156,15 @@ def test_an_aurora_switchover_calls_switchover_global_cluster_and_never_allows_d
         "GlobalClusterIdentifier": "ledger-global",
         "TargetDbClusterIdentifier": arn("us-west-2", "ledger-us-west-2"),
     }
+
+
+def test_with_no_drain_window_one_read_of_0_is_enough_and_anything_else_is_not() -> None:
+    # Given a plan whose drain window is 0 s
+    estate = healthy()
+    estate.plan = estate.plan.model_copy(
+        update={"rails": estate.plan.rails.model_copy(update={"switchover_drain_seconds": 0})}
+    )
+    assert look(estate, None, NOW).decision == "PROCEED"
+    # But a replica that is not at 0 still holds the move back
+    estate.lag["orders-usw2"] = 1.0
+    assert look(estate, None, NOW).decision == "RECHECK"

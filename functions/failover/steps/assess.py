@@ -315,15 +315,15 @@ def _drain(
     up to the source DB instance"; -1: replication is not active, not 0:
     https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_MySQL.Replication.ReadReplicas.Monitor.html).
     ReplicaLag counts whole seconds, so one 0 may be a quiet moment between writes: hence the window of
-    reads. Not drained
-    within the plan's maximum wait: refused (a person must stop the writes), never moved with a loss."""
+    reads. Not drained within the plan's maximum wait: refused (a person must stop the writes), never
+    moved with a loss."""
     assert doc.intake is not None
     rails = rt.rails
     drains = any(r.kind == "rds-instance" for r in chosen.replicas)
     previous = doc.assess.drained_since if doc.assess is not None else None
     since = None if chosen.undrained else (previous or now)
     held = 0.0 if since is None else (now - since).total_seconds()
-    if not drains or held >= rails.switchover_drain_seconds:
+    if not drains or (since is not None and held >= rails.switchover_drain_seconds):
         drained = Drained(since or now, _drained_note(chosen, rt, held))
         return _proceed(chosen, primary, probe, rt, look, decide, standbys, "named for a switchover", drained)
     waited = (now - doc.intake.at).total_seconds()
@@ -347,7 +347,6 @@ def _drain(
         f"switchover to {chosen.region}: {lag}; reading again in {rails.confirm_interval_seconds} s "
         f"(waited {waited:.0f} s of {rails.switchover_max_wait_seconds} s)",
         standbys=standbys,
-        target=chosen.region,
         drained_since=since,
     )
 
