@@ -58,7 +58,7 @@ def check(result: DrillResult) -> list[Invariant]:
 
 
 # The calls that move a writer: after one takes effect there is no going back.
-MOVES = ("PromoteReadReplica", "FailoverGlobalCluster", "FailoverGlobalReplicationGroup")
+MOVES = ("PromoteReadReplica", "FailoverGlobalCluster", "SwitchoverGlobalCluster", "FailoverGlobalReplicationGroup")
 
 
 def _one_writer_per_global_resource(result: DrillResult) -> Invariant:

@@ -5,7 +5,10 @@ differ in one place only.
 * ``rds-instance``: an RDS read replica, promoted with ``PromoteReadReplica`` (``adapters.Rds``).
 * ``aurora-global``: an Aurora global database's secondary cluster, made the writer with
   ``FailoverGlobalCluster`` and ``AllowDataLoss`` (the managed failover for an outage of the
-  primary's region: "Using failover in an Amazon Aurora global database", Amazon Aurora User Guide).
+  primary's region: "Using failover in an Amazon Aurora global database", Amazon Aurora User Guide);
+  in a planned switchover with ``SwitchoverGlobalCluster``, which loses nothing ("Performing
+  switchovers for Amazon Aurora global databases", Amazon Aurora User Guide:
+  https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-disaster-recovery.html).
 * ``elasticache-global``: a global datastore's member, made its primary with
   ``FailoverGlobalReplicationGroup`` ("Promoting the secondary cluster to primary", Amazon
   ElastiCache User Guide).
@@ -123,25 +126,34 @@ class AuroraGlobal:
         writer = next((m["DBClusterArn"] for m in found.get("GlobalClusterMembers", []) if m.get("IsWriter")), None)
         failover = found.get("FailoverState") or {}
         # "cancelling" moves the writer nowhere: the global cluster is busy (its Status says so).
-        moving = failover.get("ToDbClusterArn") if failover.get("Status") in ("pending", "failing-over") else None
+        under_way = ("pending", "failing-over", "switching-over")
+        moving = failover.get("ToDbClusterArn") if failover.get("Status") in under_way else None
         return GlobalView(str(found.get("Status", "")), writer, moving)
 
-    def fail_over(self, global_id: str, identifier: str, region: str) -> bool:
+    def fail_over(self, global_id: str, identifier: str, region: str, switchover: bool = False) -> bool:
         """Make ``identifier`` the writer, accepting the loss of what it has not received (the run's
-        data-loss rail was checked before). ``True`` when it already is, or a failover to it is under
-        way (a retried call whose first response was lost)."""
+        data-loss rail was checked before); in a ``switchover``, losing nothing (Aurora synchronises the
+        secondary first). ``True`` when it already is, or a move to it is under way (a retried call whose
+        first response was lost)."""
         found = self._global(global_id, frozenset())
         arn = self._arn(found, identifier, region)
         view = self._view(found)
         if view.moving_to == arn or (view.writer == arn and view.moving_to is None):
             return True
+        operation = "SwitchoverGlobalCluster" if switchover else "FailoverGlobalCluster"
         try:
             call(
                 CallKind.WRITE,
                 PromotionError,
-                f"FailoverGlobalCluster {global_id} to {identifier}",
-                lambda: self._client.failover_global_cluster(
-                    GlobalClusterIdentifier=global_id, TargetDbClusterIdentifier=arn, AllowDataLoss=True
+                f"{operation} {global_id} to {identifier}",
+                lambda: (
+                    self._client.switchover_global_cluster(
+                        GlobalClusterIdentifier=global_id, TargetDbClusterIdentifier=arn
+                    )
+                    if switchover
+                    else self._client.failover_global_cluster(
+                        GlobalClusterIdentifier=global_id, TargetDbClusterIdentifier=arn, AllowDataLoss=True
+                    )
                 ),
                 passthrough=frozenset({"InvalidGlobalClusterStateFault"}),
             )
@@ -151,9 +163,7 @@ class AuroraGlobal:
             if view.moving_to == arn or view.writer == arn:
                 return True
             moving = f", a failover to {view.moving_to} is under way" if view.moving_to else ""
-            raise PromotionError(
-                f"FailoverGlobalCluster {global_id} to {identifier}: {error_code(exc)}: {exc}{moving}"
-            ) from exc
+            raise PromotionError(f"{operation} {global_id} to {identifier}: {error_code(exc)}: {exc}{moving}") from exc
         return False
 
     @staticmethod
@@ -330,10 +340,12 @@ def read_member(rt: Readers, kind: str, global_id: str | None, identifier: str, 
     return rt.rds(region).describe(identifier, name, region)
 
 
-def move(rt: Readers, member: ReplicaState) -> bool:
-    """Make ``member`` its resource's writer; ``True`` when it already was (or is becoming it)."""
+def move(rt: Readers, member: ReplicaState, switchover: bool = False) -> bool:
+    """Make ``member`` its resource's writer; ``True`` when it already was (or is becoming it). A
+    ``switchover`` changes Aurora's call only: a read replica's lag was drained to 0 before, and a
+    datastore has the one call (``FailoverGlobalReplicationGroup``; a cache's lag holds no move back)."""
     if member.kind == "aurora-global":
-        return rt.aurora(member.region).fail_over(str(member.global_id), member.identifier, member.region)
+        return rt.aurora(member.region).fail_over(str(member.global_id), member.identifier, member.region, switchover)
     if member.kind == "elasticache-global":
         return rt.datastore(member.region).fail_over(str(member.global_id), member.identifier, member.region)
     return rt.rds(member.region).promote(member.identifier)

@@ -98,6 +98,8 @@ class Flags(Model):
     dry_run: bool = False
     accept_data_loss: bool = False
     bypass_cooldown: bool = False
+    # A planned switchover: the primary is healthy, and the writer moves only once nothing is lost.
+    switchover: bool = False
 
 
 class Waits(Model):
@@ -253,6 +255,9 @@ class AssessResult(Model):
     stages: list[list[ReplicaState]] = []
     tables: list[TableState] = []
     data_loss_accepted: bool = False
+    # A switchover: since when every RDS replica's lag has read 0 on every read (None: not yet, or not
+    # a switchover); the writer moves once that has held for the plan's drain window.
+    drained_since: datetime | None = None
     # What was verified before the point of no return (one line per check), shown by a dry run too.
     verified: list[Reason] = []
     # Why Route 53's API did not answer this run (failover.health): its later steps read the probes
@@ -298,6 +303,8 @@ class PromotionItem(Model):
     execution: Execution
     waits: Waits
     replica: ReplicaState
+    # A planned switchover (the run's flag): an Aurora global database switches over, losing nothing.
+    switchover: bool = False
     promotion: PromotionState | None = None
 
 

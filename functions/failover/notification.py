@@ -23,18 +23,24 @@ def error_text(error: StepError | None) -> str:
     return f"{error.error}: {cause}" if cause else error.error
 
 
-def moved_text(kind: str, name: str, global_id: str | None, identifier: str, region: str) -> str:
+def moved_text(
+    kind: str, name: str, global_id: str | None, identifier: str, region: str, switchover: bool = False
+) -> str:
     """What moving one resource's writer to ``region`` is, in the words of its kind."""
     if kind == "aurora-global":
-        return f"Aurora global database {name}: failed over {global_id} to {identifier} in {region}"
+        how = "switched over" if switchover else "failed over"
+        return f"Aurora global database {name}: {how} {global_id} to {identifier} in {region}"
     if kind == "elasticache-global":
         return f"Cache {name}: failed over global datastore {global_id} to {identifier} in {region}"
     return f"Database {name}: promoted {identifier} in {region}"
 
 
-def would_move_text(kind: str, name: str, global_id: str | None, identifier: str, region: str) -> str:
+def would_move_text(
+    kind: str, name: str, global_id: str | None, identifier: str, region: str, switchover: bool = False
+) -> str:
     if kind == "aurora-global":
-        return f"Would fail over global cluster {global_id} to {identifier} ({name}) in {region}"
+        how = "switch over" if switchover else "fail over"
+        return f"Would {how} global cluster {global_id} to {identifier} ({name}) in {region}"
     if kind == "elasticache-global":
         return f"Would fail over global datastore {global_id} to {identifier} ({name}) in {region}"
     return f"Would promote {identifier} ({name}) in {region}"
@@ -100,11 +106,19 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
         lines.append(f"Trigger: {who} at {trigger.event_time.isoformat()}")
     if doc.intake and doc.intake.flags.dry_run:
         lines.append("Dry run: no change was made.")
+    switchover = doc.intake is not None and doc.intake.flags.switchover
+    if switchover:
+        lines.append(
+            "Switchover: a planned move with no data loss; the writer moves only once every replica has caught up "
+            "(no data-loss override)."
+        )
     if doc.assess:
         a = doc.assess
         lines.append(f"Assessment (probe {a.probe}): {a.reason}")
         if a.data_loss_accepted:
             lines.append("DATA LOSS ACCEPTED by operator override (recorded in the audit trail).")
+        if a.drained_since is not None:
+            lines.append(f"Switchover drain: {report.drain_text(a.drained_since, a.at)}")
         # Why the target was chosen, and why every other standby looked at was passed over.
         for verdict in a.standbys:
             if verdict.chosen:
@@ -114,7 +128,7 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
         lines.extend(f"Verified before promoting: {check}" for check in a.verified)
     for p in doc.promotions or []:
         lines.append(
-            f"{moved_text(p.kind, p.database, p.global_id, p.identifier, p.region)}"
+            f"{moved_text(p.kind, p.database, p.global_id, p.identifier, p.region, switchover)}"
             + (" (already the writer)" if p.already_promoted else "")
         )
     if doc.target:
@@ -144,7 +158,11 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
     target = doc.assess.target if doc.assess else None
     if result.outcome == Outcome.DRY_RUN and target:
         for replica in doc.assess.replicas if doc.assess else []:
-            lines.append(would_move_text(replica.kind, replica.database, replica.global_id, replica.identifier, target))
+            lines.append(
+                would_move_text(
+                    replica.kind, replica.database, replica.global_id, replica.identifier, target, switchover
+                )
+            )
         for _, record in plan.records[:DRY_RUN_RECORDS_SHOWN]:
             lines.append(f"Would point {record.name} {record.type} at {record.shown(target)}")
         if len(plan.records) > DRY_RUN_RECORDS_SHOWN:

@@ -357,12 +357,22 @@ class Rails(Strict):
     # many times: the alarm stays in ALARM and sends no new event.
     reevaluate_interval_seconds: Annotated[int, Field(ge=60)] = 300
     reevaluate_max_attempts: Annotated[int, Field(ge=0, le=24)] = 6
+    # A switchover moves the writer once every RDS replica's ReplicaLag has read 0 on every read (one
+    # each confirmIntervalSeconds) for this long; it is refused when that has not happened this long
+    # after the run started (the writes were not stopped).
+    switchover_drain_seconds: Annotated[int, Field(ge=0)] = 60
+    switchover_max_wait_seconds: Annotated[int, Field(ge=60)] = 600
 
     def longest_run_seconds(self, waves: int = 1) -> int:
         """The longest a run can take at these bounds, its promotions in ``waves`` rounds of the Map."""
         return (
-            # the outage is confirmed, then the target may be looked at as often after the promotion
-            2 * self.confirm_probes * self.confirm_interval_seconds
+            # the outage is confirmed (or a switchover's lag drains, one look more), then the target may be
+            # looked at as often after the promotion
+            max(
+                self.confirm_probes * self.confirm_interval_seconds,
+                self.switchover_max_wait_seconds + self.confirm_interval_seconds,
+            )
+            + self.confirm_probes * self.confirm_interval_seconds
             + waves * self.promotion_max_polls * self.promotion_poll_seconds
             + self.dns_max_polls * self.dns_poll_seconds
             + RUN_OVERHEAD_SECONDS
@@ -371,6 +381,11 @@ class Rails(Strict):
     def timing_problems(self, waves: int = 1) -> list[str]:
         longest = self.longest_run_seconds(waves)
         problems = []
+        if self.switchover_drain_seconds > self.switchover_max_wait_seconds:
+            problems.append(
+                f"switchoverDrainSeconds ({self.switchover_drain_seconds} s) is longer than switchoverMaxWaitSeconds "
+                f"({self.switchover_max_wait_seconds} s): no switchover could ever move"
+            )
         if longest > EXECUTION_TIMEOUT_SECONDS:
             problems.append(
                 f"confirmation, promotion and DNS waits add up to {longest} s, beyond the "

@@ -57,7 +57,7 @@ def recovery_breakdown(
         }
     assess, promote, update = _first(visits, "Assess"), _first(visits, "PromoteAll"), _first(visits, "UpdateDns")
     last_assess = _last(visits, "AssessDecision")
-    moved = _first(visits, "FailedOver")
+    moved = _first(visits, "FailedOver") or _first(visits, "SwitchedOver")
     notify = _last(visits, "Notify")
     parts = {
         **early,
@@ -106,9 +106,16 @@ def build(
     }
 
 
+def drain_text(since: datetime, at: datetime) -> str:
+    """How long a switchover's replicas read 0 s of lag before the run decided."""
+    return f"replica lag read 0 s on every read from {since.isoformat()} to {at.isoformat()} ({(at - since).total_seconds():.0f} s)"
+
+
 def _decision_lines(report: dict[str, Any]) -> list[str]:
     decisions = report["decisions"]
     lines = []
+    if (report.get("flags") or {}).get("switchover"):
+        lines.append("Switchover: a planned move with no data loss (the writer moves once every replica caught up)")
     if decisions.get("intake"):
         lines.append(f"Intake: {decisions['intake']}")
     gate = decisions.get("gate") or {}
@@ -117,6 +124,9 @@ def _decision_lines(report: dict[str, Any]) -> list[str]:
     assess = decisions.get("assess") or {}
     if assess:
         lines.append(f"Assessment on probe {assess.get('probe')}: {assess.get('decision')}: {assess.get('reason')}")
+        if assess.get("drainedSince"):
+            since, at = (datetime.fromisoformat(assess[key]) for key in ("drainedSince", "at"))
+            lines.append(f"Switchover drain: {drain_text(since, at)}")
         voters = [("primary", assess.get("primary") or {})]
         voters += [(f"standby {s.get('region')}", s.get("votes") or {}) for s in assess.get("standbys") or []]
         for label, votes in voters:

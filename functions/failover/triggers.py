@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from failover.plan import REGION_PATTERN, normalise_name
 
@@ -53,6 +54,8 @@ class ManualTrigger(BaseModel):
     dry_run: bool = False
     accept_data_loss: bool = False
     bypass_cooldown: bool = False
+    # A planned move with no data loss (maintenance, a production drill): needs ``targetRegion``.
+    switchover: bool = False
     source_region: Annotated[str, Field(pattern=REGION_PATTERN)] | None = None
     target_region: Annotated[str, Field(pattern=REGION_PATTERN)] | None = None
     replica: Annotated[str, Field(min_length=1)] | None = None
@@ -69,3 +72,15 @@ class ManualTrigger(BaseModel):
     @classmethod
     def _records(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else [normalise_name(n) for n in value]
+
+    @model_validator(mode="after")
+    def _switchover(self) -> "ManualTrigger":
+        if self.switchover and self.accept_data_loss:
+            # A switchover moves the writer only once nothing can be lost: there is nothing to accept.
+            raise PydanticCustomError(
+                "switchover",
+                "a switchover loses no data: acceptDataLoss does not apply (an outage is a failover, not a switchover)",
+            )
+        if self.switchover and not self.target_region:
+            raise PydanticCustomError("switchover", "a switchover names the region it moves to (targetRegion)")
+        return self

@@ -206,16 +206,48 @@ def chaos(
     raise typer.Exit(EXIT_OK if not failed else EXIT_MISMATCH)
 
 
+@app.command()
+def switchover(
+    to: Annotated[str, typer.Option("--to", help="The standby region the writer moves to.")],
+    operator: Annotated[str, typer.Option("--operator", help="Who starts it.", callback=operator_text(OPERATOR_LIMIT))],
+    reason: Annotated[str, typer.Option("--reason", help="Why.", callback=operator_text(REASON_LIMIT))],
+    stack: StackOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate every decision, change nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm without the typed plan name (automation).")] = False,
+    report_dir: Annotated[Path | None, typer.Option("--report-dir", help="Where report.md and report.html go.")] = Path(
+        "reports"
+    ),
+    poll: Annotated[float, typer.Option("--poll", hidden=True)] = 1.0,
+) -> None:
+    """A planned switchover of a deployed stack to --to, with no data loss (maintenance, a production drill).
+
+    Stop the application's writes first: the run moves the writer only once every replica's lag has
+    read 0 for the plan's drain window, and refuses after its maximum wait. Confirmed by typing the
+    plan name (or --yes) unless --dry-run; a switchover that ends REFUSED or NO_ACTION exits 5.
+    """
+    if stack is None:
+        fail("a switchover is started on a deployed stack: --stack", EXIT_USAGE)
+    if yes and dry_run:
+        fail("--yes confirms a switchover; a --dry-run changes nothing", EXIT_USAGE)
+    target = resolve_target(stack, None, region, profile, endpoint_url)
+    if not dry_run and not yes:
+        _confirm_live(target, "a SWITCHOVER")
+    _drill_stack(target, dry_run, operator, reason, report_dir, poll, to, switchover=True)
+
+
 def _on_terminal() -> bool:
     return sys.stdin.isatty()
 
 
-def _confirm_live(target: Any) -> None:
-    """A live drill can fail the estate over: on a terminal, the operator types the plan's name."""
+def _confirm_live(target: Any, what: str = "a LIVE drill") -> None:
+    """A live drill (or a switchover) can move the estate: on a terminal, the operator types the plan's name."""
     plan = (target.parameters or {}).get("PlanName") or target.state_machine_arn or "?"
     if not _on_terminal():
-        fail("a --live drill is confirmed by typing the plan name on a terminal, or by --yes", EXIT_USAGE)
-    print(f"This is a LIVE drill of plan {plan}: it can promote the standby database and move DNS.")
+        fail(f"{what} is confirmed by typing the plan name on a terminal, or by --yes", EXIT_USAGE)
+    print(f"This is {what} of plan {plan}: it can promote the standby database and move DNS.")
     typed = typer.prompt("Type the plan name to start it", default="", show_default=False)
     if typed.strip() != plan:
         fail("not confirmed: nothing was started", EXIT_USAGE)
@@ -229,6 +261,7 @@ def _drill_stack(
     report_dir: Path | None,
     poll: float,
     target_region: str | None = None,
+    switchover: bool = False,
 ) -> None:
     import uuid
     from datetime import UTC, datetime
@@ -236,8 +269,10 @@ def _drill_stack(
     from failover.models import Outcome
     from regionshift.cli.runs import follow_run
 
-    name = f"drill-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    name = f"{'switchover' if switchover else 'drill'}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     document: dict[str, Any] = {"operator": operator, "reason": reason, "dryRun": dry_run}
+    if switchover:
+        document["switchover"] = True
     if target_region:
         # Intake refuses a region that is not one of the plan's standbys.
         document["targetRegion"] = target_region
@@ -254,7 +289,7 @@ def _drill_stack(
     run_status, outcome = follow_run(target, arn, report_dir, poll)
     if run_status != "SUCCEEDED":
         raise typer.Exit(EXIT_RUN_FAILED)
-    # A live drill that changed nothing did not exercise the failover: the caller must know.
+    # A live drill (or switchover) that changed nothing did not move the writer: the caller must know.
     changed_nothing = outcome in (Outcome.REFUSED, Outcome.NO_ACTION)
     raise typer.Exit(EXIT_NOT_DONE if not dry_run and changed_nothing else EXIT_OK)
 

@@ -139,9 +139,10 @@ class EstateModel:
     def _seed(self) -> None:
         for region, identifier, replica in self._replicas():
             patches.rds_instance(region, identifier).status = replica.status
-            if replica.lag_seconds is not None:
+            lag = self._lag(replica)
+            if lag is not None:
                 # RDS publishes ReplicaLag every minute; reads by the steps refresh it (_model_lag).
-                self._put_lag(region, identifier, replica.lag_seconds)
+                self._put_lag(region, identifier, lag)
         control = self.scenario.estate.control
         store = self.deployment.store()
         now = self.recorder.clock.now()
@@ -361,18 +362,23 @@ class EstateModel:
         dimensions = {d["Name"]: d["Value"] for d in params.get("Dimensions", [])}
         identifier = dimensions.get("DBInstanceIdentifier", "")
         replica = self._spec(identifier)
-        if replica.exists and replica.lag_seconds is not None:
+        lag = self._lag(replica)
+        if replica.exists and lag is not None:
             with untracked():
-                self._put_lag(region, identifier, replica.lag_seconds)
+                self._put_lag(region, identifier, lag)
         return None
+
+    def _lag(self, replica: Replica) -> float | None:
+        return replica.lag_at(self.recorder.clock.offset - self.trigger_offset)
 
     def publish_lag(self, at: datetime) -> None:
         """The minute's ReplicaLag datapoint, as RDS publishes it while the replica reports a lag (the
         detection chain calls this each minute, so the replica-lag alarm sees what it would see)."""
         for region, identifier, replica in self._replicas():
+            lag = self._lag(replica)
             # A lost region's CloudWatch receives nothing.
-            if replica.lag_seconds is not None and not self.is_down(region):
-                self._put_lag(region, identifier, replica.lag_seconds, at)
+            if lag is not None and not self.is_down(region):
+                self._put_lag(region, identifier, lag, at)
 
     def _put_lag(self, region: str, identifier: str, seconds: float, at: datetime | None = None) -> None:
         boto3.client("cloudwatch", region_name=region).put_metric_data(

@@ -40,6 +40,14 @@ class Health(Strict):
     metric_stops_at: float | None = Field(default=None, ge=0, alias="metricStopsAt")
 
 
+class LagPoint(Strict):
+    """From ``at`` seconds after the first trigger on, the replica's ReplicaLag is ``seconds`` (None: RDS
+    publishes none)."""
+
+    at: Annotated[float, Field(ge=0)] = 0
+    seconds: float | None
+
+
 class Replica(Strict):
     """A read replica's state when the scenario starts, and how its promotion behaves."""
 
@@ -47,12 +55,19 @@ class Replica(Strict):
     # Carries the ``regionshift:plan`` tag the functions' IAM requires (failover.plan.PLAN_TAG).
     tagged: bool = True
     lag_seconds: float | None = Field(default=2.0, alias="lagSeconds")
+    # How the lag changes over time (e.g. draining once the writes stop): from each point on, its value.
+    lag: list[LagPoint] = []
     # "primary" replicates from the plan's primary; any other value names a foreign source database.
     source: str = "primary"
     status: str = "available"
     promotion_polls: Annotated[int, Field(ge=0, alias="promotionPolls")] = 2
     # When set, the promotion completes this many virtual seconds after the call instead.
     promotion_seconds: float | None = Field(default=None, ge=0, alias="promotionSeconds")
+
+    def lag_at(self, elapsed: float) -> float | None:
+        """The ReplicaLag ``elapsed`` seconds after the first trigger: the last point reached, else ``lagSeconds``."""
+        reached = [p for p in self.lag if p.at <= elapsed]
+        return max(reached, key=lambda p: p.at).seconds if reached else self.lag_seconds
 
 
 class GlobalShape(Strict):

@@ -42,6 +42,7 @@ NEEDED = {
         "dynamodb:PutItem",
         "rds:DescribeGlobalClusters",
         "rds:FailoverGlobalCluster",
+        "rds:SwitchoverGlobalCluster",  # a planned switchover
         "elasticache:DescribeGlobalReplicationGroups",
         "elasticache:FailoverGlobalReplicationGroup",
     },
@@ -112,6 +113,7 @@ COVERING = (
     "data-plane-second-promotion-fails",
     "probe-detects-outage",
     "region-outage",
+    "switchover-aurora",
 )
 
 

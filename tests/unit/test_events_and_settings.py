@@ -17,6 +17,7 @@ EVENTS = sorted(Path("events").glob("*.json"))
 HANDLER_OF = {
     "intake-alarm": "intake",
     "intake-manual": "intake",
+    "intake-switchover": "intake",
     "gate": "gate",
     "assess": "assess",
     "promote": "promote",

@@ -160,12 +160,12 @@ def waits_beyond_timeout(d: Data) -> None:
         ),
         (
             too_many_databases_for_the_waits,
-            "rails: confirmation, promotion and DNS waits add up to 3720 s, beyond the 3600 s execution timeout: "
+            "rails: confirmation, promotion and DNS waits add up to 4290 s, beyond the 3600 s execution timeout: "
             "lower the polls or intervals",
         ),
         (
             waits_beyond_timeout,
-            "rails: confirmation, promotion and DNS waits add up to 4220 s, beyond the 3600 s execution timeout: lower the polls or intervals",
+            "rails: confirmation, promotion and DNS waits add up to 4790 s, beyond the 3600 s execution timeout: lower the polls or intervals",
         ),
     ],
     ids=lambda v: v.__name__ if callable(v) else "",

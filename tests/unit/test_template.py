@@ -166,7 +166,11 @@ def test_rds_actions_carry_the_plan_tag_condition() -> None:
             continue
         if statement["Resource"] == {"Ref": "GlobalClusterArns"}:
             # Global clusters have no region and are named by the plan (stack_parameters)
-            assert set(_listed(statement["Action"])) <= {"rds:DescribeGlobalClusters", "rds:FailoverGlobalCluster"}
+            assert set(_listed(statement["Action"])) <= {
+                "rds:DescribeGlobalClusters",
+                "rds:FailoverGlobalCluster",
+                "rds:SwitchoverGlobalCluster",
+            }
             continue
         assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{PLAN_TAG}": {"Ref": "PlanName"}}}, (
             logical_id

@@ -22,6 +22,14 @@ from failover.rules import (
 from failover.runtime import Runtime
 
 
+@dataclass(frozen=True)
+class Drained:
+    """A switchover's drain: since when every RDS replica read 0 s of lag, and what was verified."""
+
+    since: datetime
+    note: str
+
+
 @dataclass
 class Candidate:
     """A standby region as the final probe finds it: ready (``problems`` empty) or passed over."""
@@ -37,6 +45,8 @@ class Candidate:
     lagging: list[str] = field(default_factory=list)
     lag_notes: list[str] = field(default_factory=list)
     accepted: bool = False
+    # A switchover: the RDS replicas whose ReplicaLag did not read exactly 0 (unknown is not 0), and their lag.
+    undrained: list[str] = field(default_factory=list)
 
     @property
     def worst_lag(self) -> float:
@@ -50,6 +60,7 @@ class Candidate:
 def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
     assert doc.intake is not None
     plan, rails, trigger = rt.plan, rt.rails, doc.intake.trigger
+    switchover = doc.intake.flags.switchover
     probe = (doc.assess.probe if doc.assess else 0) + 1
     if doc.assess is not None and doc.assess.route53_unreachable is not None:
         rt.route53_unreachable = doc.assess.route53_unreachable
@@ -70,7 +81,14 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
             for r, v in standbys.items()
         ]
 
-    if primary.verdict == "HEALTHY":
+    if switchover and primary.verdict != "HEALTHY":
+        return decide(
+            "REFUSED",
+            f"a switchover moves the writer away from a healthy primary, and {plan.primary_region} is not healthy "
+            f"({votes_text(primary)}): nothing is moved; if it is down, start a failover instead",
+            standbys=verdicts(),
+        )
+    if primary.verdict == "HEALTHY" and not switchover:
         return decide(
             "NO_ACTION",
             f"primary {plan.primary_region} is healthy ({votes_text(primary)}, "
@@ -95,7 +113,7 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
             transient=True,
             standbys=verdicts(passed=unhealthy),
         )
-    if probe <= rails.confirm_probes:
+    if probe <= rails.confirm_probes and not switchover:
         return decide(
             "RECHECK",
             f"primary unhealthy ({votes_text(primary)}) on probe {probe}; "
@@ -134,11 +152,13 @@ def assess(doc: RunDocument, rt: Runtime, now: datetime) -> AssessResult:
         if seen.verdict != "HEALTHY":
             passed[region] = f"not healthy ({votes_text(seen)})"
             continue
-        candidate = _examine(Candidate(region, seen), rt, now, look.current, states, unreachable)
+        candidate = _examine(Candidate(region, seen), rt, now, look.current, states, unreachable, switchover)
         looked.append(candidate)
         if candidate.problems or candidate.lagging:
             passed[region] = "; ".join(candidate.problems + candidate.lagging)
             continue
+        if switchover:
+            return _drain(doc, candidate, primary, probe, rt, look, decide, verdicts(region), now)
         why = "named by the operator" if named else "the first ready standby in plan order"
         return _proceed(candidate, primary, probe, rt, look, decide, verdicts(region, passed), why)
     # An operator's data-loss override applies only when no region is within the bound, and then to
@@ -217,8 +237,14 @@ def _examine(
     current: Current,
     states: dict[tuple[str, str], ReplicaState],
     unreachable: set[str],
+    switchover: bool = False,
 ) -> Candidate:
-    """Every replica of the plan in the candidate region, then every record's target there."""
+    """Every replica of the plan in the candidate region, then every record's target there.
+
+    In a switchover an RDS replica's lag must read exactly 0 (``_drain``); an Aurora secondary's lag is
+    read and reported only: SwitchoverGlobalCluster "synchronizes secondary DB clusters with the primary
+    before making any other changes"
+    (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_SwitchoverGlobalCluster.html)."""
     plan, limit, region = rt.plan, rt.rails.max_replica_lag_seconds, candidate.region
     for resource, identifier in plan.replicas(region):
         replica = states[(region, identifier)]
@@ -238,6 +264,10 @@ def _examine(
         lag = members.lag_seconds(rt, replica, now)
         replica = replica.model_copy(update={"lag_seconds": lag})
         candidate.replicas.append(replica)
+        if switchover:
+            if replica.kind == "rds-instance" and lag != 0:
+                candidate.undrained.append(f"{identifier} {lag_text(lag, metric)}")
+            continue
         too_far = lag_problem(lag, limit, metric=metric)
         if too_far:
             candidate.lagging.append(f"{identifier}: {too_far}")
@@ -267,6 +297,59 @@ def _examine(
     return candidate
 
 
+def _drain(
+    doc: RunDocument,
+    chosen: Candidate,
+    primary: CheckerVotes,
+    probe: int,
+    rt: Runtime,
+    look: TrafficLook,
+    decide: Callable[..., AssessResult],
+    standbys: list[StandbyVerdict],
+    now: datetime,
+) -> AssessResult:
+    """A switchover moves the writer once every RDS replica's ReplicaLag has read exactly 0 on every read
+    for the drain window: only then has each replica applied all the primary has written, and the
+    operator's stopped writes keep it so ("When the ReplicaLag metric reaches 0, the replica has caught
+    up to the source DB instance"; -1: replication is not active, not 0:
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_MySQL.Replication.ReadReplicas.Monitor.html).
+    ReplicaLag counts whole seconds, so one 0 may be a quiet moment between writes: hence the window of
+    reads. Not drained within the plan's maximum wait: refused (a person must stop the writes), never
+    moved with a loss."""
+    assert doc.intake is not None
+    rails = rt.rails
+    drains = any(r.kind == "rds-instance" for r in chosen.replicas)
+    previous = doc.assess.drained_since if doc.assess is not None else None
+    since = None if chosen.undrained else (previous or now)
+    held = 0.0 if since is None else (now - since).total_seconds()
+    if not drains or (since is not None and held >= rails.switchover_drain_seconds):
+        drained = Drained(since or now, _drained_note(chosen, rt, held))
+        return _proceed(chosen, primary, probe, rt, look, decide, standbys, "named for a switchover", drained)
+    waited = (now - doc.intake.at).total_seconds()
+    standbys = [v.model_copy(update={"chosen": False}) for v in standbys]  # not chosen yet
+    lag = (
+        f"replica lag not yet 0: {', '.join(chosen.undrained)}"
+        if chosen.undrained
+        else f"replica lag 0 for {held:.0f} s of the {rails.switchover_drain_seconds} s drain window"
+    )
+    if waited >= rails.switchover_max_wait_seconds:
+        return decide(
+            "REFUSED",
+            f"switchover to {chosen.region} not drained after {waited:.0f} s (switchoverMaxWaitSeconds "
+            f"{rails.switchover_max_wait_seconds}): {lag}; nothing was moved: stop the writes to "
+            f"{rt.plan.primary_region} and start the switchover again",
+            standbys=standbys,
+            drained_since=since,
+        )
+    return decide(
+        "RECHECK",
+        f"switchover to {chosen.region}: {lag}; reading again in {rails.confirm_interval_seconds} s "
+        f"(waited {waited:.0f} s of {rails.switchover_max_wait_seconds} s)",
+        standbys=standbys,
+        drained_since=since,
+    )
+
+
 def _proceed(
     chosen: Candidate,
     primary: CheckerVotes,
@@ -276,7 +359,9 @@ def _proceed(
     decide: Callable[..., AssessResult],
     standbys: list[StandbyVerdict],
     why_chosen: str,
+    drained: Drained | None = None,
 ) -> AssessResult:
+    """PROCEED to ``chosen`` (``drained``: a switchover, and what it verified of the data)."""
     plan, limit = rt.plan, rt.rails.max_replica_lag_seconds
     by_name = {r.database: r for r in chosen.replicas}
     lags = [r.lag_seconds for r in chosen.replicas if r.lag_seconds is not None]
@@ -285,6 +370,8 @@ def _proceed(
     watched = sum(1 for r in chosen.replicas if members.lag_metric(r) is not None) + len(chosen.tables)
     if chosen.accepted:
         lag_note = f"{'; '.join(chosen.lag_notes)}: data loss accepted by the operator"
+    elif drained is not None:
+        lag_note = drained.note
     else:
         lag_note = f"{watched} replica(s) within {limit} s of lag (worst {worst})"
     records = len(plan.records)
@@ -306,9 +393,15 @@ def _proceed(
         # One line for all records, not one each: the document stays small for the largest plan.
         look.note + (f" or already at their {chosen.region} targets ({already})" if already else ""),
     ]
+    if drained is not None:
+        headline = (
+            f"switchover: primary {plan.primary_region} healthy ({votes_text(primary)}); moving to {chosen.region}"
+        )
+    else:
+        headline = f"primary down ({votes_text(primary)}) after {probe} probe(s); moving to {chosen.region}"
     return decide(
         "PROCEED",
-        f"primary down ({votes_text(primary)}) after {probe} probe(s); moving to {chosen.region}"
+        headline
         + (f" ({why})" if why else "")
         + f"; {lag_note}; {records} record(s) {'verified' if look.verified else 'not verified'}",
         standbys=standbys,
@@ -317,5 +410,25 @@ def _proceed(
         stages=[[by_name[m.name] for m in stage] for stage in plan.stages],
         tables=chosen.tables,
         data_loss_accepted=chosen.accepted,
+        drained_since=drained.since if drained else None,
         verified=verified,
     )
+
+
+def _drained_note(chosen: Candidate, rt: Runtime, held: float) -> str:
+    """What a switchover verified of the data: the RDS replicas' drain, Aurora's own synchronisation."""
+    rds = [r for r in chosen.replicas if r.kind == "rds-instance"]
+    aurora = [r for r in chosen.replicas if r.kind == "aurora-global"]
+    parts = []
+    if rds:
+        parts.append(
+            f"no data loss: {len(rds)} replica(s) read 0 s of lag on every read for {held:.0f} s "
+            f"(drain window {rt.rails.switchover_drain_seconds} s)"
+        )
+    if aurora:
+        parts.append(
+            f"{len(aurora)} Aurora secondary(ies) synchronised by SwitchoverGlobalCluster before it moves the writer"
+        )
+    if chosen.tables:
+        parts.append(f"{len(chosen.tables)} global table(s) within {rt.rails.max_replica_lag_seconds} s of latency")
+    return "; ".join(parts) or "no data loss: nothing replicates by lag"

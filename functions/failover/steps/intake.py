@@ -154,8 +154,11 @@ def evaluate(
         dry_run=manual.dry_run,
         accept_data_loss=manual.accept_data_loss,
         bypass_cooldown=manual.bypass_cooldown,
+        switchover=manual.switchover,
     )
-    what = "dry run" if manual.dry_run else "manual failover"
+    what = "switchover" if manual.switchover else "manual failover"
+    if manual.dry_run:
+        what = f"dry run of a {what}" if manual.switchover else "dry run"
     return result("PROCEED", f"{what} requested by {manual.operator}: {manual.reason}", trigger, flags)
 
 

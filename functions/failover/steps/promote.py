@@ -19,7 +19,7 @@ def promote(item: PromotionItem, rt: Runtime, now: datetime) -> PromotionState:
         {"identifier": replica.identifier, "region": replica.region, "at": now.isoformat()},
         key=replica.identifier,
     )
-    already = members.move(rt, replica)
+    already = members.move(rt, replica, item.switchover)
     return PromotionState(
         at=now,
         identifier=replica.identifier,
