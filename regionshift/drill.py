@@ -131,6 +131,11 @@ class DrillResult:
         for run in self.runs:
             if run.status == "RUNNING":
                 found.append(f"execution {run.arn} did not finish")
+        for done in self.failbacks:
+            if done.get("error"):
+                found.append(f"failback {done['region']} refused: {done['error']}")
+            elif any(m["state"] != "ready" for m in done["members"]):
+                found.append(f"failback {done['region']}: not every replica ready ({done['members']})")
         # A call the template's role does not allow would fail on AWS: the drill is wrong whatever the
         # outcome, unless the scenario drills exactly that denial.
         expected = {(e.function, e.action) for e in expect.denied}
@@ -283,9 +288,14 @@ class Session:
         with self.stack.engine.operator():
             direction = self.store.direction()
             readers = failback.Readers(client, self.deployment.plan.along(direction))
-            rebuilt, direction = failback.rebuild(
-                readers, self.store, direction, region, operator, "drill", clock.now()
-            )
+            try:
+                rebuilt, direction = failback.rebuild(
+                    readers, self.store, direction, region, operator, "drill", clock.now()
+                )
+            except failback.FailbackError as exc:
+                # What the command prints before it exits 6: the drill reports it as a problem.
+                self.failbacks.append({"region": region, "error": str(exc), "rebuilt": [], "members": []})
+                return
             readers = failback.Readers(client, self.deployment.plan.along(direction))
             found = failback.wait(
                 readers, region, clock=clock.now, sleep=clock.advance, timeout_seconds=timeout_seconds
