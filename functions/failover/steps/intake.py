@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from failover.models import (
     EXCERPT_LIMIT,
+    ApprovalNeed,
     Flags,
     IntakeInput,
     IntakeOutput,
@@ -80,6 +81,7 @@ def evaluate(raw: Any, settings: Settings, now: datetime) -> IntakeResult:
                 records=len(plan.records),
                 zones=len(plan.zones),
             ),
+            approval=_approval(settings, trigger),
         )
 
     if not isinstance(raw, dict):
@@ -143,6 +145,14 @@ def _alarm_intake(raw: dict[str, Any], settings: Settings, now: datetime, result
     if -age > MAX_FUTURE_SKEW:
         return result("REFUSED", f"bad input: event time {event.time.isoformat()} is in the future", trigger)
     return result("PROCEED", f"alarm {event.detail.alarm_name} entered ALARM", trigger)
+
+
+def _approval(settings: Settings, trigger: TriggerInfo | None) -> ApprovalNeed | None:
+    """What the plan says this kind of run waits for (a re-evaluation follows the alarm's policy)."""
+    approval = settings.plan.approval
+    if trigger is None or not approval.required(trigger.kind):
+        return None
+    return ApprovalNeed(timeout_seconds=approval.timeout_seconds, on_timeout=approval.on_timeout)
 
 
 def _reevaluation_intake(raw: Any, settings: Settings, result: Result) -> IntakeResult:
