@@ -1,17 +1,19 @@
-"""Operations on a stack's run table: status, pause, resume, ack, unlock, and their log and history.
+"""Operations on a stack's run table: status, pause, resume, ack, unlock, approve, deny, and their log
+and history.
 
 Everything an operator typed is shown through ``terminal_safe`` (stored text may come from anyone
 who could start an execution or write the table, not only from this command's validation).
 """
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
 from failover.text import terminal_safe as safe
 from regionshift.cli import (
     EXIT_REFUSED,
+    EXIT_USAGE,
     EndpointOpt,
     JsonOpt,
     OperatorOpt,
@@ -220,7 +222,7 @@ def log(
     limit: LimitOpt = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List operator actions (pause, resume, ack, unlock), newest first, with who, why and when."""
+    """List operator actions (pause, resume, ack, unlock, approve, deny), newest first, with who, why and when."""
     target = resolve_target(stack, table, region, profile, endpoint_url, as_json)
     with aws_errors(as_json):
         actions = target.store().operations(limit=limit)
@@ -231,3 +233,64 @@ def log(
         print("no operator actions recorded")
     for action in actions:
         print(safe(f"{action.at.isoformat()}  {action.kind:<7}  {action.operator:<20}  {action.reason}"))
+
+
+ExecutionArg = Annotated[
+    str, typer.Argument(help="The run waiting for approval: its execution ARN (or, with --stack, its name).")
+]
+
+
+@app.command()
+def approve(
+    execution: ExecutionArg,
+    operator: OperatorOpt,
+    reason: ReasonOpt,
+    stack: StackOpt = None,
+    table: TableOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Let a run waiting for approval go on past the point of no return (audited).
+
+    Exit 6 when that run does not wait for approval, was answered already, or its wait ended.
+    """
+    _answer("APPROVED", execution, operator, reason, resolve_target(stack, table, region, profile, endpoint_url))
+
+
+@app.command()
+def deny(
+    execution: ExecutionArg,
+    operator: OperatorOpt,
+    reason: ReasonOpt,
+    stack: StackOpt = None,
+    table: TableOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Refuse a run waiting for approval: it ends REFUSED with no change, and is not re-evaluated (audited).
+
+    Exit 6 when that run does not wait for approval, was answered already, or its wait ended.
+    """
+    _answer("DENIED", execution, operator, reason, resolve_target(stack, table, region, profile, endpoint_url))
+
+
+def _answer(decision: Literal["APPROVED", "DENIED"], execution: str, operator: str, reason: str, target: Any) -> None:
+    from failover import approval
+    from failover.errors import ApprovalError
+    from failover.runtime import region_of
+
+    arn = execution
+    if not execution.startswith("arn:"):
+        if not target.state_machine_arn:
+            fail("with --table, name the run by its execution ARN (or use --stack)", EXIT_USAGE)
+        arn = f"{target.state_machine_arn.replace(':stateMachine:', ':execution:')}:{execution}"
+    with aws_errors():
+        sfn = target.client("stepfunctions", region_of(arn))
+        try:
+            approval.answer(target.store(), sfn, arn, decision, operator, reason, now())
+        except ApprovalError as exc:
+            fail(safe(str(exc)), EXIT_REFUSED)
+    verb = "approved" if decision == "APPROVED" else "denied"
+    print(safe(f"{verb} by {operator}: {arn}: {reason}"))

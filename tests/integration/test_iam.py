@@ -65,6 +65,8 @@ NEEDED = {
     },
     # Stops an old primary; describes it when RDS refuses (a retried stop finds it stopping).
     "FenceFunction": {"rds:StopDBInstance", "rds:DescribeDBInstances"},
+    # Records the run's task token (APPROVAL items only) and pages the team, like Notify.
+    "ApprovalFunction": {"dynamodb:PutItem", "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
     # SNS encrypts with the topic's customer managed key on the publisher's behalf.
     "NotifyFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
     # Its own execution's history and the report bucket, for the run's report.
@@ -110,6 +112,7 @@ COVERING = (
     "data-plane-second-promotion-fails",
     "probe-detects-outage",
     "region-outage",
+    "approval-granted",
 )
 
 
