@@ -97,3 +97,49 @@ def test_a_dry_run_reports_the_wait_and_does_not_wait() -> None:
     assert "AwaitApproval" not in [v.name for v in run.states]
     assert _pages(result) == ["DRY_RUN"]
     assert "Approval: a real run would wait here up to 300 s" in result.notifications[0]["message"]
+
+
+def test_the_wait_is_a_callback_task_whose_answers_and_timeout_are_caught_by_name() -> None:
+    import json
+
+    from failover import errors
+    from regionshift.template import stack_root
+
+    states = json.loads((stack_root() / "statemachine/failover.asl.json").read_text())["States"]
+    wait = states["AwaitApproval"]
+    # Given the task: Lambda's callback integration, its token in the payload, the plan's timeout
+    assert wait["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert wait["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+    assert wait["TimeoutSecondsPath"] == "$.intake.approval.timeoutSeconds"
+    # Then a denial and the timeout are caught by name, anything else last, into Rollback
+    caught = [(c["ErrorEquals"], c["Next"]) for c in wait["Catch"]]
+    assert caught == [
+        ([errors.ApprovalDeniedError.__name__], "ReadDenial"),
+        (["States.Timeout"], "NoAnswer"),
+        (["States.ALL"], "Rollback"),
+    ]
+    # And the timeout is never retried (a retry would wait again, and ask again)
+    assert not any("States.Timeout" in r["ErrorEquals"] or "States.ALL" in r["ErrorEquals"] for r in wait["Retry"])
+    # And a denied or unanswered run is refused as final (never re-evaluated)
+    for refusal in ("ApprovalDenied", "RefusedWithoutAnswer"):
+        assert (
+            states[refusal]["Parameters"]["outcome"] == "REFUSED" and "transient" not in states[refusal]["Parameters"]
+        )
+
+
+def test_a_request_that_cannot_be_made_rolls_back_before_any_change() -> None:
+    # Given an approval plan whose Approval function the Lambda service keeps failing
+    result = run_scenario(
+        {
+            "name": "approval-unreachable",
+            "description": "the request cannot be recorded or paged",
+            "expect": {"outcome": "ROLLED_BACK", "runs": 1},
+            "plan": {"approval": {"alarm": "approval"}, "rails": {"reevaluateMaxAttempts": 0}},
+            "trigger": {"alarm": {}},
+            "faults": [{"service": "lambda", "operation": "ApprovalFunction", "error": "Lambda.ServiceException"}],
+        }
+    )
+    # Then nobody was asked, nothing changed, and the run says so
+    assert result.passed, result.problems
+    assert result.mutations == [] and result.world == result.before
+    assert _pages(result) == ["ROLLED_BACK"]
