@@ -308,6 +308,17 @@ class StateStore:
             request.answer = ApprovalAnswer.model_validate_json(answered["record"]["S"])
         return request
 
+    def waiting_approvals(self, now: datetime, limit: int = 50) -> list[ApprovalRequest]:
+        """Runs that wait for an answer now (no answer yet, deadline ahead), among the newest requests."""
+        items = self._newest(APPROVAL, limit)
+        answered = {i["sk"]["S"].removesuffix("#answer") for i in items if i["sk"]["S"].endswith("#answer")}
+        requests = [
+            ApprovalRequest.model_validate_json(i["record"]["S"])
+            for i in items
+            if not i["sk"]["S"].endswith("#answer") and i["sk"]["S"] not in answered
+        ]
+        return [r for r in requests if r.deadline > now]
+
     def claim_answer(self, execution_id: str, answer: ApprovalAnswer) -> ApprovalAnswer | None:
         """Record ``answer`` unless the run was answered already; returns that earlier answer if so (a
         conditional write: two operators answering at once cannot both win)."""

@@ -41,18 +41,23 @@ def status(
     endpoint_url: EndpointOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show the run lock, the pause switch, the cooldown and the last run's outcome."""
+    """Show the run lock, the pause switch, the cooldown, runs waiting for approval and the last run's outcome."""
     target = resolve_target(stack, table, region, profile, endpoint_url, as_json)
     with aws_errors(as_json):
         store = target.store()
         last = store.audit(limit=1)
         lock, paused, cooldown = store.lock_holder(), store.paused(), store.cooldown(now())
+        waiting = store.waiting_approvals(now())
     run = last[0] if last else None
     if as_json:
         state = {
             "lock": lock.wire() if lock else None,
             "paused": paused.wire() if paused else None,
             "cooldown": cooldown.wire() if cooldown else None,
+            "waitingForApproval": [
+                {"execution": w.execution, "deadline": w.deadline.isoformat(), "onTimeout": w.on_timeout}
+                for w in waiting
+            ],
             "lastRun": run.model_dump(
                 mode="json", by_alias=True, include={"execution", "outcome", "reason", "started_at"}
             )
@@ -73,6 +78,9 @@ def status(
     }
     for key, text in shown.items():
         print(f"{key + ':':<10}{safe(text)}")
+    for w in waiting:
+        line = f"{w.execution} waits for approval until {w.deadline.isoformat()} (then {w.on_timeout})"
+        print(f"{'waiting:':<10}{safe(line)}: regionshift approve / deny")
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """regionshift approve / deny against a run that really waits, on the emulator: the real state machine
 waits on its callback task until the command answers it."""
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -61,8 +62,11 @@ def cli(*args: str) -> Any:
 
 
 def test_approve_lets_the_waiting_run_fail_over_and_a_second_answer_is_refused(session: Session) -> None:
-    # Given a manual run waiting for approval
+    # Given a manual run waiting for approval, which status shows
     arn, _ = waiting_run(session)
+    status = cli("status", *TABLE)
+    assert status.exit_code == 0 and f"waiting:  {arn} waits for approval until" in status.stdout
+    assert json.loads(cli("status", *TABLE, "--json").stdout)["waitingForApproval"][0]["execution"] == arn
     # When carol approves it from the command line, as the page says
     approved = cli("approve", arn, *TABLE, "--operator", "carol", "--reason", "second pair of eyes")
     assert approved.exit_code == 0, approved.output
@@ -73,6 +77,8 @@ def test_approve_lets_the_waiting_run_fail_over_and_a_second_answer_is_refused(s
     assert run.audit is not None and run.audit.decisions.approval is not None
     assert run.audit.decisions.approval.answer.operator == "carol"  # type: ignore[union-attr]
     assert [(a.kind, a.operator) for a in session.store.operations()] == [("approve", "carol")]
+    # And it no longer waits
+    assert json.loads(cli("status", *TABLE, "--json").stdout)["waitingForApproval"] == []
     # And a second answer is refused, naming the first
     again = cli("deny", arn, *TABLE, "--operator", "dave", "--reason", "too late")
     assert again.exit_code == EXIT_REFUSED and "already answered: APPROVED by carol" in again.stderr
