@@ -1,15 +1,17 @@
 """Run a drill scenario on the embedded emulator and describe what happened."""
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 
+from failover import approval
 from failover.history import ExecutionHistory, Visit
 from failover.models import Outcome
 from failover.plan import Plan
@@ -22,7 +24,7 @@ from regionshift.emulator.engine import Recorder
 from regionshift.emulator.estate import alarm_event
 from regionshift.emulator.iam import Authorization
 from regionshift.emulator.patches import ACCOUNT
-from regionshift.emulator.scenario import Detection, Scenario, Step, Trigger, encode
+from regionshift.emulator.scenario import ApprovalScript, Detection, Scenario, Step, Trigger, encode
 from regionshift.execution import follow, start_manual
 
 # Outcomes from the most to the least consequential: the headline of a drill with several runs.
@@ -35,6 +37,8 @@ SIGNIFICANCE = (
     Outcome.REFUSED,
 )
 EXECUTION_DEADLINE_SECONDS = 120
+# While a run may wait for approval, the drill looks for its request this often (real seconds).
+APPROVAL_LOOK_SECONDS = 0.05
 # The Fail states' error names (statemachine/failover.asl.json) and the outcome each stands for.
 TERMINAL_ERRORS = {"Regionshift.RolledBack": Outcome.ROLLED_BACK, "Regionshift.Degraded": Outcome.DEGRADED}
 
@@ -200,6 +204,9 @@ class Session:
         self.runs: list[Run] = []
         # When the outage began and the health check turned unhealthy, for runs the chain started.
         self.chain: dict[str, datetime | None] | None = None
+        # How the current trigger's runs answer approval requests, and the runs already answered.
+        self.approval: ApprovalScript | None = None
+        self._answered: set[str] = set()
         self._context = ExitStack()
         self.notifications: list[dict[str, Any]] = []
         self.steps: list[StepResult] = []
@@ -263,6 +270,7 @@ class Session:
         if step.trigger is not None and step.trigger.detection is not None:
             self.watch(step.trigger.detection)
         elif step.trigger is not None:
+            self.approval = step.trigger.approval
             self.start(_trigger_inputs(step.trigger, self.stack), manual=step.trigger.manual is not None)
         elif step.failback is not None:
             self.failback(step.failback.region, step.failback.operator, step.failback.wait_minutes * 60)
@@ -339,7 +347,15 @@ class Session:
         # Polling competes with the executions for the interpreter: read the history while running
         # only when someone watches, and not too often.
         watched = show if self.on_state else None
-        final = follow(self.sfn, list(by_arn), watched, 0.05 if watched else 0.02, EXECUTION_DEADLINE_SECONDS)
+        stop_at = time.monotonic() + EXECUTION_DEADLINE_SECONDS
+        while True:
+            left = stop_at - time.monotonic()
+            look = min(left, APPROVAL_LOOK_SECONDS) if self.approval else left
+            final = follow(self.sfn, list(by_arn), watched, 0.05 if watched else 0.02, look)
+            ended = all(a in final and final[a].finished for a in by_arn)
+            if ended or self.approval is None or time.monotonic() >= stop_at:
+                break
+            self._answer_approvals(list(by_arn))
         for r in runs:
             execution = final.get(r.arn)
             if execution is None or not execution.finished:
@@ -349,6 +365,26 @@ class Session:
             r.status, r.error, r.cause = execution.status, execution.error, execution.cause
             if execution.stopped is not None:
                 r.virtual_seconds = (execution.stopped - execution.started).total_seconds()
+
+    def _answer_approvals(self, arns: list[str]) -> None:
+        """Answer each run that now waits for approval, as the scenario says, in virtual time."""
+        script = self.approval
+        assert script is not None
+        clock = self.recorder.clock
+        for arn in arns:
+            if arn in self._answered:
+                continue
+            request = self.store.approval_request(arn)
+            if request is None:
+                continue
+            self._answered.add(arn)
+            left = (request.deadline - clock.now()).total_seconds()
+            if script.answer == "none" or script.after_seconds >= left:
+                clock.advance(left + 1)  # the wait times out (emulator/patches.py: _virtual_callback_wait)
+                continue
+            clock.advance(script.after_seconds)
+            decision: Literal["APPROVED", "DENIED"] = "APPROVED" if script.answer == "approve" else "DENIED"
+            approval.answer(self.store, self.sfn, arn, decision, script.operator, script.reason, clock.now())
 
     def _conclude(self, runs: list[Run]) -> None:
         by_execution = {record.execution: record for record in self.store.audit(limit=500)}

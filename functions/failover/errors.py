@@ -60,3 +60,13 @@ class ReportError(RegionshiftError):
 
 class FencingError(RegionshiftError):
     """RDS refused to fence an old primary (its answer is recorded; it never fails the run)."""
+
+
+class ApprovalDeniedError(RegionshiftError):
+    """An operator denied a run waiting for approval: ``regionshift deny`` fails the run's callback task
+    with this name (SendTaskFailure), and the ASL catches it by name."""
+
+
+class ApprovalError(RegionshiftError):
+    """An answer to an approval request could not be given: no run waits for it, it was answered
+    already, or the wait ended first."""

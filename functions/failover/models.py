@@ -138,6 +138,14 @@ class IntakeInput(Model):
     execution: Execution
 
 
+class ApprovalNeed(Model):
+    """The plan's approval policy for this run's trigger kind: the run waits for a person's answer
+    after every check (the ASL reads ``timeoutSeconds`` with ``TimeoutSecondsPath``)."""
+
+    timeout_seconds: int
+    on_timeout: Literal["proceed", "refuse"]
+
+
 class IntakeResult(Model):
     at: datetime
     decision: Literal["PROCEED", "REFUSED"]
@@ -148,6 +156,8 @@ class IntakeResult(Model):
     flags: Flags = Flags()
     waits: Waits
     plan: PlanSummary
+    # Set when the plan makes this kind of run wait for approval before the point of no return.
+    approval: ApprovalNeed | None = None
     # The estate's direction as recorded when the run started (None: as the plan was written).
     direction: Direction | None = None
 
@@ -368,6 +378,41 @@ class StepError(Model):
     cause: Cause | None = Field(default=None, alias="Cause")
 
 
+class ApprovalAnswer(Model):
+    """A person's answer to a run waiting for approval: sent by ``regionshift approve`` as the task's
+    output, or by ``regionshift deny`` as the failure's Cause (JSON)."""
+
+    decision: Literal["APPROVED", "DENIED"]
+    operator: Excerpt
+    reason: Reason
+    at: datetime
+
+
+class ApprovalResult(Model):
+    """``$.approval``: the answer (a denial's is read back from the Catch's Cause by the ASL), or, when
+    none came in time, ``timedOut`` (the plan's policy applied)."""
+
+    answer: ApprovalAnswer | None = None
+    timed_out: bool = False
+
+
+class ApprovalInput(Model):
+    """What the AwaitApproval task sends the Approval step: its task token and the decision to show."""
+
+    token: Annotated[str, Field(min_length=1, max_length=2048)]  # SendTaskSuccess's taskToken bounds
+    execution: Execution
+    intake: IntakeResult
+    assess: AssessResult
+
+
+class ApprovalRequested(Model):
+    """The Approval step's answer (discarded: the callback task's result is the person's answer)."""
+
+    at: datetime
+    deadline: datetime
+    message_id: str | None = None
+
+
 class RunResult(Model):
     at: datetime | None = None
     outcome: Outcome
@@ -454,6 +499,7 @@ class RunDocument(Model):
     intake: IntakeResult | None = None
     gate: GateResult | None = None
     assess: AssessResult | None = None
+    approval: ApprovalResult | None = None
     # The promotion Maps' output: one list per stage of the plan (a run started before stages existed
     # has one flat list: one stage).
     promotion_stages: Annotated[list[list[PromotionState]] | None, BeforeValidator(_staged)] = Field(

@@ -2,7 +2,7 @@
 
 import json
 
-from failover import fencing, reevaluation, report
+from failover import approval, fencing, reevaluation, report
 from failover.models import Outcome, RunDocument, StepError
 from failover.plan import Plan
 from failover.settings import Settings
@@ -126,6 +126,11 @@ def summary_lines(doc: RunDocument, settings: Settings) -> list[str]:
             elif verdict.passed_over:
                 lines.append(f"Passed over: {verdict.region}: {verdict.passed_over}")
         lines.extend(f"Verified before promoting: {check}" for check in a.verified)
+    need = doc.intake.approval if doc.intake else None
+    if doc.approval is not None:
+        lines.append(approval.describe(doc.approval, need))
+    elif need is not None and result.outcome == Outcome.DRY_RUN:
+        lines.append(approval.would_wait(need))
     for p in doc.promotions or []:
         lines.append(
             f"{moved_text(p.kind, p.database, p.global_id, p.identifier, p.region, switchover)}"

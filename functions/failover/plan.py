@@ -411,6 +411,31 @@ class Rails(Strict):
         return self
 
 
+class Approval(Strict):
+    """Whether a run waits for a person before the point of no return, per trigger kind (docs/plan.md,
+    "approval"). A re-evaluation follows ``alarm``. Waiting runs as a Step Functions callback task
+    (``.waitForTaskToken``): the wait ends with the answer, or with States.Timeout after
+    ``timeoutMinutes``, when ``onTimeout`` decides
+    (https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-wait-token)."""
+
+    alarm: Literal["automatic", "approval"] = "automatic"
+    manual: Literal["automatic", "approval"] = "automatic"
+    timeout_minutes: Annotated[int, Field(ge=1, le=60)] = 15
+    on_timeout: Literal["proceed", "refuse"] = "refuse"
+
+    def required(self, kind: str) -> bool:
+        """Whether a run started by ``kind`` (alarm, manual, reevaluation) waits for an answer."""
+        return (self.manual if kind == "manual" else self.alarm) == "approval"
+
+    @property
+    def used(self) -> bool:
+        return "approval" in (self.alarm, self.manual)
+
+    @property
+    def timeout_seconds(self) -> int:
+        return 60 * self.timeout_minutes
+
+
 class Plan(Strict):
     """One failover plan. Cross-section rules are checked together, and every problem is listed."""
 
@@ -422,6 +447,7 @@ class Plan(Strict):
     zones: Annotated[list[Zone], Field(min_length=1)]
     traffic: Traffic = Traffic()
     rails: Rails = Rails()
+    approval: Approval = Approval()
     _origin: "Plan | None" = PrivateAttr(default=None)
 
     @model_validator(mode="after")
@@ -461,6 +487,7 @@ class Plan(Strict):
         yield from self._region_problems()
         yield from self._database_problems()
         yield from self._traffic_problems()
+        yield from self._approval_problems()
 
     def _region_problems(self) -> Iterator[str]:
         regions = self.region_names
@@ -522,6 +549,28 @@ class Plan(Strict):
         cyclic = [m.name for m in self.stages[-1] if set(m.after) & last] if self.stages else []
         if cyclic:
             yield f"databases, caches: {', '.join(sorted(cyclic))} wait for each other (a cycle of after)"
+
+    def _approval_problems(self) -> Iterator[str]:
+        """A run that waits must still finish inside the execution timeout, and keep its lock while it
+        waits: the lease Gate takes covers the longest run plus the whole wait (a static bound, checked
+        here, rather than a lease renewed when the wait starts: one fewer write on the recovery path,
+        and a run that dies while waiting frees the lock as any crashed run does)."""
+        if not self.approval.used:
+            return
+        wait, longest = self.approval.timeout_seconds, self.longest_run_seconds
+        # An alarm run that is approved and then rolled back waits again before its re-evaluation.
+        again = self.rails.reevaluate_interval_seconds if self.approval.alarm == "approval" else 0
+        if longest + wait + again > EXECUTION_TIMEOUT_SECONDS:
+            extra = f" and the wait before a re-evaluation ({again} s)" if again else ""
+            yield (
+                f"approval: the longest run ({longest} s), the approval timeout ({wait} s){extra} must fit in "
+                f"the {EXECUTION_TIMEOUT_SECONDS} s execution timeout: lower timeoutMinutes or the rails' polls"
+            )
+        if self.rails.lock_lease_seconds < longest + wait:
+            yield (
+                f"approval: the lock lease ({self.rails.lock_lease_seconds} s) must cover the longest run "
+                f"({longest} s) and the approval timeout ({wait} s)"
+            )
 
     def _traffic_problems(self) -> Iterator[str]:
         regions = set(self.region_names)

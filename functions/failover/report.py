@@ -9,9 +9,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from failover import fencing
+from failover import approval, fencing
 from failover.history import ExecutionHistory, Visit
-from failover.models import FenceCode
+from failover.models import ApprovalResult, FenceCode
 from failover.state import AuditRecord
 from failover.text import markdown_safe, terminal_safe
 
@@ -59,9 +59,12 @@ def recovery_breakdown(
     last_assess = _last(visits, "AssessDecision")
     moved = _first(visits, "FailedOver") or _first(visits, "SwitchedOver")
     notify = _last(visits, "Notify")
+    wait = _first(visits, "AwaitApproval")
     parts = {
         **early,
         "confirmation": _seconds(assess.entered if assess else None, last_assess.exited if last_assess else None),
+        # A plan that waits for approval: the wait is part of the recovery time.
+        **({"approval": _seconds(wait.entered, wait.exited)} if wait else {}),
         "promotion": _seconds(promote.entered if promote else None, update.entered if update else None),
         "dns": _seconds(update.entered if update else None, moved.entered if moved else None),
         "notification": _seconds(notify.entered if notify else None, notify.exited if notify else None),
@@ -158,6 +161,8 @@ def _decision_lines(report: dict[str, Any]) -> list[str]:
                 f"Global table {table.get('table')} ({table.get('name')}): replica in {table.get('region')} "
                 f"{table.get('status')}, replication latency {table.get('lagSeconds')} s"
             )
+    if decisions.get("approval"):
+        lines.append(approval.describe(ApprovalResult.model_validate(decisions["approval"]), None))
     return lines
 
 

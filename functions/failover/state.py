@@ -9,6 +9,8 @@ from enum import StrEnum
 from typing import Literal
 
 from failover.models import (
+    ApprovalAnswer,
+    ApprovalResult,
     AssessResult,
     DnsState,
     Excerpt,
@@ -52,7 +54,7 @@ class Cooldown(Model):
     outcome: Outcome
 
 
-OperationKind = Literal["pause", "resume", "ack", "unlock", "failback", "direction"]
+OperationKind = Literal["pause", "resume", "ack", "unlock", "approve", "deny", "failback", "direction"]
 
 
 class OperatorAction(Model):
@@ -62,10 +64,25 @@ class OperatorAction(Model):
     reason: str
 
 
+class ApprovalRequest(Model):
+    """A run waiting for approval, as the Approval step records it: the callback task's token (which
+    ``regionshift approve`` / ``deny`` answer) and until when the run waits."""
+
+    execution: str
+    token: str
+    requested_at: datetime
+    deadline: datetime
+    on_timeout: Literal["proceed", "refuse"]
+    target: str | None = None
+    answer: ApprovalAnswer | None = None  # read back from its own item: at most one answer
+
+
 class Decisions(Model):
     intake: str | None = None
     gate: GateResult | None = None
     assess: AssessResult | None = None
+    # The answer to the approval request, or that none came in time (plans that wait for approval).
+    approval: ApprovalResult | None = None
 
 
 class Changes(Model):

@@ -4,6 +4,7 @@ One table, keyed by ``pk`` / ``sk``. The operator CLI uses this same module, so 
 decide whether a lock is held or a cooldown is active live in one place.
 """
 
+import contextlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,8 +14,17 @@ from botocore.exceptions import ClientError
 
 from failover.clients import CallKind, call
 from failover.errors import DirectionUnreadableError, StateStoreError
-from failover.models import Direction, Outcome
-from failover.state import AuditRecord, Cooldown, LockHolder, OperationKind, OperatorAction, Pause, RunFact
+from failover.models import ApprovalAnswer, Direction, Outcome
+from failover.state import (
+    ApprovalRequest,
+    AuditRecord,
+    Cooldown,
+    LockHolder,
+    OperationKind,
+    OperatorAction,
+    Pause,
+    RunFact,
+)
 
 LOCK = {"pk": {"S": "LOCK"}, "sk": {"S": "LOCK"}}
 PAUSE = {"pk": {"S": "CONTROL"}, "sk": {"S": "PAUSE"}}
@@ -23,6 +33,9 @@ COOLDOWN = {"pk": {"S": "CONTROL"}, "sk": {"S": "COOLDOWN"}}
 PAIRS = {"pk": {"S": "CONTROL"}, "sk": {"S": "PAIRS"}}
 # Where the writers are now, when not where the plan put them (failover.models.Direction).
 DIRECTION = {"pk": {"S": "CONTROL"}, "sk": {"S": "DIRECTION"}}
+# Runs waiting for approval: the request under the execution's ARN, its one answer beside it. A
+# partition of its own, so that operators may write answers there and nowhere near the lock or audit.
+APPROVAL = "APPROVAL"
 _CONDITIONAL_FAILED = frozenset({"ConditionalCheckFailedException"})
 
 
@@ -326,6 +339,79 @@ class StateStore:
         sort_key = f"{fact}#{key}" if key else str(fact)
         item = self._get({"pk": {"S": f"RUN#{execution_id}"}, "sk": {"S": sort_key}})
         return json.loads(item["value"]["S"]) if item else None
+
+    # --- approval ------------------------------------------------------------------------------
+
+    def request_approval(self, request: ApprovalRequest) -> None:
+        """Record that ``request.execution`` waits for an answer (a retried step writes it again, with
+        the new task token: only the latest token answers)."""
+        self._put(self._approval_item(request.execution, request.model_dump_json(by_alias=True, exclude={"answer"})))
+
+    def approval_request(self, execution_id: str) -> ApprovalRequest | None:
+        """The run's approval request, with its answer if one was given."""
+        item = self._get(self._approval_key(execution_id))
+        if not item:
+            return None
+        answered = self._get(self._approval_key(execution_id, "#answer"))
+        request = ApprovalRequest.model_validate_json(item["record"]["S"])
+        if answered:
+            request.answer = ApprovalAnswer.model_validate_json(answered["record"]["S"])
+        return request
+
+    def waiting_approvals(self, now: datetime, limit: int = 50) -> list[ApprovalRequest]:
+        """Runs that wait for an answer now (no answer yet, deadline ahead), among the newest requests."""
+        items = self._newest(APPROVAL, limit)
+        answered = {i["sk"]["S"].removesuffix("#answer") for i in items if i["sk"]["S"].endswith("#answer")}
+        requests = [
+            ApprovalRequest.model_validate_json(i["record"]["S"])
+            for i in items
+            if not i["sk"]["S"].endswith("#answer") and i["sk"]["S"] not in answered
+        ]
+        return [r for r in requests if r.deadline > now]
+
+    def claim_answer(self, execution_id: str, answer: ApprovalAnswer) -> ApprovalAnswer | None:
+        """Record ``answer`` unless the run was answered already; returns that earlier answer if so (a
+        conditional write: two operators answering at once cannot both win)."""
+        try:
+            call(
+                CallKind.WRITE,
+                StateStoreError,
+                "answer approval",
+                lambda: self._client.put_item(
+                    TableName=self._table,
+                    Item=self._approval_item(execution_id, answer.model_dump_json(by_alias=True), "#answer"),
+                    ConditionExpression="attribute_not_exists(pk)",
+                ),
+                passthrough=_CONDITIONAL_FAILED,
+            )
+        except ClientError:
+            request = self.approval_request(execution_id)
+            return request.answer if request and request.answer else answer
+        return None
+
+    def withdraw_answer(self, execution_id: str, answer: ApprovalAnswer) -> None:
+        """Remove an answer Step Functions did not take (the wait had ended), only if it is still this one."""
+        with contextlib.suppress(ClientError):  # another answer replaced it meanwhile: that one stands
+            call(
+                CallKind.WRITE,
+                StateStoreError,
+                "withdraw approval answer",
+                lambda: self._client.delete_item(
+                    TableName=self._table,
+                    Key=self._approval_key(execution_id, "#answer"),
+                    ConditionExpression="#r = :mine",
+                    ExpressionAttributeNames={"#r": "record"},
+                    ExpressionAttributeValues={":mine": {"S": answer.model_dump_json(by_alias=True)}},
+                ),
+                passthrough=_CONDITIONAL_FAILED,
+            )
+
+    @staticmethod
+    def _approval_key(execution_id: str, suffix: str = "") -> dict[str, Any]:
+        return {"pk": {"S": APPROVAL}, "sk": {"S": execution_id + suffix}}
+
+    def _approval_item(self, execution_id: str, record: str, suffix: str = "") -> dict[str, Any]:
+        return {**self._approval_key(execution_id, suffix), "record": {"S": record}}
 
     # --- audit ---------------------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
-"""Operations on a stack's run table: status, pause, resume, ack, unlock, and their log and history.
+"""Operations on a stack's run table: status, pause, resume, ack, unlock, approve, deny, and their log
+and history.
 
 Everything an operator typed is shown through ``terminal_safe`` (stored text may come from anyone
 who could start an execution or write the table, not only from this command's validation).
 """
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -13,6 +14,7 @@ from failover.errors import DirectionUnreadableError
 from failover.text import terminal_safe as safe
 from regionshift.cli import (
     EXIT_REFUSED,
+    EXIT_USAGE,
     EndpointOpt,
     JsonOpt,
     OperatorOpt,
@@ -40,7 +42,7 @@ def status(
     endpoint_url: EndpointOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show the run lock, the pause switch, the cooldown and the last run's outcome."""
+    """Show the run lock, the pause switch, the cooldown, runs waiting for approval and the last run's outcome."""
     target = resolve_target(stack, table, region, profile, endpoint_url, as_json)
     with aws_errors(as_json):
         store = target.store()
@@ -50,6 +52,7 @@ def status(
             direction, unreadable = store.direction(), None
         except DirectionUnreadableError as exc:
             direction, unreadable = None, str(exc)
+        waiting = store.waiting_approvals(now())
     run = last[0] if last else None
     if as_json:
         state = {
@@ -58,6 +61,10 @@ def status(
             "cooldown": cooldown.wire() if cooldown else None,
             "direction": direction.wire() if direction else None,
             "directionError": unreadable,
+            "waitingForApproval": [
+                {"execution": w.execution, "deadline": w.deadline.isoformat(), "onTimeout": w.on_timeout}
+                for w in waiting
+            ],
             "lastRun": run.model_dump(
                 mode="json", by_alias=True, include={"execution", "outcome", "reason", "started_at"}
             )
@@ -83,6 +90,9 @@ def status(
     }
     for key, text in shown.items():
         print(f"{key + ':':<10}{safe(text)}")
+    for w in waiting:
+        line = f"{w.execution} waits for approval until {w.deadline.isoformat()} (then {w.on_timeout})"
+        print(f"{'waiting:':<10}{safe(line)}: regionshift approve / deny")
 
 
 @app.command()
@@ -232,7 +242,7 @@ def log(
     limit: LimitOpt = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List operator actions (pause, resume, ack, unlock), newest first, with who, why and when."""
+    """List operator actions (pause, resume, ack, unlock, approve, deny), newest first, with who, why and when."""
     target = resolve_target(stack, table, region, profile, endpoint_url, as_json)
     with aws_errors(as_json):
         actions = target.store().operations(limit=limit)
@@ -243,3 +253,64 @@ def log(
         print("no operator actions recorded")
     for action in actions:
         print(safe(f"{action.at.isoformat()}  {action.kind:<7}  {action.operator:<20}  {action.reason}"))
+
+
+ExecutionArg = Annotated[
+    str, typer.Argument(help="The run waiting for approval: its execution ARN (or, with --stack, its name).")
+]
+
+
+@app.command()
+def approve(
+    execution: ExecutionArg,
+    operator: OperatorOpt,
+    reason: ReasonOpt,
+    stack: StackOpt = None,
+    table: TableOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Let a run waiting for approval go on past the point of no return (audited).
+
+    Exit 6 when that run does not wait for approval, was answered already, or its wait ended.
+    """
+    _answer("APPROVED", execution, operator, reason, resolve_target(stack, table, region, profile, endpoint_url))
+
+
+@app.command()
+def deny(
+    execution: ExecutionArg,
+    operator: OperatorOpt,
+    reason: ReasonOpt,
+    stack: StackOpt = None,
+    table: TableOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Refuse a run waiting for approval: it ends REFUSED with no change, and is not re-evaluated (audited).
+
+    Exit 6 when that run does not wait for approval, was answered already, or its wait ended.
+    """
+    _answer("DENIED", execution, operator, reason, resolve_target(stack, table, region, profile, endpoint_url))
+
+
+def _answer(decision: Literal["APPROVED", "DENIED"], execution: str, operator: str, reason: str, target: Any) -> None:
+    from failover import approval
+    from failover.errors import ApprovalError
+    from failover.runtime import region_of
+
+    arn = execution
+    if not execution.startswith("arn:"):
+        if not target.state_machine_arn:
+            fail("with --table, name the run by its execution ARN (or use --stack)", EXIT_USAGE)
+        arn = f"{target.state_machine_arn.replace(':stateMachine:', ':execution:')}:{execution}"
+    with aws_errors():
+        sfn = target.client("stepfunctions", region_of(arn))
+        try:
+            approval.answer(target.store(), sfn, arn, decision, operator, reason, now())
+        except ApprovalError as exc:
+            fail(safe(str(exc)), EXIT_REFUSED)
+    verb = "approved" if decision == "APPROVED" else "denied"
+    print(safe(f"{verb} by {operator}: {arn}: {reason}"))

@@ -77,6 +77,58 @@ def _virtual_wait(engine: Engine, _original: Any) -> Any:
     return wait_interval
 
 
+# How often a callback task's wait looks at the virtual clock (real seconds).
+CALLBACK_POLL_SECONDS = 0.01
+# The attribute that stamps a callback endpoint with its task's start on the virtual clock.
+STARTED = "_regionshift_started"
+
+
+def _virtual_callback_wait(engine: Engine, original: Any) -> Any:
+    # A callback task whose TimeoutSeconds elapses before SendTaskSuccess / SendTaskFailure fails with
+    # States.Timeout, and a later answer gets TaskTimedOut
+    # (https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-wait-token,
+    # https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html). moto waits
+    # out TimeoutSeconds in real seconds: here the deadline is on the virtual clock, which a drill
+    # advances while the run waits, and the timed-out task refuses a late answer as TaskTimedOut.
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackConsumerTimeout
+
+    def wait(endpoint: Any, timeout: float | None = None) -> Any:
+        if timeout is None:
+            return original(endpoint, timeout)
+        clock = engine.recorder.clock
+        # TimeoutSeconds counts from the task's start (its token's creation), its Lambda's run included.
+        deadline = getattr(endpoint, STARTED, clock.monotonic()) + timeout
+        while not endpoint._notify_event.wait(CALLBACK_POLL_SECONDS):
+            if clock.monotonic() >= deadline:
+                endpoint.report(CallbackConsumerTimeout())
+                return None
+        return endpoint.get_outcome()
+
+    return wait
+
+
+def _stamped_callback(engine: Engine, original: Any) -> Any:
+    def init(endpoint: Any, *args: Any, **kwargs: Any) -> None:
+        original(endpoint, *args, **kwargs)
+        setattr(endpoint, STARTED, engine.recorder.clock.monotonic())
+
+    return init
+
+
+def _task_failure_with_cause(_engine: Engine, _original: Any) -> Any:
+    # SendTaskFailure's cause is part of the failure the Catch sees (its Cause), as its error is:
+    # https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskFailure.html
+    from moto.core.responses import EmptyResult
+
+    def send_task_failure(response: Any) -> Any:
+        response.stepfunction_backend.send_task_failure(
+            response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause")
+        )
+        return EmptyResult()
+
+    return send_task_failure
+
+
 def _map_iterations_in_forks(engine: Engine, _original: Any) -> Any:
     def eval_body(component: Any, env: Any) -> None:
         mapstate.run_inline(component, env, engine.recorder.clock)
@@ -466,6 +518,25 @@ PATCHES: tuple[Patch, ...] = (
         "_wait_interval",
         "a Wait state sleeps here: record it and advance the virtual clock",
         _virtual_wait,
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.eval.callback.callback:CallbackEndpoint",
+        "wait",
+        "a callback task (.waitForTaskToken) times out in virtual time, and an answer after that is "
+        "TaskTimedOut, as in Step Functions",
+        _virtual_callback_wait,
+    ),
+    Patch(
+        "moto.stepfunctions.parser.asl.eval.callback.callback:CallbackEndpoint",
+        "__init__",
+        "a callback task's timeout counts from its start on the virtual clock (the endpoint is made when its token is)",
+        _stamped_callback,
+    ),
+    Patch(
+        "moto.stepfunctions.responses:StepFunctionResponse",
+        "send_task_failure",
+        "moto drops SendTaskFailure's cause: the Catch's Cause is what the caller sent",
+        _task_failure_with_cause,
     ),
     Patch(
         "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component:"

@@ -233,6 +233,17 @@ class Generated(Strict):
     count: Annotated[int, Field(ge=0, le=100_000)]
 
 
+class ApprovalScript(Strict):
+    """How the drill answers a run of this trigger that waits for approval: ``afterSeconds`` (virtual)
+    after the request, through the same function as ``regionshift approve`` / ``deny``; ``none`` lets
+    the plan's timeout run out (in virtual time). An answer due at or after the timeout is not sent."""
+
+    answer: Literal["approve", "deny", "none"]
+    after_seconds: Annotated[float, Field(ge=0, alias="afterSeconds")] = 60
+    operator: str = "drill-approver"
+    reason: str = "drill"
+
+
 class Trigger(Strict):
     """Exactly one of: the estate's detection chain, a synthetic alarm event (through the EventBridge
     rule), a manual input, raw input."""
@@ -249,6 +260,8 @@ class Trigger(Strict):
     generate: Generated | None = None
     # Add a ``padding`` field of "x"s so that the input is exactly this many bytes (UTF-8, as sent).
     pad_bytes: Annotated[int, Field(ge=1, le=1_048_576)] | None = Field(default=None, alias="padBytes")
+    # The answer to its runs' approval requests (a plan whose approval section makes them wait).
+    approval: ApprovalScript | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -24,9 +24,9 @@ def test_failover_failback_and_switchover_home_end_with_the_original_topology(
     # switchover home, the second rebuild), each against the world the step before left
     checks = invariants.check(result)
     assert len(result.steps) == 5 and [c for c in checks if not c.held] == []
-    assert {c.name.split(": ")[0] for c in checks} == {f"step {i} ({k})" for i, k in enumerate(
-        ["trigger", "advance", "failback", "trigger", "failback"]
-    )}
+    assert {c.name.split(": ")[0] for c in checks} == {
+        f"step {i} ({k})" for i, k in enumerate(["trigger", "advance", "failback", "trigger", "failback"])
+    }
     # Then the writers and traffic are back in us-east-1, each with a replica in us-west-2 that follows it
     assert _live_writers(result) == {"orders": {"us-east-1"}, "accounts": {"us-east-1"}}
     assert {r["region"] for r in result.world["dns"]} == {"us-east-1"}
@@ -67,7 +67,9 @@ def test_each_move_points_detection_at_the_writers_and_is_recorded(library_resul
         "orders-primary-2",
     ]
     # Failback's creations were the operator's calls, in the region rebuilt
-    created = [(c["region"], c["function"]) for c in result.mutations if c["operation"] == "CreateDBInstanceReadReplica"]
+    created = [
+        (c["region"], c["function"]) for c in result.mutations if c["operation"] == "CreateDBInstanceReadReplica"
+    ]
     assert created == [("us-east-1", "Operator")] * 2 + [("us-west-2", "Operator")] * 2
 
 
@@ -80,7 +82,5 @@ def test_failback_waits_until_each_rebuilt_replica_is_available(library_results:
         ("accounts-primary-2", "ready"),
     ]
     # The replicas were "creating" for ten virtual minutes: failback polled them until available
-    described = [
-        c for c in result.recorder.calls if c.function == "Operator" and c.operation == "DescribeDBInstances"
-    ]
+    described = [c for c in result.recorder.calls if c.function == "Operator" and c.operation == "DescribeDBInstances"]
     assert described[-1].at - described[0].at >= 600

@@ -69,6 +69,8 @@ NEEDED = {
     "FenceFunction": {"rds:StopDBInstance", "rds:DescribeDBInstances"},
     # Points the detection alarms at the new primary.
     "WatchFunction": {"cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"},
+    # Records the run's task token (APPROVAL items only) and pages the team, like Notify.
+    "ApprovalFunction": {"dynamodb:PutItem", "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
     # SNS encrypts with the topic's customer managed key on the publisher's behalf.
     "NotifyFunction": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
     # Its own execution's history and the report bucket, for the run's report.
@@ -117,6 +119,7 @@ COVERING = (
     "switchover-aurora",
     # The writers moved and back: a run's target is the plan's primary region (its global table there).
     "failover-failback-home",
+    "approval-granted",
 )
 
 

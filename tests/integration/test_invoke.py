@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from failover.models import IntakeInput, Model, ProbeInput, PromotionItem, RunDocument
+from failover.models import ApprovalInput, IntakeInput, Model, ProbeInput, PromotionItem, RunDocument
 from failover.plan import Plan
 from regionshift import invoke as invoker
 from regionshift import template as cfn
@@ -34,6 +34,7 @@ MODEL_OF: dict[str, type[Model]] = {
     "PromoteFunction": PromotionItem,
     "PromotionStatusFunction": PromotionItem,
     "ProbeFunction": ProbeInput,
+    "ApprovalFunction": ApprovalInput,  # the AwaitApproval task's payload: its token and the decision
 }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from failover.errors import ConfigurationError
-from failover.models import IntakeInput, ProbeInput, PromotionItem, RunDocument
+from failover.models import ApprovalInput, IntakeInput, ProbeInput, PromotionItem, RunDocument
 from failover.plan import EXECUTION_TIMEOUT_SECONDS, Rails, digest_of
 from failover.settings import Settings
 from regionshift import template as cfn
@@ -28,13 +28,15 @@ HANDLER_OF = {
     "rollback": "rollback",
     "fence": "fence",
     "watch": "watch",
+    "approval": "approval",
     "notify": "notify",
     "finalize": "finalize",
     "probe": "probe",
 }
 # The promotion Map's iterations take one replica each; Intake the raw trigger; the rest the document.
-MODEL_OF: dict[str, type[IntakeInput | PromotionItem | RunDocument | ProbeInput]] = {
+MODEL_OF: dict[str, type[IntakeInput | PromotionItem | RunDocument | ProbeInput | ApprovalInput]] = {
     "intake": IntakeInput,
+    "approval": ApprovalInput,
     "probe": ProbeInput,
     "promote": PromotionItem,
     "promotion_status": PromotionItem,
@@ -72,6 +74,9 @@ def test_sample_event_parses_into_its_model(path: Path) -> None:
         assert parsed.scheduled_time is not None
         return
     assert parsed.execution.id.startswith("arn:aws:states:")
+    if isinstance(parsed, ApprovalInput):
+        # The AwaitApproval task's payload: its token, and a run the plan makes wait
+        assert parsed.token and parsed.intake.approval is not None and parsed.assess.target in PLAN.standby_regions
     if isinstance(parsed, RunDocument):
         assert parsed.intake is not None and parsed.intake.decision == "PROCEED"
         assert parsed.intake.plan.standby_regions == PLAN.standby_regions

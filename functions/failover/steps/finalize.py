@@ -30,7 +30,9 @@ def audit_record(
         trigger=trigger,
         raw_trigger=raw,
         flags=doc.intake.flags if doc.intake else None,
-        decisions=Decisions(intake=doc.intake.reason if doc.intake else None, gate=doc.gate, assess=doc.assess),
+        decisions=Decisions(
+            intake=doc.intake.reason if doc.intake else None, gate=doc.gate, assess=doc.assess, approval=doc.approval
+        ),
         changes=Changes(promotions=doc.promotions, target=doc.target, dns=doc.dns, fence=doc.fence, watch=doc.watch),
         error=doc.error,
         rollback_error=doc.result.rollback_error,

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from failover.errors import DirectionUnreadableError
 from failover.models import (
     EXCERPT_LIMIT,
+    ApprovalNeed,
     Direction,
     Flags,
     IntakeInput,
@@ -114,6 +115,7 @@ def evaluate(
                 records=len(plan.records),
                 zones=len(plan.zones),
             ),
+            approval=_approval(settings, trigger),
         )
 
     if not isinstance(raw, dict):
@@ -186,6 +188,14 @@ def _alarm_intake(raw: dict[str, Any], settings: Settings, now: datetime, result
     if -age > MAX_FUTURE_SKEW:
         return result("REFUSED", f"bad input: event time {event.time.isoformat()} is in the future", trigger)
     return result("PROCEED", f"alarm {event.detail.alarm_name} entered ALARM", trigger)
+
+
+def _approval(settings: Settings, trigger: TriggerInfo | None) -> ApprovalNeed | None:
+    """What the plan says this kind of run waits for (a re-evaluation follows the alarm's policy)."""
+    approval = settings.plan.approval
+    if trigger is None or not approval.required(trigger.kind):
+        return None
+    return ApprovalNeed(timeout_seconds=approval.timeout_seconds, on_timeout=approval.on_timeout)
 
 
 def _reevaluation_intake(raw: Any, settings: Settings, result: Result) -> IntakeResult:
