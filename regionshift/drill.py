@@ -455,7 +455,6 @@ def _trigger_inputs(trigger: Trigger, stack: emulator.EmulatedStack) -> list[Any
     alarm_arn = f"arn:aws:cloudwatch:{stack.deployment.parameters['AlarmRegion']}:123456789012:alarm:{name}"
     at = stack.recorder.clock.now() - timedelta(seconds=alarm.age_seconds)
     event = alarm_event(alarm_arn, name, alarm.state, at, alarm.event_id or str(uuid.uuid4()))
-    _hold_state(stack.deployment.parameters["AlarmRegion"], name, alarm.state)
     events = boto3.client("events", region_name=STACK_REGION)
     events.put_events(
         Entries=[
@@ -475,16 +474,6 @@ def _trigger_inputs(trigger: Trigger, stack: emulator.EmulatedStack) -> list[Any
         routed.update({key: event[key] for key in ("id", "region", "time", "account", "version")})
         inputs.extend([routed] * trigger.copies)
     return inputs
-
-
-def _hold_state(region: str, name: str, state: str) -> None:
-    """The synthetic event's alarm is in the state the event says (as CloudWatch's would be), set without
-    a state change event: a step that reads or updates the alarm then sees no transition of its own."""
-    from moto.cloudwatch.models import cloudwatch_backends
-
-    found = cloudwatch_backends[ACCOUNT][region].alarms.get(name)
-    if found is not None:
-        found.state_value = state
 
 
 def _deliveries(stack: emulator.EmulatedStack) -> list[dict[str, Any]]:

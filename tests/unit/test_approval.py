@@ -65,7 +65,7 @@ def test_the_wait_must_fit_the_execution_timeout_and_the_lock_lease_every_proble
 
 
 def test_a_wait_that_fits_is_accepted_and_an_automatic_plan_is_not_held_to_it() -> None:
-    assert plan_with(approval={"alarm": "approval", "timeoutMinutes": 20}).approval.used
+    assert plan_with(approval={"alarm": "approval", "timeoutMinutes": 15}).approval.used
     # The timeout of a plan that never waits is not a constraint
     assert not plan_with(approval={"timeoutMinutes": 60}).approval.used
 
