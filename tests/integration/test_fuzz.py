@@ -150,10 +150,7 @@ def intake_handler() -> Iterator[Any]:
     os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
     from handlers.intake import handler
 
-    # Intake reads where the writers are (the run table) once the input parses as a run.
-    with mock_aws():
-        create_run_table(boto3.client("dynamodb", region_name="us-west-2"))
-        yield handler
+    yield handler
     os.environ.clear()
     os.environ.update(saved)
 
@@ -175,7 +172,10 @@ def test_intake_refuses_every_malformed_trigger(intake_handler: Any, trigger: An
             "startedAt": datetime.now(UTC).isoformat(),
         },
     }
-    result = intake_handler(event, Context())["intake"]
+    # Intake reads where the writers are (the run table) once the input parses as a run.
+    with mock_aws():
+        create_run_table(boto3.client("dynamodb", region_name="us-west-2"))
+        result = intake_handler(event, Context())["intake"]
     assert result["decision"] == "REFUSED", (trigger, result["reason"])
     assert result["reason"].strip()
 
