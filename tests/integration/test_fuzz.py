@@ -148,9 +148,14 @@ def intake_handler() -> Iterator[Any]:
     saved = dict(os.environ)
     os.environ.update(PLAN_ENV)
     os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
+    # Intake reads where the writers are (the run table) once the input parses as a run: a table of its
+    # own, apart from the one the module's emulated estate creates.
+    os.environ["TABLE_ARN"] = os.environ["TABLE_ARN"].replace("table/regionshift-runs", "table/regionshift-fuzz")
     from handlers.intake import handler
 
-    yield handler
+    with mock_aws():
+        create_run_table(boto3.client("dynamodb", region_name="us-west-2"), "regionshift-fuzz")
+        yield handler
     os.environ.clear()
     os.environ.update(saved)
 
@@ -172,10 +177,7 @@ def test_intake_refuses_every_malformed_trigger(intake_handler: Any, trigger: An
             "startedAt": datetime.now(UTC).isoformat(),
         },
     }
-    # Intake reads where the writers are (the run table) once the input parses as a run.
-    with mock_aws():
-        create_run_table(boto3.client("dynamodb", region_name="us-west-2"))
-        result = intake_handler(event, Context())["intake"]
+    result = intake_handler(event, Context())["intake"]
     assert result["decision"] == "REFUSED", (trigger, result["reason"])
     assert result["reason"].strip()
 
