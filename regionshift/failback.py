@@ -25,10 +25,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from failover import members
-from failover.adapters import CloudWatch, Rds
 from failover.models import Direction
 from failover.plan import PLAN_TAG, Database, Plan
 from failover.rules import lag_problem, lag_text, replicates_from, standby_replica_problem
+from regionshift.target import Readers
 
 # "Constraints: Must contain from 1 to 63 letters, numbers, or hyphens" (DBInstanceIdentifier,
 # CreateDBInstanceReadReplica, Amazon RDS API Reference).
@@ -54,28 +54,6 @@ class Member:
     writer_region: str
     state: State
     detail: str
-
-
-class Readers:
-    """What ``failover.members`` reads, over the operator's clients."""
-
-    def __init__(self, client: Callable[[str, str], Any], plan: Plan) -> None:
-        self.client, self.plan = client, plan
-
-    def rds(self, region: str) -> Rds:
-        return Rds(self.client("rds", region))
-
-    def cloudwatch(self, region: str) -> CloudWatch:
-        return CloudWatch(self.client("cloudwatch", region))
-
-    def aurora(self, region: str) -> Any:
-        return members.AuroraGlobal(self.client("rds", region))
-
-    def datastore(self, region: str) -> Any:
-        return members.GlobalDatastore(self.client("elasticache", region))
-
-    def tables(self, region: str) -> Any:
-        return members.GlobalTables(self.client("dynamodb", region))
 
 
 def standing(readers: Readers, region: str, now: datetime) -> list[Member]:
@@ -218,13 +196,14 @@ def _record(
         at=now,
         by=f"failback by {operator}",
     )
-    if not store.set_direction(wanted, direction):
+    recorded: Direction | None = store.set_direction(wanted, direction)
+    if recorded is None:
         raise FailbackError(
             f"the estate's direction changed while failback ran (a run moved the writers?): {identifier} exists in "
             f"{region} but is not recorded; run failback again to adopt it"
         )
     store.record_operation("failback", operator, note, now)
-    return wanted.model_copy(update={"version": (direction.version if direction else 0) + 1})
+    return recorded
 
 
 def wait(

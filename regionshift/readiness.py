@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 # The checks read the estate through the same adapters and rules as the steps.
 from failover import members, traffic
-from failover.adapters import CloudWatch, Rds, Record, Route53, table_replication_latency
+from failover.adapters import CloudWatch, Record, Route53, table_replication_latency
 from failover.errors import DirectionUnreadableError, RegionshiftError
 from failover.health import votes_text
 from failover.models import Direction, ReplicaState
@@ -32,7 +32,7 @@ from failover.rules import (
     table_problem,
 )
 from regionshift import rto, survival
-from regionshift.target import Target, is_unreachable
+from regionshift.target import Readers, Target, is_unreachable
 
 OK, WARN, BLOCKING = "OK", "WARN", "BLOCKING"
 
@@ -48,28 +48,6 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code"))
 
 
-class _Readers:
-    """The members' adapters over the operator's clients (``members.Readers``)."""
-
-    def __init__(self, target: Target, plan: Plan) -> None:
-        self.t, self.plan = target, plan
-
-    def rds(self, region: str) -> Rds:
-        return Rds(self.t.client("rds", region))
-
-    def aurora(self, region: str) -> members.AuroraGlobal:
-        return members.AuroraGlobal(self.t.client("rds", region))
-
-    def datastore(self, region: str) -> members.GlobalDatastore:
-        return members.GlobalDatastore(self.t.client("elasticache", region))
-
-    def tables(self, region: str) -> members.GlobalTables:
-        return members.GlobalTables(self.t.client("dynamodb", region))
-
-    def cloudwatch(self, region: str) -> CloudWatch:
-        return CloudWatch(self.t.client("cloudwatch", region))
-
-
 class Readiness:
     def __init__(self, target: Target, plan: Plan) -> None:
         if not target.parameters:
@@ -77,7 +55,7 @@ class Readiness:
         self.t = target
         self.p = target.parameters
         self.plan = plan
-        self.readers = _Readers(target, plan)
+        self.readers = Readers(target.client, plan)
         self.account = target.client("sts").get_caller_identity()["Account"]
 
     @property

@@ -3,6 +3,7 @@ run table named directly. Credentials come the usual way (``--profile``, environ
 """
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,8 +12,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
+from failover.adapters import CloudWatch, Rds
 from failover.clients import TRANSIENT_CODES, error_code
 from failover.errors import TransientAwsError
+from failover.members import AuroraGlobal, GlobalDatastore, GlobalTables
 
 # An operator waits at a prompt: a dead endpoint fails in seconds, not after botocore's 60 s
 # defaults. Retries stay botocore's (AWS_MAX_ATTEMPTS / AWS_RETRY_MODE apply): "Retry behavior",
@@ -50,6 +53,29 @@ class Target:
         from failover.store import StateStore
 
         return StateStore(self.client("dynamodb"), self.table)
+
+
+class Readers:
+    """What ``failover.members`` reads (its ``Readers``), over an operator's clients: ``client(service,
+    region)``, e.g. ``Target.client``. The functions read through their ``Runtime`` instead."""
+
+    def __init__(self, client: Callable[[str, str], Any], plan: Any) -> None:
+        self.client, self.plan = client, plan
+
+    def rds(self, region: str) -> Rds:
+        return Rds(self.client("rds", region))
+
+    def cloudwatch(self, region: str) -> CloudWatch:
+        return CloudWatch(self.client("cloudwatch", region))
+
+    def aurora(self, region: str) -> AuroraGlobal:
+        return AuroraGlobal(self.client("rds", region))
+
+    def datastore(self, region: str) -> GlobalDatastore:
+        return GlobalDatastore(self.client("elasticache", region))
+
+    def tables(self, region: str) -> GlobalTables:
+        return GlobalTables(self.client("dynamodb", region))
 
 
 def resolve(

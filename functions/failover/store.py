@@ -204,23 +204,23 @@ class StateStore:
         try:
             return Direction.model_validate_json(item["direction"]["S"])
         except (KeyError, ValueError) as exc:
-            version = (
-                int(item.get("version", {}).get("N", "0")) if str(item.get("version", {}).get("N", "")).isdigit() else 0
-            )
+            written = str(item.get("version", {}).get("N", ""))
+            version = int(written) if written.isdigit() else 0
             raise DirectionUnreadableError(
                 f"the recorded direction (CONTROL/DIRECTION) cannot be read ({str(exc)[:200]}): "
                 "correct it with regionshift direction set",
                 version,
             ) from exc
 
-    def set_direction(self, direction: Direction, over: Direction | None) -> bool:
-        """Record ``direction`` (its version one more than ``over``'s) unless another change came first:
-        False then, and nothing is written (the caller reads it again)."""
+    def set_direction(self, direction: Direction, over: Direction | None) -> Direction | None:
+        """Record ``direction`` with its version one more than ``over``'s, and return it as recorded;
+        None when another change came first (nothing is written: the caller reads it again)."""
         expected = over.version if over is not None else 0
+        recorded = direction.model_copy(update={"version": expected + 1})
         item = {
             **DIRECTION,
-            "direction": {"S": direction.model_copy(update={"version": expected + 1}).model_dump_json(by_alias=True)},
-            "version": {"N": str(expected + 1)},
+            "direction": {"S": recorded.model_dump_json(by_alias=True)},
+            "version": {"N": str(recorded.version)},
         }
         condition = "attribute_not_exists(pk)" if over is None else "version = :v"
         if over is not None and expected == 0:
@@ -238,9 +238,9 @@ class StateStore:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] in _CONDITIONAL_FAILED:
-                return False
+                return None
             raise
-        return True
+        return recorded
 
     def start_cooldown(self, execution_id: str, outcome: Outcome, until: datetime) -> None:
         self._put(

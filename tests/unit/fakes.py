@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from failover import clock
 from failover.clients import Clients
 from failover.models import Direction, IntakeInput, IntakeResult, RunDocument
-from failover.plan import Plan
+from failover.plan import PLAN_TAG, Plan
 from failover.runtime import Runtime
 from failover.settings import Settings
 from failover.steps.intake import intake as intake_step
@@ -249,6 +249,21 @@ def alarm(**overrides: Any) -> dict[str, Any]:
     }
     event.update(overrides)
     return event
+
+
+def tagged_instance(region: str, identifier: str, plan: str = PLAN.name) -> None:
+    """A standalone RDS instance in moto, tagged for ``plan`` (as the stack's IAM requires)."""
+    import boto3
+
+    boto3.client("rds", region_name=region).create_db_instance(
+        DBInstanceIdentifier=identifier,
+        DBInstanceClass="db.r6g.large",
+        Engine="postgres",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret",
+        AllocatedStorage=20,
+        Tags=[{"Key": PLAN_TAG, "Value": plan}],
+    )
 
 
 def manual(**fields: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from failover.plan import PLAN_TAG
 from failover.store import StateStore
 from regionshift import failback
 from tests.conftest import NOW, PLAN, create_run_table
+from tests.unit.fakes import tagged_instance
 
 MOVED = Direction(primary_region="us-west-2", version=1, by="run-1")
 RDS_DATABASES = [d for d in PLAN.databases if d.kind == "rds-instance"]
@@ -19,18 +20,6 @@ RDS_DATABASES = [d for d in PLAN.databases if d.kind == "rds-instance"]
 
 def _client(service: str, region: str) -> Any:
     return boto3.client(service, region_name=region)
-
-
-def _instance(region: str, identifier: str) -> None:
-    _client("rds", region).create_db_instance(
-        DBInstanceIdentifier=identifier,
-        DBInstanceClass="db.r6g.large",
-        Engine="postgres",
-        MasterUsername="admin",
-        MasterUserPassword="not-a-secret",
-        AllocatedStorage=20,
-        Tags=[{"Key": PLAN_TAG, "Value": PLAN.name}],
-    )
 
 
 @pytest.fixture
@@ -41,8 +30,8 @@ def estate() -> Any:
         store = StateStore(_client("dynamodb", "us-west-2"), "regionshift-runs")
         store.set_direction(MOVED.model_copy(update={"version": 0}), None)
         for db in RDS_DATABASES:
-            _instance("us-west-2", db.member("us-west-2", PLAN.primary_region))
-            _instance("us-east-1", db.primary)
+            tagged_instance("us-west-2", db.member("us-west-2", PLAN.primary_region))
+            tagged_instance("us-east-1", db.primary)
         yield store
 
 

@@ -11,28 +11,19 @@ from failover import fencing
 from failover.adapters import Rds
 from failover.clients import Clients
 from failover.models import FenceCode, FenceResult
-from failover.plan import PLAN_TAG, Plan
+from failover.plan import Plan
 from failover.runtime import Runtime
 from failover.steps.fence import fence
 from tests.conftest import NOW, PLAN, PLAN_DOCUMENT
-from tests.unit.fakes import assessed, client_error, settings_for, virtual_sleeps
+from tests.unit.fakes import assessed, client_error, settings_for, tagged_instance, virtual_sleeps
 
 PROMOTED = {"promoted": ["orders-usw2", "accounts-usw2"]}
 FAILED_OVER = {"outcome": "FAILED_OVER", "reason": "moved", "databasePromoted": True}
 
 
 def _primaries() -> None:
-    client = boto3.client("rds", region_name="us-east-1")
     for identifier in ("orders-primary", "accounts-primary"):
-        client.create_db_instance(
-            DBInstanceIdentifier=identifier,
-            DBInstanceClass="db.r6g.large",
-            Engine="postgres",
-            MasterUsername="admin",
-            MasterUserPassword="not-a-secret",
-            AllocatedStorage=20,
-            Tags=[{"Key": PLAN_TAG, "Value": "orders"}],
-        )
+        tagged_instance("us-east-1", identifier, "orders")
 
 
 def _status(identifier: str) -> str:

@@ -87,8 +87,9 @@ def record_direction(doc: RunDocument, rt: Runtime, now: datetime) -> Direction 
     over = doc.intake.direction if doc.intake else None
     for _ in range(2):
         moved = Direction(primary_region=target, instances=over.instances if over else {}, at=now, by=doc.execution.id)
-        if rt.store.set_direction(moved, over):
-            return moved.model_copy(update={"version": (over.version if over else 0) + 1})
+        recorded = rt.store.set_direction(moved, over)
+        if recorded is not None:
+            return recorded
         # Changed by hand while the run held the lock: what this run did is still where the writers are.
         logger.warning("direction changed during the run", extra={"read": over.wire() if over else None})
         try:
