@@ -1,6 +1,7 @@
 """The estate's direction: where the writers are after a run moved them, recorded once, read by every
 step, and the plan as runs then see it."""
 
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -108,6 +109,17 @@ def test_gate_refuses_a_run_whose_direction_changed_after_intake_read_it(aws: Ru
     # Then the run is refused for a passing reason (an alarm run is judged again, as the estate stands)
     assert result.decision == "REFUSED" and result.transient and result.acquired
     assert "primary now us-west-2 by run-1" in result.reason
+
+
+def test_a_run_that_moved_the_writers_then_refuses_the_one_waiting_behind_it_by_its_cooldown(aws: Runtime) -> None:
+    # Given a run started before another moved the writers and, finishing, started a cooldown
+    doc = document()
+    aws.store.set_direction(MOVED, None)
+    aws.store.start_cooldown("run-1", "FAILED_OVER", NOW + timedelta(minutes=30))
+    result = gate(doc, aws, NOW)
+    # Then the refusal is the cooldown's, final, however the two runs interleaved (not a passing one)
+    assert result.decision == "REFUSED" and not result.transient
+    assert "cooldown after FAILED_OVER run run-1" in result.reason
 
 
 def test_a_run_that_moved_the_writers_records_where_they_are(aws: Runtime) -> None:

@@ -1,4 +1,5 @@
-"""Gate: take the run lock, then refuse duplicates, a paused plan and a run inside the cooldown."""
+"""Gate: take the run lock, then refuse duplicates, a paused plan, a run inside the cooldown and one whose
+view of the writers is stale."""
 
 from datetime import datetime, timedelta
 
@@ -34,6 +35,18 @@ def gate(doc: RunDocument, rt: Runtime, now: datetime) -> GateResult:
     def refuse(reason: str) -> GateResult:
         return GateResult(at=now, decision="REFUSED", acquired=True, lease_until=lease_until, reason=reason)
 
+    paused = store.paused()
+    if paused:
+        return refuse(f"paused by {paused.operator} at {paused.at.isoformat()}: {paused.reason}")
+    cooldown = store.cooldown(now)
+    if cooldown:
+        if trigger.kind == "manual" and flags.bypass_cooldown:
+            logger.warning("cooldown bypassed by operator", extra={"cooldown": cooldown.wire()})
+        else:
+            return refuse(
+                f"cooldown after {cooldown.outcome} run {cooldown.execution} until {cooldown.until.isoformat()};"
+                " acknowledge it (regionshift ack) to allow another run"
+            )
     # Under the lock no other run moves the writers: the direction Intake read must still hold, or this
     # run would judge an estate that no longer stands (it is looked at again, as it now stands).
     now_direction, read = store.direction(), doc.intake.direction
@@ -48,16 +61,4 @@ def gate(doc: RunDocument, rt: Runtime, now: datetime) -> GateResult:
             transient=True,
             reason=f"the writers moved while this run started (primary now {where}{by}): judged again as they stand",
         )
-    paused = store.paused()
-    if paused:
-        return refuse(f"paused by {paused.operator} at {paused.at.isoformat()}: {paused.reason}")
-    cooldown = store.cooldown(now)
-    if cooldown:
-        if trigger.kind == "manual" and flags.bypass_cooldown:
-            logger.warning("cooldown bypassed by operator", extra={"cooldown": cooldown.wire()})
-        else:
-            return refuse(
-                f"cooldown after {cooldown.outcome} run {cooldown.execution} until {cooldown.until.isoformat()};"
-                " acknowledge it (regionshift ack) to allow another run"
-            )
     return GateResult(at=now, decision="PROCEED", acquired=True, lease_until=lease_until, reason="lock acquired")
