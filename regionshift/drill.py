@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import boto3
-
 from failover import approval
 from failover.history import ExecutionHistory, Visit
 from failover.models import Outcome
@@ -18,6 +16,7 @@ from failover.plan import Plan
 from failover.state import AuditRecord, LockHolder
 from regionshift.emulator import iam
 from regionshift.emulator import stack as emulator
+from regionshift.emulator.clients import client as emulated_client
 from regionshift.emulator.deploy import ALARM_NAME, STACK_REGION
 from regionshift.emulator.detection import Transition
 from regionshift.emulator.engine import Recorder
@@ -217,7 +216,7 @@ class Session:
         self.recorder = self.stack.recorder
         self.deployment = self.stack.deployment
         self.before = self.snapshot()
-        self.sfn = boto3.client("stepfunctions", region_name=STACK_REGION)
+        self.sfn = emulated_client("stepfunctions", STACK_REGION)
         self.store = self.deployment.store()
         return self
 
@@ -291,7 +290,7 @@ class Session:
         clock = self.recorder.clock
 
         def client(service: str, region: str) -> Any:
-            return boto3.client(service, region_name=region)
+            return emulated_client(service, region)
 
         with self.stack.engine.operator():
             direction = self.store.direction()
@@ -455,7 +454,7 @@ def _trigger_inputs(trigger: Trigger, stack: emulator.EmulatedStack) -> list[Any
     alarm_arn = f"arn:aws:cloudwatch:{stack.deployment.parameters['AlarmRegion']}:123456789012:alarm:{name}"
     at = stack.recorder.clock.now() - timedelta(seconds=alarm.age_seconds)
     event = alarm_event(alarm_arn, name, alarm.state, at, alarm.event_id or str(uuid.uuid4()))
-    events = boto3.client("events", region_name=STACK_REGION)
+    events = emulated_client("events", STACK_REGION)
     events.put_events(
         Entries=[
             {
@@ -478,7 +477,7 @@ def _trigger_inputs(trigger: Trigger, stack: emulator.EmulatedStack) -> list[Any
 
 def _deliveries(stack: emulator.EmulatedStack) -> list[dict[str, Any]]:
     """The events the stack's rule delivered since the last look (its queue target, drained)."""
-    sqs = boto3.client("sqs", region_name=STACK_REGION)
+    sqs = emulated_client("sqs", STACK_REGION)
     found: list[dict[str, Any]] = []
     while True:
         batch = sqs.receive_message(QueueUrl=stack.deployment.event_queue, MaxNumberOfMessages=10).get("Messages", [])

@@ -9,9 +9,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-
 from regionshift.emulator import stack as emulator
+from regionshift.emulator.clients import client as emulated_client
 from regionshift.emulator.deploy import STACK_REGION
 from regionshift.emulator.scenario import Scenario
 
@@ -55,7 +54,7 @@ def invoke_on(emulated: emulator.EmulatedStack, logical_id: str, event: Any, env
     names = {logical: name for name, logical in emulated.deployment.functions.items()}
     if logical_id not in names:
         raise InvokeError(f"no function {logical_id!r} in the template; functions: {', '.join(sorted(names))}")
-    lam = boto3.client("lambda", region_name=STACK_REGION)
+    lam = emulated_client("lambda", STACK_REGION)
     name = names[logical_id]
     if env_vars is not None:
         declared = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]

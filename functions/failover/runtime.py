@@ -4,6 +4,9 @@ Tests and the emulator pass their own adapters to the constructor; otherwise eac
 use from the shared client cache.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from failover.adapters import S3, CloudWatch, Rds, Route53, Sns, StepFunctions
 from failover.clients import Clients
 from failover.members import AuroraGlobal, GlobalDatastore, GlobalTables
@@ -158,10 +161,11 @@ class Runtime:
 _clients = Clients()
 
 
-def reset_clients() -> None:
-    """Forget cached clients (a host that changes endpoints between runs, like the emulator)."""
+def reset_clients(factory: Callable[..., Any] | None = None) -> None:
+    """Forget cached clients (a host that changes endpoints between runs, like the emulator), and make
+    new ones with ``factory`` (``boto3.Session.client``'s signature) rather than boto3's."""
     global _clients
-    _clients = Clients()
+    _clients = Clients(factory)
 
 
 def current() -> Runtime:

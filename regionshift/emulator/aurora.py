@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from regionshift.emulator.clients import client as emulated_client
 from regionshift.emulator.engine import VirtualClock, untracked
 from regionshift.emulator.patches import ACCOUNT
 from regionshift.emulator.timed import Model, Operation, metric_names, put_metric, seconds_or_stuck, service_error
@@ -116,10 +117,9 @@ class AuroraGlobal(Model):
         self.publish_lag()
 
     def _seed_moto(self, global_id: str, members: dict[str, str], writer_region: str, engine: str) -> None:
-        import boto3
 
         if _global_cluster(global_id) is None:
-            boto3.client("rds", region_name=writer_region).create_global_cluster(
+            emulated_client("rds", writer_region).create_global_cluster(
                 GlobalClusterIdentifier=global_id, Engine=engine
             )
         gc = _global_cluster(global_id)
@@ -128,7 +128,7 @@ class AuroraGlobal(Model):
             cluster = _backend(region).clusters.get(members[region])
             if cluster is None:
                 extra = {"MasterUsername": "regionshift", "MasterUserPassword": "emulated-only"}
-                boto3.client("rds", region_name=region).create_db_cluster(
+                emulated_client("rds", region).create_db_cluster(
                     DBClusterIdentifier=members[region],
                     Engine=engine,
                     GlobalClusterIdentifier=global_id,

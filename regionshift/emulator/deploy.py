@@ -18,13 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from failover import traffic
 from failover.plan import PLAN_TAG, Plan
 from regionshift import plans
 from regionshift import template as cfn
 from regionshift.emulator import iam
+from regionshift.emulator.clients import client as emulated_client
 from regionshift.emulator.patches import ACCOUNT
 from regionshift.emulator.scenario import ELB_ZONES, HealthPoint, Scenario, replica_spec
 
@@ -58,18 +57,6 @@ def global_datastore_id(name: str) -> str:
 
 def load_balancer(region: str) -> str:
     return f"dualstack.app-{region}.{region}.elb.amazonaws.com"
-
-
-# The emulator's own clients, made once per deployment: creating a client costs a drill more than
-# most calls do (its endpoint, TLS context and handlers are built each time).
-_CLIENTS: dict[tuple[str, str], Any] = {}
-
-
-def _client(service: str, region: str) -> Any:
-    key = (service, region)
-    if key not in _CLIENTS:
-        _CLIENTS[key] = boto3.client(service, region_name=region)
-    return _CLIENTS[key]
 
 
 @dataclass
@@ -107,12 +94,12 @@ class Deployment:
         """The report files Finalize wrote for the execution, or None."""
         from regionshift import runreport
 
-        return runreport.fetch(_client("s3", STACK_REGION), self.report_bucket, execution_arn)
+        return runreport.fetch(emulated_client("s3", STACK_REGION), self.report_bucket, execution_arn)
 
     def store(self) -> Any:
         from failover.store import StateStore
 
-        return StateStore(_client("dynamodb", STACK_REGION), self.table_arn.rsplit("/", 1)[-1])
+        return StateStore(emulated_client("dynamodb", STACK_REGION), self.table_arn.rsplit("/", 1)[-1])
 
     def databases(self) -> list[dict[str, Any]]:
         """Every RDS instance in the plan's regions, with the plan database it belongs to."""
@@ -125,7 +112,7 @@ class Deployment:
                     belongs[(region, db.member(region, plan.primary_region))] = db.name
         found = []
         for region in self.plan.region_names:
-            for instance in _client("rds", region).describe_db_instances()["DBInstances"]:
+            for instance in emulated_client("rds", region).describe_db_instances()["DBInstances"]:
                 source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
                 found.append(
                     {
@@ -171,7 +158,9 @@ class Deployment:
         records = []
         for zone in self.plan.zones:
             wanted = {(r.name, r.type) for r in zone.records}
-            rrsets = _client("route53", "us-east-1").list_resource_record_sets(HostedZoneId=zone.id, MaxItems="300")
+            rrsets = emulated_client("route53", "us-east-1").list_resource_record_sets(
+                HostedZoneId=zone.id, MaxItems="300"
+            )
             for rrset in rrsets["ResourceRecordSets"]:
                 name = rrset["Name"].lower().rstrip(".")
                 if (name, rrset["Type"]) not in wanted:
@@ -190,7 +179,7 @@ class Deployment:
 
     def notifications(self) -> list[dict[str, Any]]:
         """Every notification published so far (drained from the topic's queue subscription)."""
-        sqs = _client("sqs", STACK_REGION)
+        sqs = emulated_client("sqs", STACK_REGION)
         found = []
         while True:
             batch = sqs.receive_message(QueueUrl=self.notification_queue, MaxNumberOfMessages=10).get("Messages", [])
@@ -217,21 +206,21 @@ def deploy(scenario: Scenario, workdir: Path | None = None) -> Deployment:
     """Create the scenario's estate and the orchestrator's stack on moto: the estate's plan document is
     written to ``workdir`` (the functions' packaged plan) and the stack's parameters derived from it."""
     estate = scenario.estate
-    # A new deployment is a new moto (each drill's own): clients of an earlier one are not reused.
-    _CLIENTS.clear()
     regions = [PRIMARY_REGION, *estate.standbys]
     unknown = sorted(set(regions) - set(ELB_ZONES))
     if unknown:
         raise ValueError(f"the emulator has no load balancer zone for {', '.join(unknown)}")
-    role = _client("iam", "us-east-1").create_role(RoleName="regionshift-emulated", AssumeRolePolicyDocument="{}")[
-        "Role"
-    ]["Arn"]
+    role = emulated_client("iam", "us-east-1").create_role(
+        RoleName="regionshift-emulated", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
     targets: dict[str, str] = {load_balancer(region): region for region in regions}
     endpoints: dict[tuple[str, str], str] = {}  # (database, region) -> endpoint
     foreign: dict[str, str] = {}  # another source database (created once, however many replicas use it) -> ARN
     for name in estate.databases:
         # The old primary carries the plan's tag too: the Fence step may stop only the plan's instances.
-        primary = _create_db(_client("rds", PRIMARY_REGION), primary_db(name), [{"Key": PLAN_TAG, "Value": PLAN_NAME}])
+        primary = _create_db(
+            emulated_client("rds", PRIMARY_REGION), primary_db(name), [{"Key": PLAN_TAG, "Value": PLAN_NAME}]
+        )
         endpoints[(name, PRIMARY_REGION)] = primary["Endpoint"]["Address"]
         for region in estate.standbys:
             identifier = replica_id(name, region)
@@ -242,10 +231,10 @@ def deploy(scenario: Scenario, workdir: Path | None = None) -> Deployment:
                 if spec.source != "primary":
                     other = spec.source or FOREIGN_DB
                     if other not in foreign:
-                        foreign[other] = _create_db(_client("rds", PRIMARY_REGION), other)["DBInstanceArn"]
+                        foreign[other] = _create_db(emulated_client("rds", PRIMARY_REGION), other)["DBInstanceArn"]
                     source = foreign[other]
                 tags = [{"Key": PLAN_TAG, "Value": PLAN_NAME}] if spec.tagged else []
-                created = _client("rds", region).create_db_instance_read_replica(
+                created = emulated_client("rds", region).create_db_instance_read_replica(
                     DBInstanceIdentifier=identifier,
                     SourceDBInstanceIdentifier=source,
                     DBInstanceClass="db.r6g.large",
@@ -255,7 +244,7 @@ def deploy(scenario: Scenario, workdir: Path | None = None) -> Deployment:
             endpoints[(name, region)] = endpoint
     targets.update({endpoint: region for (_, region), endpoint in endpoints.items()})
 
-    route53 = _client("route53", "us-east-1")
+    route53 = emulated_client("route53", "us-east-1")
     checks = {}
     for region in regions:
         checks[region] = route53.create_health_check(
@@ -367,7 +356,7 @@ def deploy(scenario: Scenario, workdir: Path | None = None) -> Deployment:
 def _provision_pairs(plan: Plan, deployment: Deployment, estate: Any) -> None:
     """Data-plane mode: the plan's records as failover pairs on the serving health checks, and the
     serving metric as a deployment leaves it (each region serving where the scenario's records point)."""
-    route53 = _client("route53", "us-east-1")
+    route53 = emulated_client("route53", "us-east-1")
     for zone in plan.zones:
         changes = [
             {"Action": "CREATE", "ResourceRecordSet": rrset}
@@ -384,7 +373,7 @@ def _provision_pairs(plan: Plan, deployment: Deployment, estate: Any) -> None:
     # so the PRIMARY answers. A scenario whose records start in a standby had a failover before: its
     # run published the switch.
     serving = estate.records.get(plan.records[0][1].name, PRIMARY_REGION) if plan.records else PRIMARY_REGION
-    cloudwatch = _client("cloudwatch", STACK_REGION)
+    cloudwatch = emulated_client("cloudwatch", STACK_REGION)
     for region in plan.region_names:
         name = traffic.serving_alarm(plan.name, region)
         if serving == PRIMARY_REGION:
@@ -422,7 +411,7 @@ def _merged(base: Any, overrides: Any) -> Any:
 
 def _create_table(name: str) -> None:
     """A global table's replica in the primary region (the emulator's global-table model adds the others)."""
-    _client("dynamodb", PRIMARY_REGION).create_table(
+    emulated_client("dynamodb", PRIMARY_REGION).create_table(
         TableName=name,
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -456,8 +445,8 @@ def _deploy_stack(
     region = STACK_REGION
     ctx = cfn.Context(parameters=parameters, region=region, account=ACCOUNT)
     ctx.conditions = cfn.evaluate_conditions(document, ctx)
-    sns = _client("sns", region)
-    sqs = _client("sqs", region)
+    sns = emulated_client("sns", region)
+    sqs = emulated_client("sqs", region)
     topic_arn = sns.create_topic(Name="regionshift-notifications")["TopicArn"]
     ctx.refs["NotificationTopic"] = topic_arn
     notification_queue = sqs.create_queue(QueueName="regionshift-notifications-inbox")["QueueUrl"]
@@ -467,7 +456,7 @@ def _deploy_stack(
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
 
     table_props = document["Resources"]["RunTable"]["Properties"]
-    table = _client("dynamodb", region).create_table(
+    table = emulated_client("dynamodb", region).create_table(
         TableName="regionshift-runs",
         AttributeDefinitions=table_props["AttributeDefinitions"],
         KeySchema=table_props["KeySchema"],
@@ -475,12 +464,12 @@ def _deploy_stack(
     )["TableDescription"]
     ctx.refs["RunTable"] = table["TableName"]
     ctx.attrs[("RunTable", "Arn")] = table["TableArn"]
-    key = _client("kms", region).create_key(Description="emulated notification key")["KeyMetadata"]
+    key = emulated_client("kms", region).create_key(Description="emulated notification key")["KeyMetadata"]
     ctx.refs["NotificationKey"] = key["KeyId"]
     ctx.attrs[("NotificationKey", "Arn")] = key["Arn"]
     report_bucket = _create_report_bucket(document, ctx)
 
-    lam = _client("lambda", region)
+    lam = emulated_client("lambda", region)
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("README.txt", "handlers run in-process from functions/")
@@ -505,7 +494,7 @@ def _deploy_stack(
         functions[name] = spec.logical_id
 
     logical_id, props, pattern = cfn.state_machine(document)
-    machine_arn = _client("stepfunctions", region).create_state_machine(
+    machine_arn = emulated_client("stepfunctions", region).create_state_machine(
         name=cfn.resolve(props.get("Name", "regionshift"), ctx),
         definition=cfn.definition(props, ctx),
         roleArn=role,
@@ -513,14 +502,14 @@ def _deploy_stack(
     ctx.refs[logical_id] = machine_arn
     others = {}
     for other_id, other_props in cfn.other_state_machines(document):
-        others[other_id] = _client("stepfunctions", region).create_state_machine(
+        others[other_id] = emulated_client("stepfunctions", region).create_state_machine(
             name=cfn.resolve(other_props["Name"], ctx), definition=cfn.definition(other_props, ctx), roleArn=role
         )["stateMachineArn"]
         ctx.refs[other_id] = others[other_id]
 
     # moto's EventBridge has no Step Functions target: the rule (the template's own pattern)
     # delivers to a queue, and the drill starts one execution per delivered event.
-    events = _client("events", region)
+    events = emulated_client("events", region)
     event_queue = sqs.create_queue(QueueName="regionshift-rule-deliveries")["QueueUrl"]
     event_queue_arn = sqs.get_queue_attributes(QueueUrl=event_queue, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
@@ -574,7 +563,7 @@ def _create_report_bucket(document: dict[str, Any], ctx: cfn.Context) -> str:
     if unknown:
         raise cfn.ResolveError(f"ReportBucket: properties {sorted(unknown)} are not modelled by the emulator")
     name = str(props.get("BucketName") or "regionshift-reportbucket-emulated")
-    s3 = _client("s3", ctx.region)
+    s3 = emulated_client("s3", ctx.region)
     s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": ctx.region})
     s3.put_bucket_encryption(
         Bucket=name,
@@ -614,16 +603,16 @@ def _deploy_detector(parameters: dict[str, Any], role: str, alarm_overrides: dic
         f"arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:{parameters['AlarmName']}"
     )
     _queue(ctx, "ForwardDeadLetterQueue", "regionshift-detector-dead-letters")
-    ctx.refs["AlertTopic"] = _client("sns", region).create_topic(Name="regionshift-detector-alerts")["TopicArn"]
+    ctx.refs["AlertTopic"] = emulated_client("sns", region).create_topic(Name="regionshift-detector-alerts")["TopicArn"]
     _create_alarms(detector, ctx, {}, alarm_overrides)
     rule = cfn.resolve(detector["Resources"]["ForwardAlarmRule"]["Properties"], ctx)
-    events = _client("events", region)
+    events = emulated_client("events", region)
     events.put_rule(Name="regionshift-detector-forward", EventPattern=json.dumps(rule["EventPattern"]))
     events.put_targets(Rule="regionshift-detector-forward", Targets=rule["Targets"])
 
 
 def _queue(ctx: cfn.Context, logical_id: str, name: str) -> None:
-    sqs = _client("sqs", ctx.region)
+    sqs = emulated_client("sqs", ctx.region)
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     ctx.refs[logical_id] = url
     ctx.attrs[(logical_id, "QueueName")] = name
@@ -637,7 +626,7 @@ def _create_alarms(
 ) -> None:
     """Every ``AWS::CloudWatch::Alarm`` the document declares (whose condition holds), in its region;
     ``overrides`` replace properties of the plan's health-check alarm (a scenario's misconfiguration)."""
-    cloudwatch = _client("cloudwatch", ctx.region)
+    cloudwatch = emulated_client("cloudwatch", ctx.region)
     for logical_id, resource in document["Resources"].items():
         if resource["Type"] != "AWS::CloudWatch::Alarm" or not conditions.get(resource.get("Condition", ""), True):
             continue
@@ -651,7 +640,7 @@ def _create_alarms(
 
 def _create_health_checks(document: dict[str, Any], ctx: cfn.Context, conditions: dict[str, bool]) -> dict[str, str]:
     """Every ``AWS::Route53::HealthCheck`` the document declares (whose condition holds): logical id -> id."""
-    route53 = _client("route53", "us-east-1")
+    route53 = emulated_client("route53", "us-east-1")
     created = {}
     for logical_id, resource in document["Resources"].items():
         if resource["Type"] != "AWS::Route53::HealthCheck" or not conditions.get(resource.get("Condition", ""), True):

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
-
+from regionshift.emulator.clients import client as emulated_client
 from regionshift.emulator.engine import VirtualClock
 from regionshift.emulator.scenario import HealthPoint, Scenario
 
@@ -86,7 +85,7 @@ class HealthChecks:
     @classmethod
     def deployed(cls, scenario: Scenario, checks: dict[str, list[HealthPoint]]) -> "HealthChecks":
         """The scenario's health checks, configured as Route 53 holds them."""
-        route53 = boto3.client("route53", region_name=METRIC_REGION)
+        route53 = emulated_client("route53", METRIC_REGION)
         configs = []
         for check_id, points in checks.items():
             config = route53.get_health_check(HealthCheckId=check_id)["HealthCheck"]["HealthCheckConfig"]
@@ -211,7 +210,7 @@ def evaluated_on_read(clock: VirtualClock) -> Callable[..., None]:
         now = clock.now()
         end = now.replace(second=0, microsecond=0)
         with untracked():
-            evaluate_alarms(boto3.client("cloudwatch", region_name=region), end, names)
+            evaluate_alarms(emulated_client("cloudwatch", region), end, names)
         return None
 
     return intercept
@@ -269,7 +268,7 @@ class Detection:
             end = self.at(self.origin + elapsed)
             if not self.is_down(METRIC_REGION):
                 self.health.publish(
-                    boto3.client("cloudwatch", region_name=METRIC_REGION),
+                    emulated_client("cloudwatch", METRIC_REGION),
                     end - timedelta(seconds=PUBLISH_SECONDS / 2),
                     elapsed,
                 )
@@ -281,7 +280,7 @@ class Detection:
             self._next += PUBLISH_SECONDS
 
     def _evaluate(self, region: str, end: datetime) -> None:
-        for name, state in evaluate_alarms(boto3.client("cloudwatch", region_name=region), end):
+        for name, state in evaluate_alarms(emulated_client("cloudwatch", region), end):
             self.transitions.append(Transition(name, region, state, self.clock.offset))
 
     def chain(self, check_id: str) -> dict[str, datetime | None]:

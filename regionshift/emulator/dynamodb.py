@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from regionshift.emulator.clients import client as emulated_client
 from regionshift.emulator.engine import VirtualClock, untracked
 from regionshift.emulator.patches import ACCOUNT
 from regionshift.emulator.timed import Model, Operation, metric_names, put_metric, seconds_or_stuck, service_error
@@ -229,12 +230,11 @@ class GlobalTables(Model):
         return {"Table": self._description(record, region)}
 
     def _description(self, record: _Table, region: str) -> dict[str, Any]:
-        import boto3
 
         with untracked():
-            found: dict[str, Any] = boto3.client("dynamodb", region_name=record.home).describe_table(
-                TableName=record.name
-            )["Table"]
+            found: dict[str, Any] = emulated_client("dynamodb", record.home).describe_table(TableName=record.name)[
+                "Table"
+            ]
         found.pop("ResponseMetadata", None)
         found["TableArn"] = f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{record.name}"
         own = record.replicas[region]

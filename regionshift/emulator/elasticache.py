@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from regionshift.emulator.clients import client as emulated_client
 from regionshift.emulator.engine import VirtualClock, untracked
 from regionshift.emulator.patches import ACCOUNT
 from regionshift.emulator.timed import Model, Operation, metric_names, put_metric, seconds_or_stuck, service_error
@@ -99,10 +100,9 @@ class Datastore(Model):
 
     @staticmethod
     def _ensure_group(region: str, group: str) -> None:
-        import boto3
 
         if group not in _groups(region):
-            boto3.client("elasticache", region_name=region).create_replication_group(
+            emulated_client("elasticache", region).create_replication_group(
                 ReplicationGroupId=group,
                 ReplicationGroupDescription=group,
                 Engine="redis",

@@ -8,7 +8,6 @@ import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
 import botocore.session
 from botocore.exceptions import ClientError, EndpointConnectionError
 
@@ -16,6 +15,7 @@ from failover.clients import CONNECT_TIMEOUT_SECONDS
 from failover.plan import PLAN_TAG
 from regionshift.emulator import dns, patches
 from regionshift.emulator.aurora import AuroraGlobal
+from regionshift.emulator.clients import client as emulated_client
 from regionshift.emulator.deploy import PRIMARY_REGION, Deployment, GlobalModels, global_cluster_id, replica_id
 from regionshift.emulator.detection import HealthChecks, failing_at, healthy_share
 from regionshift.emulator.dynamodb import GlobalTables
@@ -175,7 +175,7 @@ class EstateModel:
                 for region, cluster in members.items():
                     arn = f"arn:aws:rds:{region}:{ACCOUNT}:cluster:{cluster}"
                     with untracked():
-                        boto3.client("rds", region_name=region).add_tags_to_resource(
+                        emulated_client("rds", region).add_tags_to_resource(
                             ResourceName=arn, Tags=[{"Key": PLAN_TAG, "Value": plan.name}]
                         )
         for resource in plan.caches:
@@ -381,7 +381,7 @@ class EstateModel:
                 self._put_lag(region, identifier, lag, at)
 
     def _put_lag(self, region: str, identifier: str, seconds: float, at: datetime | None = None) -> None:
-        boto3.client("cloudwatch", region_name=region).put_metric_data(
+        emulated_client("cloudwatch", region).put_metric_data(
             Namespace="AWS/RDS",
             MetricData=[
                 {

@@ -450,6 +450,43 @@ def _lazy_kms_private_key(_engine: Engine, original: Any) -> Any:
     return generate_private_key
 
 
+# Each state machine definition's syntax tree, parsed once per process: the definitions do not change
+# between drills, and ANTLR's parse is most of the cost of creating a state machine or starting a run.
+_PARSED: dict[str, Any] = {}
+
+
+def _parse_once(_engine: Engine, original: Any) -> Any:
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        tree = _PARSED.get(definition)
+        if tree is None:
+            # A definition with a syntax error raises here, as before, and is not kept.
+            _program, tree = original(definition)
+            _PARSED[definition] = tree
+        # Fresh evaluation components on every call, as moto makes them: only the tree is shared, read-only.
+        return Preprocessor().visit(tree), tree
+
+    return staticmethod(parse)
+
+
+def _shared_task_clients(_engine: Engine, original: Any) -> Any:
+    from regionshift.emulator.clients import once
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # moto's own fixed credentials and Config: only the routing and where the call goes vary.
+        return once(("sfn-task", service, region), lambda: original(region, service, state_credentials))
+
+    return boto_client_for
+
+
+# The task integrations the product's state machines use: Lambda, and states:startExecution.
+TASK_CLIENT_MODULES = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn",
+)
+
+
 def _stop_refusals(_engine: Engine, original: Any) -> Any:
     """StopDBInstance as RDS refuses it: "You can't stop a DB instance that has a read replica, or that
     is a read replica" ("Stopping an Amazon RDS DB instance temporarily", limitations,
@@ -493,6 +530,23 @@ def _alarm_update_keeps_state(_engine: Engine, original: Any) -> Any:
 
 
 PATCHES: tuple[Patch, ...] = (
+    Patch(
+        "moto.stepfunctions.parser.asl.parse.asl_parser:AmazonStateLanguageParser",
+        "parse",
+        "not behaviour: moto parses a definition with ANTLR on CreateStateMachine and again on every "
+        "StartExecution; the syntax tree of each definition is kept and evaluated afresh each time",
+        _parse_once,
+    ),
+    *(
+        Patch(
+            module,
+            "boto_client_for",
+            "not behaviour: moto makes a new boto3 client for every Task it runs; one per service and "
+            "region is made and reused (regionshift.emulator.clients)",
+            _shared_task_clients,
+        )
+        for module in TASK_CLIENT_MODULES
+    ),
     Patch(
         "moto.kms.models",
         "generate_private_key",

@@ -25,11 +25,10 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
-
 from failover import probes
 from failover.observability import NAMESPACE
 from regionshift import template as cfn
+from regionshift.emulator.clients import client as emulated_client
 from regionshift.emulator.deploy import STACK_REGION, Deployment
 from regionshift.emulator.detection import HEALTHY_PERCENT, PUBLISH_SECONDS, failing_at
 from regionshift.emulator.engine import VirtualClock, untracked
@@ -117,7 +116,7 @@ class Schedule:
         json.loads(payload)  # the template's Input must stay JSON once the time is in
         # A failed round is the function's own business (recorded as an errored invocation); the
         # ProbeAlarm sees a missing datapoint, as it would on AWS.
-        boto3.client("lambda", region_name=STACK_REGION).invoke(FunctionName=self._name, Payload=payload.encode())
+        emulated_client("lambda", STACK_REGION).invoke(FunctionName=self._name, Payload=payload.encode())
 
 
 def deployed(deployment: Deployment) -> bool:
@@ -156,7 +155,7 @@ class Rounds:
         if service != "cloudwatch" or operation != "GetMetricStatistics" or params.get("MetricName") != probes.METRIC:
             return None
         elapsed = self._clock.offset - self._origin
-        cloudwatch = boto3.client("cloudwatch", region_name=STACK_REGION)
+        cloudwatch = emulated_client("cloudwatch", STACK_REGION)
         while self._next <= elapsed:
             stamp = self._clock.now() - timedelta(seconds=elapsed - self._next + PUBLISH_SECONDS / 2)
             data = [

@@ -9,9 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from unittest import mock
 
-import boto3
-
 from regionshift import template as cfn
+from regionshift.emulator.clients import client as emulated_client
 from regionshift.emulator.deploy import STACK_REGION, Deployment
 from regionshift.emulator.scenario import Scenario
 from regionshift.emulator.stack import MOTO_CONFIG, EmulatedStack, start
@@ -109,6 +108,6 @@ def _register_stack(deployment: Deployment) -> None:
         {"ParameterKey": k, "ParameterValue": ",".join(v) if isinstance(v, list) else str(v)}
         for k, v in deployment.parameters.items()
     ]
-    boto3.client("cloudformation", region_name=STACK_REGION).create_stack(
+    emulated_client("cloudformation", STACK_REGION).create_stack(
         StackName=STACK_NAME, TemplateBody=json.dumps(template), Parameters=values
     )

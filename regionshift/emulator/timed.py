@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from regionshift.emulator.clients import client as emulated_client
 from regionshift.emulator.engine import VirtualClock, untracked
 
 
@@ -116,10 +117,9 @@ def put_metric(
     region: str, namespace: str, name: str, dimensions: dict[str, str], value: float, unit: str, at: Any
 ) -> None:
     """One datapoint in moto's CloudWatch, as the service publishes it (not a handler's call)."""
-    import boto3
 
     with untracked():
-        boto3.client("cloudwatch", region_name=region).put_metric_data(
+        emulated_client("cloudwatch", region).put_metric_data(
             Namespace=namespace,
             MetricData=[
                 {
@@ -149,7 +149,6 @@ class Model:
 
     def call(self, operation: str, region: str, **params: Any) -> dict[str, Any]:
         """A call as a handler would make it, in-process: the model answers, or moto does (tests)."""
-        import boto3
         from botocore import xform_name
 
         service = "cloudwatch" if operation in ("GetMetricStatistics", "GetMetricData") else self.service
@@ -157,5 +156,5 @@ class Model:
         if answer is not None:
             return answer
         with untracked():
-            result: dict[str, Any] = getattr(boto3.client(service, region_name=region), xform_name(operation))(**params)
+            result: dict[str, Any] = getattr(emulated_client(service, region), xform_name(operation))(**params)
         return result
