@@ -15,6 +15,7 @@ documented and are not listed.
 import functools
 import importlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -470,6 +471,24 @@ def _parse_once(_engine: Engine, original: Any) -> Any:
     return staticmethod(parse)
 
 
+# The one key that signs every emulated SNS delivery, made when first needed (see its patch).
+_SIGNING_KEY: list[Any] = []
+_SIGNING_KEY_LOCK = threading.Lock()
+
+
+def _one_signing_key(_engine: Engine, original: Any) -> Any:
+    # moto's Subscription.private_key is an lru_cache over the subscription: one key per subscription.
+    make = getattr(original, "__wrapped__", original)
+
+    def private_key(subscription: Any) -> Any:
+        with _SIGNING_KEY_LOCK:
+            if not _SIGNING_KEY:
+                _SIGNING_KEY.append(make(subscription))
+            return _SIGNING_KEY[0]
+
+    return private_key
+
+
 def _shared_task_clients(_engine: Engine, original: Any) -> Any:
     from regionshift.emulator.clients import once
 
@@ -536,6 +555,13 @@ PATCHES: tuple[Patch, ...] = (
         "not behaviour: moto parses a definition with ANTLR on CreateStateMachine and again on every "
         "StartExecution; the syntax tree of each definition is kept and evaluated afresh each time",
         _parse_once,
+    ),
+    Patch(
+        "moto.sns.models:Subscription",
+        "private_key",
+        "not behaviour: moto makes a 2048-bit RSA key for each subscription to sign its deliveries, a tenth "
+        "of a drill; one key, made when first used, signs for every subscription (nothing checks them)",
+        _one_signing_key,
     ),
     *(
         Patch(

@@ -13,7 +13,7 @@ from regionshift import template as cfn
 from regionshift.emulator.clients import client as emulated_client
 from regionshift.emulator.deploy import STACK_REGION, Deployment
 from regionshift.emulator.scenario import Scenario
-from regionshift.emulator.stack import MOTO_CONFIG, EmulatedStack, start
+from regionshift.emulator.stack import MOTO_CONFIG, MOTO_ENV, EmulatedStack, start
 
 STACK_NAME = "regionshift-emulated"
 
@@ -50,6 +50,7 @@ def moto_server(port: int | None = None) -> Iterator[dict[str, str]]:
         "AWS_ACCESS_KEY_ID": "emulated",
         "AWS_SECRET_ACCESS_KEY": "emulated",
         "AWS_DEFAULT_REGION": STACK_REGION,
+        **MOTO_ENV,
     }
     with mock.patch.dict(os.environ, environment):
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -3,12 +3,14 @@ moto, in this process (drills) or behind a local endpoint (``server.serve``), an
 handlers in virtual time until the block ends.
 """
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from regionshift.emulator import patches, probes
 from regionshift.emulator.deploy import STACK_REGION, Deployment, deploy
@@ -19,6 +21,9 @@ from regionshift.emulator.scenario import Scenario
 
 # moto runs the ASL only when asked to (it otherwise marks every execution SUCCEEDED at once).
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}}
+# Not behaviour: moto loads its catalogue of EC2 images into every region's EC2 model it makes (RDS
+# makes one for the default VPC, and a reset remakes each), a tenth of a drill; no emulated call reads one.
+MOTO_ENV = {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
 # The Lambda runtime's environment besides the function's own: no X-Ray daemon to send traces to.
 HANDLER_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
 
@@ -41,7 +46,7 @@ def in_process() -> Iterator[dict[str, str]]:
     """moto in this process: every boto3 client is intercepted, no endpoint needed."""
     from moto import mock_aws
 
-    with mock_aws(config=MOTO_CONFIG):
+    with mock.patch.dict(os.environ, MOTO_ENV), mock_aws(config=MOTO_CONFIG):
         yield {}
 
 
