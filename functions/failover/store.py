@@ -4,9 +4,9 @@ One table, keyed by ``pk`` / ``sk``. The operator CLI uses this same module, so 
 decide whether a lock is held or a cooldown is active live in one place.
 """
 
-import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,26 +61,21 @@ class StateStore:
         taken over, so a crashed run blocks failover only until its lease ends.
         """
         lease_until = now + timedelta(seconds=lease_seconds)
-        try:
-            call(
-                CallKind.WRITE,
-                StateStoreError,
-                "acquire lock",
-                lambda: self._client.put_item(
-                    TableName=self._table,
-                    Item={
-                        **LOCK,
-                        "owner": {"S": owner},
-                        "leaseUntil": {"N": _epoch(lease_until)},
-                        "acquiredAt": {"S": _iso(now)},
-                    },
-                    ConditionExpression="attribute_not_exists(pk) OR #o = :me OR leaseUntil < :now",
-                    ExpressionAttributeNames={"#o": "owner"},
-                    ExpressionAttributeValues={":me": {"S": owner}, ":now": {"N": _epoch(now)}},
-                ),
-                passthrough=_CONDITIONAL_FAILED,
-            )
-        except ClientError:
+        if not self._write_if(
+            "acquire lock",
+            lambda: self._client.put_item(
+                TableName=self._table,
+                Item={
+                    **LOCK,
+                    "owner": {"S": owner},
+                    "leaseUntil": {"N": _epoch(lease_until)},
+                    "acquiredAt": {"S": _iso(now)},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR #o = :me OR leaseUntil < :now",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":me": {"S": owner}, ":now": {"N": _epoch(now)}},
+            ),
+        ):
             return False, self.lock_holder()
         return True, LockHolder(owner=owner, lease_until=lease_until, acquired_at=now)
 
@@ -97,23 +92,16 @@ class StateStore:
 
     def release_lock(self, owner: str) -> bool:
         """Release the lock if ``owner`` still holds it; ``False`` if it did not."""
-        try:
-            call(
-                CallKind.WRITE,
-                StateStoreError,
-                "release lock",
-                lambda: self._client.delete_item(
-                    TableName=self._table,
-                    Key=LOCK,
-                    ConditionExpression="#o = :me",
-                    ExpressionAttributeNames={"#o": "owner"},
-                    ExpressionAttributeValues={":me": {"S": owner}},
-                ),
-                passthrough=_CONDITIONAL_FAILED,
-            )
-        except ClientError:
-            return False
-        return True
+        return self._write_if(
+            "release lock",
+            lambda: self._client.delete_item(
+                TableName=self._table,
+                Key=LOCK,
+                ConditionExpression="#o = :me",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":me": {"S": owner}},
+            ),
+        )
 
     def break_lock(self, holder: LockHolder, operator: str, reason: str, now: datetime) -> bool:
         """Remove the lock an operator found stale, only if ``holder`` still holds it (same owner,
@@ -123,21 +111,16 @@ class StateStore:
         if holder.acquired_at is not None:
             condition += " AND acquiredAt = :at"
             values[":at"] = {"S": _iso(holder.acquired_at)}
-        try:
-            call(
-                CallKind.WRITE,
-                StateStoreError,
-                "unlock",
-                lambda: self._client.delete_item(
-                    TableName=self._table,
-                    Key=LOCK,
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames={"#o": "owner"},
-                    ExpressionAttributeValues=values,
-                ),
-                passthrough=_CONDITIONAL_FAILED,
-            )
-        except ClientError:
+        if not self._write_if(
+            "unlock",
+            lambda: self._client.delete_item(
+                TableName=self._table,
+                Key=LOCK,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues=values,
+            ),
+        ):
             return False
         self.record_operation("unlock", operator, f"{reason} (lock of {holder.owner})", now)
         return True
@@ -149,19 +132,14 @@ class StateStore:
         existing pause is kept (a conditional write, so two operators cannot both think they paused)."""
         previous = self.paused()
         condition = {} if replace else {"ConditionExpression": "attribute_not_exists(pk)"}
-        try:
-            call(
-                CallKind.WRITE,
-                StateStoreError,
-                "pause",
-                lambda: self._client.put_item(
-                    TableName=self._table,
-                    Item={**PAUSE, "operator": {"S": operator}, "reason": {"S": reason}, "at": {"S": _iso(now)}},
-                    **condition,
-                ),
-                passthrough=_CONDITIONAL_FAILED,
-            )
-        except ClientError:
+        if not self._write_if(
+            "pause",
+            lambda: self._client.put_item(
+                TableName=self._table,
+                Item={**PAUSE, "operator": {"S": operator}, "reason": {"S": reason}, "at": {"S": _iso(now)}},
+                **condition,
+            ),
+        ):
             return False, self.paused()
         replaced = f" (replaced the pause by {previous.operator}: {previous.reason})" if previous else ""
         self.record_operation("pause", operator, reason + replaced, now)
@@ -226,21 +204,11 @@ class StateStore:
         if over is not None and expected == 0:
             condition += " OR attribute_not_exists(version)"  # replacing an unreadable item without one
         values = {} if over is None else {"ExpressionAttributeValues": {":v": {"N": str(expected)}}}
-        try:
-            call(
-                CallKind.WRITE,
-                StateStoreError,
-                "record direction",
-                lambda: self._client.put_item(
-                    TableName=self._table, Item=item, ConditionExpression=condition, **values
-                ),
-                passthrough=_CONDITIONAL_FAILED,
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in _CONDITIONAL_FAILED:
-                return None
-            raise
-        return recorded
+        written = self._write_if(
+            "record direction",
+            lambda: self._client.put_item(TableName=self._table, Item=item, ConditionExpression=condition, **values),
+        )
+        return recorded if written else None
 
     def start_cooldown(self, execution_id: str, outcome: Outcome, until: datetime) -> None:
         self._put(
@@ -305,25 +273,20 @@ class StateStore:
 
     def claim_event(self, event_id: str, execution_id: str, now: datetime, keep_seconds: int) -> str | None:
         """Record that this execution handles ``event_id``; returns the other owner if one did first."""
-        try:
-            call(
-                CallKind.WRITE,
-                StateStoreError,
-                "claim event",
-                lambda: self._client.put_item(
-                    TableName=self._table,
-                    Item={
-                        "pk": {"S": "EVENT"},
-                        "sk": {"S": event_id},
-                        "execution": {"S": execution_id},
-                        "expiresAt": {"N": _epoch(now + timedelta(seconds=keep_seconds))},
-                    },
-                    ConditionExpression="attribute_not_exists(pk) OR execution = :me",
-                    ExpressionAttributeValues={":me": {"S": execution_id}},
-                ),
-                passthrough=_CONDITIONAL_FAILED,
-            )
-        except ClientError:
+        if not self._write_if(
+            "claim event",
+            lambda: self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": "EVENT"},
+                    "sk": {"S": event_id},
+                    "execution": {"S": execution_id},
+                    "expiresAt": {"N": _epoch(now + timedelta(seconds=keep_seconds))},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR execution = :me",
+                ExpressionAttributeValues={":me": {"S": execution_id}},
+            ),
+        ):
             item = self._get({"pk": {"S": "EVENT"}, "sk": {"S": event_id}})
             return item["execution"]["S"] if item else "another execution"
         return None
@@ -372,39 +335,31 @@ class StateStore:
     def claim_answer(self, execution_id: str, answer: ApprovalAnswer) -> ApprovalAnswer | None:
         """Record ``answer`` unless the run was answered already; returns that earlier answer if so (a
         conditional write: two operators answering at once cannot both win)."""
-        try:
-            call(
-                CallKind.WRITE,
-                StateStoreError,
-                "answer approval",
-                lambda: self._client.put_item(
-                    TableName=self._table,
-                    Item=self._approval_item(execution_id, answer.model_dump_json(by_alias=True), "#answer"),
-                    ConditionExpression="attribute_not_exists(pk)",
-                ),
-                passthrough=_CONDITIONAL_FAILED,
-            )
-        except ClientError:
+        if not self._write_if(
+            "answer approval",
+            lambda: self._client.put_item(
+                TableName=self._table,
+                Item=self._approval_item(execution_id, answer.model_dump_json(by_alias=True), "#answer"),
+                ConditionExpression="attribute_not_exists(pk)",
+            ),
+        ):
             request = self.approval_request(execution_id)
             return request.answer if request and request.answer else answer
         return None
 
     def withdraw_answer(self, execution_id: str, answer: ApprovalAnswer) -> None:
         """Remove an answer Step Functions did not take (the wait had ended), only if it is still this one."""
-        with contextlib.suppress(ClientError):  # another answer replaced it meanwhile: that one stands
-            call(
-                CallKind.WRITE,
-                StateStoreError,
-                "withdraw approval answer",
-                lambda: self._client.delete_item(
-                    TableName=self._table,
-                    Key=self._approval_key(execution_id, "#answer"),
-                    ConditionExpression="#r = :mine",
-                    ExpressionAttributeNames={"#r": "record"},
-                    ExpressionAttributeValues={":mine": {"S": answer.model_dump_json(by_alias=True)}},
-                ),
-                passthrough=_CONDITIONAL_FAILED,
-            )
+        # A failed condition: another answer replaced it meanwhile, and that one stands.
+        self._write_if(
+            "withdraw approval answer",
+            lambda: self._client.delete_item(
+                TableName=self._table,
+                Key=self._approval_key(execution_id, "#answer"),
+                ConditionExpression="#r = :mine",
+                ExpressionAttributeNames={"#r": "record"},
+                ExpressionAttributeValues={":mine": {"S": answer.model_dump_json(by_alias=True)}},
+            ),
+        )
 
     @staticmethod
     def _approval_key(execution_id: str, suffix: str = "") -> dict[str, Any]:
@@ -470,3 +425,14 @@ class StateStore:
             "write state",
             lambda: self._client.put_item(TableName=self._table, Item=item),
         )
+
+    def _write_if(self, what: str, write: Callable[[], Any]) -> bool:
+        """One conditional write: ``True`` when it was made, ``False`` when its condition failed. Every
+        other failure is raised as ``call`` translates it (retried first when transient)."""
+        try:
+            call(CallKind.WRITE, StateStoreError, what, write, passthrough=_CONDITIONAL_FAILED)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in _CONDITIONAL_FAILED:
+                return False
+            raise
+        return True
