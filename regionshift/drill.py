@@ -289,12 +289,9 @@ class Session:
 
         clock = self.recorder.clock
 
-        def client(service: str, region: str) -> Any:
-            return emulated_client(service, region)
-
         with self.stack.engine.operator():
             direction = self.store.direction()
-            readers = failback.Readers(client, self.deployment.plan.along(direction))
+            readers = failback.Readers(emulated_client, self.deployment.plan.along(direction))
             try:
                 rebuilt, direction = failback.rebuild(
                     readers, self.store, direction, region, operator, "drill", clock.now()
@@ -303,7 +300,7 @@ class Session:
                 # What the command prints before it exits 6: the drill reports it as a problem.
                 self.failbacks.append({"region": region, "error": str(exc), "rebuilt": [], "members": []})
                 return
-            readers = failback.Readers(client, self.deployment.plan.along(direction))
+            readers = failback.Readers(emulated_client, self.deployment.plan.along(direction))
             found = failback.wait(
                 readers, region, clock=clock.now, sleep=clock.advance, timeout_seconds=timeout_seconds
             )

@@ -16,6 +16,7 @@ from failover.adapters import CloudWatch, Rds
 from failover.clients import TRANSIENT_CODES, error_code
 from failover.errors import TransientAwsError
 from failover.members import AuroraGlobal, GlobalDatastore, GlobalTables
+from failover.plan import Plan
 
 # An operator waits at a prompt: a dead endpoint fails in seconds, not after botocore's 60 s
 # defaults. Retries stay botocore's (AWS_MAX_ATTEMPTS / AWS_RETRY_MODE apply): "Retry behavior",
@@ -59,7 +60,7 @@ class Readers:
     """What ``failover.members`` reads (its ``Readers``), over an operator's clients: ``client(service,
     region)``, e.g. ``Target.client``. The functions read through their ``Runtime`` instead."""
 
-    def __init__(self, client: Callable[[str, str], Any], plan: Any) -> None:
+    def __init__(self, client: Callable[[str, str], Any], plan: Plan) -> None:
         self.client, self.plan = client, plan
 
     def rds(self, region: str) -> Rds:

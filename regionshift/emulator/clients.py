@@ -34,6 +34,13 @@ def client(service: str, region: str) -> Any:
     return once(("boto3", service, region), lambda: boto3.client(service, region_name=region))
 
 
+def handler_client(service: str, *, region_name: str, config: Any) -> Any:
+    """The handlers' clients (``failover.clients.Clients``'s factory), with their own Config."""
+    return once(
+        ("handler", service, region_name), lambda: boto3.client(service, region_name=region_name, config=config)
+    )
+
+
 def once(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
     """The client ``make`` returns, made once for ``key`` under the current routing."""
     full = (*key, _routing())

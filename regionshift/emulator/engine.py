@@ -20,23 +20,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 from botocore.client import BaseClient
 
-from regionshift.emulator.clients import once
+from regionshift.emulator.clients import handler_client
 
 # Services whose state is the application estate; a mutating call on one of them is a "mutation".
 ESTATE_SERVICES = frozenset({"rds", "route53", "elasticache"})
 READ_PREFIXES = ("Describe", "Get", "List")
 # The caller of calls a drill makes as an operator would (Engine.operator).
 OPERATOR = "Operator"
-
-
-def _handler_client(service: str, *, region_name: str, config: Any) -> Any:
-    """The handlers' clients, with their own Config, shared across drills as the emulator's are."""
-    return once(
-        ("handler", service, region_name), lambda: boto3.client(service, region_name=region_name, config=config)
-    )
 
 
 class VirtualClock:
@@ -215,7 +207,7 @@ class Engine:
         clock as their clock and its sleep (in-Lambda retry backoffs are skipped, and recorded)."""
         from failover import clock, runtime
 
-        runtime.reset_clients(_handler_client)
+        runtime.reset_clients(handler_client)
         # Steps that publish no metric make Powertools warn on every invocation; noise in a drill.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         clock.use(self.recorder.clock.now, self._backoff)

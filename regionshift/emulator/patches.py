@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from regionshift.emulator import mapstate
+from regionshift.emulator.clients import once
 from regionshift.emulator.engine import Engine, StdoutRouter
 
 MOTO_VERSION = "5.2.5"
@@ -490,8 +491,6 @@ def _one_signing_key(_engine: Engine, original: Any) -> Any:
 
 
 def _shared_task_clients(_engine: Engine, original: Any) -> Any:
-    from regionshift.emulator.clients import once
-
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         # moto's own fixed credentials and Config: only the routing and where the call goes vary.
         return once(("sfn-task", service, region), lambda: original(region, service, state_credentials))
